@@ -1,0 +1,176 @@
+"""The `misp-planner` command. Each command is a few lines: load -> stage -> output.
+
+Exit codes (README): 0 ok, 1 errors found, 2 usage, 3 input cannot be read.
+Data goes to stdout; diagnostics about the input go to stderr, except for `validate`, whose
+output is the diagnostics.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+
+from planner import __version__
+from planner.diagnostics import (
+    Finding,
+    PlannerError,
+    format_human,
+    format_json,
+    format_sarif,
+    has_errors,
+    summary_line,
+)
+from planner.pipeline import Loaded, load_estate
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="misp-planner",
+    help="Plan a MISP estate: validate, explain flows, size, draw and provision it from one YAML file.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+
+class FindingFormat(str, Enum):
+    human = "human"
+    json = "json"
+    sarif = "sarif"
+
+
+class DataFormat(str, Enum):
+    yaml = "yaml"
+    json = "json"
+
+
+def _sources(findings: Sequence[Finding]) -> dict[str, list[str]]:
+    sources: dict[str, list[str]] = {}
+    for f in findings:
+        if f.file and f.file not in sources:
+            try:
+                sources[f.file] = Path(f.file).read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                sources[f.file] = []
+    return sources
+
+
+def render_findings(findings: Sequence[Finding], fmt: FindingFormat) -> str:
+    if fmt is FindingFormat.json:
+        return format_json(findings)
+    if fmt is FindingFormat.sarif:
+        return format_sarif(findings)
+    return format_human(findings, _sources(findings))
+
+
+def fail(error: PlannerError) -> NoReturn:
+    sys.stderr.write(render_findings(error.findings, FindingFormat.human))
+    raise typer.Exit(error.exit_code)
+
+
+def load_or_exit(path: Path) -> Loaded:
+    """Load an estate for a command that produces data; on errors print them and exit."""
+    try:
+        return load_estate(path)
+    except PlannerError as error:
+        fail(error)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except PlannerError as error:
+        fail(error)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"misp-planner {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Plan a MISP estate from one topology file (spec: topology language v1)."""
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Topology files to check.")],
+    fmt: Annotated[FindingFormat, typer.Option("--format", "-f", help="human, json or sarif.")] = FindingFormat.human,
+) -> None:
+    """Check topology files: syntax, types, references and MISP design rules. Exit 1 on errors."""
+    from planner.analyse import analyse
+
+    findings: list[Finding] = []
+    worst = EXIT_OK
+    for path in files:
+        try:
+            loaded = load_estate(path)
+            findings.extend(loaded.findings)
+            findings.extend(analyse(loaded.estate))
+        except PlannerError as error:
+            findings.extend(error.findings)
+            worst = max(worst, error.exit_code)
+    if has_errors(findings):
+        worst = max(worst, EXIT_FINDINGS)
+    output = render_findings(findings, fmt)
+    if fmt is FindingFormat.human:
+        noun = "file" if len(files) == 1 else "files"
+        output += f"{len(files)} {noun} checked: {summary_line(findings)}\n"
+    sys.stdout.write(output)
+    raise typer.Exit(worst)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Print the JSON Schema of the topology language (for editors and CI)."""
+    from planner.jsonschema import schema_text
+
+    text = schema_text()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    fmt: Annotated[DataFormat, typer.Option("--format", "-f", help="yaml or json.")] = DataFormat.yaml,
+) -> None:
+    """Print the resolved estate: defaults applied, UUIDs filled in."""
+    from planner.estate import estate_as_data
+
+    loaded = load_or_exit(file)
+    data = estate_as_data(loaded.estate)
+    if fmt is DataFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    else:
+        from planner.yamlout import dump_yaml
+
+        sys.stdout.write(dump_yaml(data))
+    if loaded.findings:
+        sys.stderr.write(render_findings(loaded.findings, FindingFormat.human))
+
+
+def main() -> None:
+    """Entry point: typer handles usage errors (exit 2); a bug still shows its traceback."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,467 @@
+"""Resolution: a Topology becomes an Estate, the value every later stage works on.
+
+Resolution checks every reference between sections, applies `defaults`, derives the UUIDs the file
+leaves out (UUIDv5 from the estate name, so a regenerated estate keeps them), and builds the sync
+graph once: a networkx MultiDiGraph whose nodes are instances and whose edges are data flows, one
+per direction of each connection (push: initiator -> remote; pull: remote -> initiator).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import networkx as nx
+
+from planner.diagnostics import Finding, Position, Severity, YamlPath
+from planner.limits import MAX_CONNECTIONS, MAX_INSTANCES
+from planner.load import Document
+from planner.misp import DEFAULT_MISP_VERSION, Distribution
+from planner.model import Consumer, Direction, Feeder, Policy, SharingGroup, SizingOverrides, Topology
+
+# All project UUIDs hang off this namespace: uuid5(NAMESPACE_URL, "https://misp-planner/").
+PLANNER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://misp-planner/")
+
+DEFAULT_HORIZON_SECONDS = 3 * 365 * 86400  # spec §4: defaults.horizon is 3y unless set
+DEFAULT_PLATFORM = "ubuntu-24.04"  # the regularly tested install guide (REFERENCE §8.2)
+DEFAULT_PURPOSE = "sharing"
+DEFAULT_USERS = 25
+# A feeder's `value` when the file does not say: automatic bulk sources are low-value (spec §5).
+FEEDER_VALUE_BY_KIND = {"sandbox": "low", "honeypot": "low", "osint-feed": "low", "scanner": "low",
+                        "workbench": "high", "other": "high"}
+
+
+def derived_uuid(estate: str, kind: str, ident: str) -> str:
+    return str(uuid.uuid5(PLANNER_NAMESPACE, f"{estate}/{kind}/{ident}"))
+
+
+@dataclass(frozen=True)
+class Org:
+    id: str
+    name: str
+    uuid: str
+    uuid_derived: bool
+    nationality: str | None
+    sector: str | None
+    type: str | None
+    contacts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Community:
+    id: str
+    trust: Literal["trusted", "untrusted"]
+    private: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    community: str
+    host_org: str
+    orgs: tuple[str, ...]  # host_org first, then the other local organisations
+    url: str
+    purpose: str
+    attributes: int  # stock today, created on the instance itself
+    growth_per_day: float
+    volume_class: str | None  # the coarse class when the file gives only that
+    users: int
+    zone: str | None
+    managed: bool
+    misp_version: str
+    platform: str
+    ansible_host: str
+    uuid: str
+    settings: dict[str, Any]
+    sizing: SizingOverrides
+    description: str
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One `sync:` entry: one MISP server entry on the initiator (spec §6, REFERENCE §1.1)."""
+
+    index: int
+    initiator: str
+    remote: str
+    push: Direction | None
+    pull: Direction | None
+    sightings: bool
+    galaxy_clusters: str
+    internal: bool
+    unpublish: bool
+    caching: bool
+    tls_verify: bool
+    tls_ca: str | None
+    allowed_ips: tuple[str, ...]
+
+    @property
+    def path(self) -> YamlPath:
+        return ("sync", self.index)
+
+    def flows(self) -> Iterator[tuple[str, str, Literal["push", "pull"], Direction]]:
+        """(from, to, mode, filter) for each direction that carries data."""
+        if self.push is not None:
+            yield self.initiator, self.remote, "push", self.push
+        if self.pull is not None:
+            yield self.remote, self.initiator, "pull", self.pull
+
+
+@dataclass(frozen=True)
+class Estate:
+    name: str
+    description: str
+    file: str
+    document: Document
+    topology: Topology
+    horizon_seconds: int
+    zones: dict[str, tuple[str, ...]]
+    organisations: dict[str, Org]
+    communities: dict[str, Community]
+    instances: dict[str, Instance]
+    connections: tuple[Connection, ...]
+    feeders: dict[str, Feeder]
+    sharing_groups: dict[str, SharingGroup]
+    sharing_group_uuids: dict[str, str]
+    consumers: dict[str, Consumer]
+    policies: tuple[Policy, ...]
+    graph: nx.MultiDiGraph = field(repr=False)
+
+    def where(self, path: YamlPath) -> Position | None:
+        return self.document.where(path)
+
+    def finding(self, code: str, severity: Severity, message: str, hint: str, path: YamlPath,
+                related: tuple[str, ...] = ()) -> Finding:
+        """A finding pointing at the line of ``path`` in this estate's file."""
+        return Finding(code, severity, message, hint, self.file, self.where(path), path, related)
+
+    def feeder_instance(self, feeder_id: str) -> Instance:
+        return self.instances[self.feeders[feeder_id].into]
+
+    def feeder_org(self, feeder_id: str) -> str:
+        feeder = self.feeders[feeder_id]
+        return feeder.org or self.instances[feeder.into].host_org
+
+    def feeder_value(self, feeder_id: str) -> str:
+        feeder = self.feeders[feeder_id]
+        return feeder.value or FEEDER_VALUE_BY_KIND[feeder.kind]
+
+
+class _Resolver:
+    def __init__(self, topology: Topology, doc: Document) -> None:
+        self.t = topology
+        self.doc = doc
+        self.findings: list[Finding] = []
+
+    def error(self, code: str, message: str, hint: str, path: YamlPath) -> None:
+        self.findings.append(Finding(code, Severity.ERROR, message, hint, self.doc.file,
+                                     self.doc.where(path), path))
+
+    def warn(self, code: str, message: str, hint: str, path: YamlPath) -> None:
+        self.findings.append(Finding(code, Severity.WARNING, message, hint, self.doc.file,
+                                     self.doc.where(path), path))
+
+    def ref(self, kind: str, value: str | None, known: dict[str, Any] | tuple[str, ...], path: YamlPath,
+            section: str) -> bool:
+        """Check one reference; report an unknown one with the closest known id."""
+        if value is None or value in known:
+            return True
+        import difflib
+
+        close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"define '{value}' under '{section}' first"
+        self.error("MP150", f"unknown {kind} '{value}'", hint, path)
+        return False
+
+    def resolve(self) -> Estate | None:
+        t = self.t
+        if len(t.instances) > MAX_INSTANCES or len(t.sync) > MAX_CONNECTIONS:
+            self.error("MP012", f"{len(t.instances)} instances and {len(t.sync)} connections exceed the "
+                       f"limits ({MAX_INSTANCES} and {MAX_CONNECTIONS})",
+                       "split the estate into several files", ())
+            return None
+        orgs = self.organisations()
+        communities = {cid: Community(cid, c.trust, c.private, c.description) for cid, c in t.communities.items()}
+        zones = {zid: tuple(z.reaches) for zid, z in t.defaults.zones.items()}
+        for zid, zone in t.defaults.zones.items():
+            for i, target in enumerate(zone.reaches):
+                self.ref("zone", target, zones, ("defaults", "zones", zid, "reaches", i), "defaults.zones")
+        instances = self.instances(zones)
+        connections = self.connections(instances)
+        sg_uuids = self.sharing_groups()
+        self.feeders()
+        self.consumers()
+        self.policies()
+        if any(f.severity is Severity.ERROR for f in self.findings):
+            return None
+        graph = build_graph(instances, connections)
+        return Estate(
+            name=t.name, description=t.description, file=self.doc.file, document=self.doc, topology=t,
+            horizon_seconds=t.defaults.horizon or DEFAULT_HORIZON_SECONDS, zones=zones,
+            organisations=orgs, communities=communities, instances=instances,
+            connections=tuple(connections), feeders=dict(t.feeders), sharing_groups=dict(t.sharing_groups),
+            sharing_group_uuids=sg_uuids, consumers=dict(t.consumers), policies=tuple(t.policies),
+            graph=graph,
+        )
+
+    def organisations(self) -> dict[str, Org]:
+        orgs: dict[str, Org] = {}
+        names: dict[str, str] = {}
+        uuids: dict[str, str] = {}
+        for oid, o in self.t.organisations.items():
+            folded = o.name.casefold()
+            # MISP compares organisation names case-insensitively (spec §2, REFERENCE §11).
+            if folded in names:
+                self.error("MP151", f"organisation name '{o.name}' is already used by '{names[folded]}'",
+                           "MISP refuses two organisations with the same name; rename one",
+                           ("organisations", oid, "name"))
+            names.setdefault(folded, oid)
+            org_uuid = o.uuid or derived_uuid(self.t.name, "organisation", oid)
+            if org_uuid in uuids:
+                self.error("MP152", f"organisation uuid {org_uuid} is already used by '{uuids[org_uuid]}'",
+                           "each organisation needs its own UUID", ("organisations", oid, "uuid"))
+            uuids.setdefault(org_uuid, oid)
+            orgs[oid] = Org(oid, o.name, org_uuid, o.uuid is None, o.nationality, o.sector, o.type,
+                            tuple(o.contacts))
+        return orgs
+
+    def instances(self, zones: dict[str, tuple[str, ...]]) -> dict[str, Instance]:
+        t = self.t
+        d = t.defaults
+        result: dict[str, Instance] = {}
+        urls: dict[str, str] = {}
+        if d.zone is not None and zones:
+            self.ref("zone", d.zone, zones, ("defaults", "zone"), "defaults.zones")
+        for iid, i in t.instances.items():
+            base: YamlPath = ("instances", iid)
+            self.ref("community", i.community, t.communities, (*base, "community"), "communities")
+            self.ref("organisation", i.host_org, t.organisations, (*base, "host_org"), "organisations")
+            for n, org in enumerate(i.orgs):
+                self.ref("organisation", org, t.organisations, (*base, "orgs", n), "organisations")
+            zone = i.zone or d.zone
+            if i.zone is not None and zones:
+                self.ref("zone", i.zone, zones, (*base, "zone"), "defaults.zones")
+            folded_url = i.url.lower()
+            if folded_url in urls:
+                self.error("MP153", f"url {i.url} is also the url of instance '{urls[folded_url]}'",
+                           "every instance has its own MISP.baseurl; peers tell instances apart by it",
+                           (*base, "url"))
+            urls.setdefault(folded_url, iid)
+            volume = i.volume
+            settings = {**d.settings, **i.settings}
+            sizing = SizingOverrides.model_validate(
+                {**d.sizing.model_dump(exclude_none=True), **i.sizing.model_dump(exclude_none=True)})
+            result[iid] = Instance(
+                id=iid, community=i.community, host_org=i.host_org,
+                orgs=tuple(dict.fromkeys([i.host_org, *i.orgs])), url=i.url,
+                purpose=i.purpose or d.purpose or DEFAULT_PURPOSE,
+                attributes=(volume.attributes or 0) if volume else 0,
+                growth_per_day=(volume.growth or 0.0) if volume else 0.0,
+                volume_class=volume.volume_class if volume else None,
+                users=i.users if i.users is not None else (d.users if d.users is not None else DEFAULT_USERS),
+                zone=zone,
+                managed=i.managed if i.managed is not None else (d.managed if d.managed is not None else True),
+                misp_version=i.misp_version or d.misp_version or DEFAULT_MISP_VERSION,
+                platform=i.platform or d.platform or DEFAULT_PLATFORM,
+                ansible_host=i.ansible_host or (urlsplit(i.url).hostname or iid),
+                uuid=i.uuid or derived_uuid(t.name, "instance", iid),
+                settings=settings, sizing=sizing, description=i.description,
+            )
+        return result
+
+    def connections(self, instances: dict[str, Instance]) -> list[Connection]:
+        result: list[Connection] = []
+        tls_default = self.t.defaults.tls_verify if self.t.defaults.tls_verify is not None else True
+        for n, s in enumerate(self.t.sync):
+            base: YamlPath = ("sync", n)
+            ok = self.ref("instance", s.initiator, self.t.instances, (*base, "initiator"), "instances")
+            ok &= self.ref("instance", s.remote, self.t.instances, (*base, "remote"), "instances")
+            if s.push is None and s.pull is None:
+                self.error("MP154", "connection neither pushes nor pulls",
+                           "add 'push: true' and/or 'pull: true' (or a filter object)", base)
+            if ok and s.initiator == s.remote:
+                self.error("MP155", f"instance '{s.initiator}' is connected to itself",
+                           "a server entry points at another instance; fix initiator or remote",
+                           (*base, "remote"))
+            self.filter_refs(s.push, (*base, "push"))
+            self.filter_refs(s.pull, (*base, "pull"))
+            result.append(Connection(
+                index=n, initiator=s.initiator, remote=s.remote, push=s.push, pull=s.pull,
+                sightings=s.sightings, galaxy_clusters=s.galaxy_clusters, internal=s.internal,
+                unpublish=s.unpublish, caching=s.caching,
+                tls_verify=s.tls.verify if s.tls.verify is not None else tls_default,
+                tls_ca=s.tls.ca, allowed_ips=tuple(s.allowed_ips)))
+        return result
+
+    def filter_refs(self, direction: Direction | None, path: YamlPath) -> None:
+        if direction is None:
+            return
+        for part in ("include", "exclude"):
+            for k, org in enumerate(getattr(direction.orgs, part)):
+                self.ref("organisation", org, self.t.organisations, (*path, "orgs", part, k), "organisations")
+
+    def sharing_groups(self) -> dict[str, str]:
+        uuids: dict[str, str] = {}
+        for gid, g in self.t.sharing_groups.items():
+            base: YamlPath = ("sharing_groups", gid)
+            for n, org in enumerate(g.orgs):
+                self.ref("organisation", org, self.t.organisations, (*base, "orgs", n), "organisations")
+            for n, inst in enumerate(g.instances):
+                self.ref("instance", inst, self.t.instances, (*base, "instances", n), "instances")
+            if g.roaming and g.instances:
+                self.warn("MP156", f"sharing group '{gid}' is roaming and also lists instances",
+                          "MISP ignores the server list of a roaming group (REFERENCE §2.6); drop one",
+                          (*base, "roaming"))
+            if not g.roaming and not g.instances:
+                self.warn("MP157", f"sharing group '{gid}' lists no instances and is not roaming",
+                          "its events stay on the instance where they were created; list the instances "
+                          "or set 'roaming: true'", base)
+            uuids[gid] = g.uuid or derived_uuid(self.t.name, "sharing-group", gid)
+        return uuids
+
+    def distribution_group(self, distribution: Distribution | None, group: str | None, path: YamlPath) -> None:
+        if distribution is Distribution.SHARING_GROUP and group is None:
+            self.error("MP158", "distribution sharing-group needs 'sharing_group: <id>'",
+                       "name the sharing group the events go to", (*path, "distribution"))
+        elif group is not None:
+            if distribution is not None and distribution is not Distribution.SHARING_GROUP:
+                self.error("MP158", f"'sharing_group' is set but distribution is {distribution.word}",
+                           "set 'distribution: sharing-group' or remove 'sharing_group'",
+                           (*path, "sharing_group"))
+            self.ref("sharing group", group, self.t.sharing_groups, (*path, "sharing_group"), "sharing_groups")
+
+    def feeders(self) -> None:
+        for fid, f in self.t.feeders.items():
+            base: YamlPath = ("feeders", fid)
+            into_ok = self.ref("instance", f.into, self.t.instances, (*base, "into"), "instances")
+            org_ok = self.ref("organisation", f.org, self.t.organisations, (*base, "org"), "organisations")
+            self.distribution_group(f.distribution, f.sharing_group, base)
+            if f.via == "feed" and f.feed is None:
+                self.error("MP159", f"feeder '{fid}' has 'via: feed' but no 'feed:' block",
+                           "add feed: {url: ..., format: misp}", (*base, "via"))
+            if f.via == "api" and f.feed is not None:
+                self.error("MP159", f"feeder '{fid}' has a 'feed:' block but 'via: api'",
+                           "set 'via: feed' or remove the 'feed:' block", (*base, "feed"))
+            if into_ok and org_ok and f.org is not None:
+                into = self.t.instances[f.into]
+                if f.org != into.host_org and f.org not in into.orgs:
+                    self.error("MP160", f"organisation '{f.org}' is not local to instance '{f.into}'",
+                               f"add '{f.org}' to instances.{f.into}.orgs, or leave 'org' out to use the "
+                               "host organisation", (*base, "org"))
+
+    def consumers(self) -> None:
+        for cid, c in self.t.consumers.items():
+            base: YamlPath = ("consumers", cid)
+            self.ref("instance", c.from_, self.t.instances, (*base, "from"), "instances")
+            if c.via == "api" and c.format is None:
+                self.error("MP161", f"consumer '{cid}' reads via api but names no 'format'",
+                           "set the restSearch returnFormat it needs: json, csv, suricata, rpz, stix2...",
+                           (*base, "via"))
+
+    def policies(self) -> None:
+        origins = {**self.t.instances, **self.t.feeders}
+        for n, p in enumerate(self.t.policies):
+            base: YamlPath = ("policies", n)
+            self.ref("instance or feeder", p.data.origin, origins, (*base, "data", "origin"), "instances")
+            self.ref("organisation", p.data.org, self.t.organisations, (*base, "data", "org"), "organisations")
+            self.distribution_group(p.data.distribution, p.data.sharing_group, (*base, "data"))
+            if not p.must_reach and not p.must_not_reach:
+                self.error("MP162", f"policy '{p.name}' asserts nothing",
+                           "add 'must_reach' or 'must_not_reach'", base)
+            for key in ("must_reach", "must_not_reach"):
+                for k, target in enumerate(getattr(p, key)):
+                    tpath: YamlPath = (*base, key, k)
+                    if (target.instance is None) == (target.community is None):
+                        self.error("MP163", "a policy target names exactly one instance or one community",
+                                   "write an instance id, or {community: id}", tpath)
+                    self.ref("instance", target.instance, self.t.instances, tpath, "instances")
+                    self.ref("community", target.community, self.t.communities, (*tpath, "community"),
+                             "communities")
+
+
+def build_graph(instances: dict[str, Instance], connections: list[Connection]) -> nx.MultiDiGraph:
+    graph = nx.MultiDiGraph()
+    for iid, inst in instances.items():
+        graph.add_node(iid, instance=inst)
+    for conn in connections:
+        for source, target, mode, direction in conn.flows():
+            graph.add_edge(source, target, key=(conn.index, mode), connection=conn, mode=mode, filter=direction)
+    return graph
+
+
+def resolve(topology: Topology, doc: Document) -> tuple[Estate | None, list[Finding]]:
+    resolver = _Resolver(topology, doc)
+    estate = resolver.resolve()
+    return estate, resolver.findings
+
+
+def _words(data: object) -> object:
+    """Distribution levels as the spec's words, for people reading `inspect` output."""
+    if isinstance(data, dict):
+        return {k: (Distribution(v).word if k == "distribution" and isinstance(v, int) else _words(v))
+                for k, v in data.items()}
+    if isinstance(data, list):
+        return [_words(v) for v in data]
+    return data
+
+
+def estate_as_data(estate: Estate) -> dict[str, Any]:
+    """The resolved estate as plain data: defaults applied, UUIDs filled in, ids sorted."""
+    from dataclasses import asdict
+
+    def dump(model: Any) -> Any:
+        return _words(model.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    instances = {}
+    for iid in sorted(estate.instances):
+        inst = asdict(estate.instances[iid])
+        inst.pop("id")
+        inst["orgs"] = list(inst["orgs"])
+        inst["sizing"] = estate.instances[iid].sizing.model_dump(exclude_none=True)
+        instances[iid] = inst
+    connections = []
+    for conn in estate.connections:
+        item: dict[str, Any] = {"initiator": conn.initiator, "remote": conn.remote}
+        for mode in ("push", "pull"):
+            direction = getattr(conn, mode)
+            if direction is not None:
+                item[mode] = dump(direction)
+        item.update({"sightings": conn.sightings, "galaxy_clusters": conn.galaxy_clusters,
+                     "internal": conn.internal, "unpublish": conn.unpublish, "caching": conn.caching,
+                     "tls": {"verify": conn.tls_verify, **({"ca": conn.tls_ca} if conn.tls_ca else {})},
+                     "allowed_ips": list(conn.allowed_ips)})
+        connections.append(item)
+    feeders = {}
+    for fid in sorted(estate.feeders):
+        feeder = dump(estate.feeders[fid])
+        feeder["org"] = estate.feeder_org(fid)
+        feeder["value"] = estate.feeder_value(fid)
+        feeders[fid] = feeder
+    groups = {}
+    for gid in sorted(estate.sharing_groups):
+        group = dump(estate.sharing_groups[gid])
+        group["uuid"] = estate.sharing_group_uuids[gid]
+        group.setdefault("name", gid)
+        groups[gid] = group
+    return {
+        "version": 1,
+        "name": estate.name,
+        "description": estate.description,
+        "defaults": {"horizon_seconds": estate.horizon_seconds,
+                     "zones": {z: list(r) for z, r in sorted(estate.zones.items())}},
+        "organisations": {oid: {k: (list(v) if isinstance(v, tuple) else v)
+                                for k, v in asdict(o).items() if k != "id"}
+                          for oid, o in sorted(estate.organisations.items())},
+        "communities": {cid: {k: v for k, v in asdict(c).items() if k != "id"}
+                        for cid, c in sorted(estate.communities.items())},
+        "instances": instances,
+        "feeders": feeders,
+        "sync": connections,
+        "sharing_groups": groups,
+        "consumers": {cid: dump(c) for cid, c in sorted(estate.consumers.items())},
+        "policies": [dump(p) for p in estate.policies],
+    }

@@ -1,0 +1,290 @@
+"""Reading a topology file: YAML 1.2 into plain Python data, with a position for every node.
+
+Why not ``yaml.safe_load``: it forgets where things were (we must point at line and column), it
+speaks YAML 1.1 (``no`` would become ``False``), it silently keeps the last of two duplicate keys,
+and it expands aliases without bound (a "billion laughs" file eats the machine). We compose the
+node graph with ruamel.yaml (YAML 1.2, positions on every node), measure the expanded size of the
+graph before expanding anything, and build the data ourselves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from planner.diagnostics import Finding, PlannerError, Position, Severity, YamlPath
+from planner.limits import MAX_DEPTH, MAX_EXPANDED_NODES, MAX_FILE_BYTES, MAX_STRING_CHARS
+
+EXIT_UNREADABLE = 3
+
+_CORE = "tag:yaml.org,2002:"
+_STANDARD_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")}
+
+
+@dataclass
+class Document:
+    """A loaded file: its data, and where in the text each value and each key stands."""
+
+    file: str
+    data: dict[str, Any]
+    lines: list[str]
+    positions: dict[YamlPath, Position] = field(default_factory=dict)
+    key_positions: dict[YamlPath, Position] = field(default_factory=dict)
+
+    def where(self, path: YamlPath, *, key: bool = False) -> Position | None:
+        """Position of the value at ``path`` (or of its key), else of its nearest known ancestor."""
+        if key and path in self.key_positions:
+            return self.key_positions[path]
+        probe = path
+        while probe:
+            if probe in self.positions:
+                return self.positions[probe]
+            probe = probe[:-1]
+        return self.positions.get((), Position(1, 1))
+
+
+def _error(code: str, message: str, hint: str, file: str, position: Position | None = None,
+           path: YamlPath = ()) -> Finding:
+    return Finding(code, Severity.ERROR, message, hint, file, position, path)
+
+
+def load_file(path: str | Path) -> Document:
+    """Read and parse a topology file, or raise PlannerError (exit code 3) naming what is wrong."""
+    name = str(path)
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise PlannerError([_error(
+                "MP008", f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})",
+                "split the estate or remove generated bulk; a topology file is written by people",
+                name)], EXIT_UNREADABLE)
+        raw = Path(path).read_bytes()
+    except PlannerError:
+        raise
+    except IsADirectoryError:
+        raise PlannerError([_error("MP001", "is a directory, not a topology file",
+                                   "name the topology.yaml file inside it", name)], EXIT_UNREADABLE) from None
+    except OSError as exc:
+        raise PlannerError([_error("MP001", f"cannot read the file: {exc.strerror or exc}",
+                                   "check the path and its permissions", name)], EXIT_UNREADABLE) from None
+    return load_bytes(raw, name)
+
+
+def load_bytes(raw: bytes, name: str) -> Document:
+    if len(raw) > MAX_FILE_BYTES:
+        raise PlannerError([_error(
+            "MP008", f"file is too large ({len(raw)} bytes; the limit is {MAX_FILE_BYTES})",
+            "split the estate or remove generated bulk; a topology file is written by people",
+            name)], EXIT_UNREADABLE)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise PlannerError([_error(
+            "MP002", f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x} cannot be decoded)",
+            "save the file as UTF-8", name, Position(line, column))], EXIT_UNREADABLE) from None
+    return load_text(text, name)
+
+
+def load_text(text: str, name: str) -> Document:
+    lines = text.splitlines()
+    if "\x00" in text:
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        raise PlannerError([_error("MP002", "the file contains a NUL byte",
+                                   "a topology file is plain text; remove the binary content",
+                                   name, Position(line, column))], EXIT_UNREADABLE)
+    yaml = YAML(typ="rt")
+    yaml.version = (1, 2)
+    try:
+        root = yaml.compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        position = Position(mark.line + 1, mark.column + 1) if mark else None
+        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise PlannerError([_error("MP004", f"YAML syntax error: {problem}",
+                                   "fix the YAML syntax at this place (indentation, quotes, colons)",
+                                   name, position)], EXIT_UNREADABLE) from None
+    except (YAMLError, RecursionError) as exc:
+        raise PlannerError([_error("MP004", f"YAML syntax error: {exc}",
+                                   "fix the YAML syntax", name)], EXIT_UNREADABLE) from None
+    if root is None:
+        raise PlannerError([_error("MP003", "the file is empty",
+                                   "start from one of the examples: version, name, organisations, "
+                                   "communities, instances", name, Position(1, 1))], EXIT_UNREADABLE)
+    if not isinstance(root, MappingNode):
+        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
+        raise PlannerError([_error("MP007", f"the top level is {kind}, not a mapping",
+                                   "a topology file is a mapping with keys version, name, "
+                                   "organisations, communities, instances", name,
+                                   _pos(root))], EXIT_UNREADABLE)
+    builder = _Builder(name)
+    builder.check_expansion(root)
+    data = builder.build(root, (), 0)
+    if builder.findings:
+        raise PlannerError(builder.findings, EXIT_UNREADABLE)
+    assert isinstance(data, dict)
+    return Document(name, data, lines, builder.positions, builder.key_positions)
+
+
+def _pos(node: Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.findings: list[Finding] = []
+        self.positions: dict[YamlPath, Position] = {}
+        self.key_positions: dict[YamlPath, Position] = {}
+        self._seen: set[int] = set()
+
+    def check_expansion(self, root: Node) -> None:
+        """Count the nodes the data would have once every alias is expanded, before expanding."""
+        sizes: dict[int, int] = {}
+        on_stack: set[int] = set()
+
+        def size(node: Node, depth: int) -> int:
+            key = id(node)
+            if key in sizes:
+                return sizes[key]
+            if key in on_stack or depth > MAX_DEPTH:
+                raise PlannerError([_error(
+                    "MP010", f"the document nests deeper than {MAX_DEPTH} levels (or an alias refers "
+                    "to itself)", "flatten the structure; a topology needs a handful of levels",
+                    self.name, _pos(node))], EXIT_UNREADABLE)
+            on_stack.add(key)
+            total = 1
+            if isinstance(node, MappingNode):
+                for k, v in node.value:
+                    total += size(k, depth + 1) + size(v, depth + 1)
+                    if total > MAX_EXPANDED_NODES:
+                        break
+            elif isinstance(node, SequenceNode):
+                for item in node.value:
+                    total += size(item, depth + 1)
+                    if total > MAX_EXPANDED_NODES:
+                        break
+            on_stack.discard(key)
+            sizes[key] = total
+            if total > MAX_EXPANDED_NODES:
+                raise PlannerError([_error(
+                    "MP006", f"aliases expand to more than {MAX_EXPANDED_NODES:,} values",
+                    "this looks like an alias bomb (\"billion laughs\"); write the values out or "
+                    "use fewer nested aliases", self.name, _pos(node))], EXIT_UNREADABLE)
+            return total
+
+        size(root, 0)
+
+    def build(self, node: Node, path: YamlPath, depth: int, at: Position | None = None) -> Any:
+        # A node met a second time was reached through an alias: point at the referring key.
+        repeated = id(node) in self._seen
+        self._seen.add(id(node))
+        self.positions[path] = at if (repeated and at) else _pos(node)
+        tag = str(node.tag)
+        if tag not in _STANDARD_TAGS:
+            self.findings.append(_error(
+                "MP009", f"unsupported YAML tag '{tag}'",
+                "remove the tag; a topology file uses plain YAML values only",
+                self.name, _pos(node), path))
+            return None
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i), depth + 1, at if repeated else None)
+                    for i, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
+        return self._scalar(node, path)
+
+    def _mapping(self, node: MappingNode, path: YamlPath, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, Position] = {}
+        merged: list[tuple[str, Any]] = []
+        for key_node, value_node in node.value:
+            if str(key_node.tag) == _CORE + "merge":
+                merged.extend(self._merge_sources(value_node, path, depth))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.findings.append(_error("MP004", "a mapping key must be a plain value",
+                                            "use a simple word as the key", self.name,
+                                            _pos(key_node), path))
+                continue
+            key = str(key_node.value)
+            key_at = _pos(key_node)
+            if key in first_seen:
+                first = first_seen[key]
+                self.findings.append(_error(
+                    "MP005", f"duplicate key '{key}' (first defined on line {first.line})",
+                    "remove one of the two entries or merge them", self.name, key_at, (*path, key)))
+                continue
+            first_seen[key] = key_at
+            self.key_positions[(*path, key)] = key_at
+            result[key] = self.build(value_node, (*path, key), depth + 1, key_at)
+        for key, value in merged:
+            result.setdefault(key, value)
+        return result
+
+    def _merge_sources(self, node: Node, path: YamlPath, depth: int) -> list[tuple[str, Any]]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        pairs: list[tuple[str, Any]] = []
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                self.findings.append(_error("MP004", "'<<' (merge) needs a mapping or a list of mappings",
+                                            "merge an anchored mapping: '<<: *defaults'", self.name,
+                                            _pos(source), path))
+                continue
+            pairs.extend(self._mapping(source, path, depth).items())
+        return pairs
+
+    def _scalar(self, node: ScalarNode, path: YamlPath) -> Any:
+        value = str(node.value)
+        if node.style == ">":
+            value = value.replace("\a", "")  # ruamel marks fold points of folded scalars with BEL
+        if len(value) > MAX_STRING_CHARS:
+            self.findings.append(_error(
+                "MP011", f"a value is {len(value):,} characters long (the limit is {MAX_STRING_CHARS:,})",
+                "shorten it; long text belongs in documentation, not in the topology",
+                self.name, _pos(node), path))
+            return ""
+        tag = str(node.tag)
+        if tag == _CORE + "null":
+            return None
+        if tag == _CORE + "bool":
+            return value.lower() == "true"
+        if tag == _CORE + "int":
+            return _to_int(value)
+        if tag == _CORE + "float":
+            return _to_float(value)
+        return value
+
+
+def _to_int(value: str) -> int | str:
+    text = value.replace("_", "")
+    try:
+        if text.lower().startswith(("0x", "-0x", "+0x", "0o", "-0o", "+0o")):
+            return int(text, 0)
+        return int(text, 10)
+    except ValueError:
+        return value
+
+
+def _to_float(value: str) -> float | str:
+    text = value.lower().replace("_", "")
+    if text in (".inf", "+.inf"):
+        return math.inf
+    if text == "-.inf":
+        return -math.inf
+    if text == ".nan":
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return value

@@ -1,0 +1,364 @@
+"""The topology language (shared/spec/topology-v1.md) as pydantic models.
+
+These models check shape and types only; references between sections are resolved in estate.py.
+Every model is frozen and forbids unknown keys. The quantity types turn what people write
+(``12k``, ``20k/day``, ``3y``, ``16GiB``) into plain numbers at the border, so no later stage parses
+text. Keys this project adds to the language are marked "extension" and listed in the README.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
+
+from planner.misp import DISTRIBUTION_WORDS, SUPPORTED_PLATFORMS, VOLUME_CLASSES, Distribution
+from planner.units import parse_count, parse_duration_seconds, parse_rate_per_day, parse_size_bytes
+
+ID_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+VERSION_PATTERN = r"^\d+\.\d+(\.\d+)?$"
+
+
+def _checked(parse: Callable[[object], Any], error_type: str) -> BeforeValidator:
+    """Wrap a parser so its ValueError becomes a pydantic error of a type we map to a finding code."""
+
+    def validate(value: object) -> Any:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise PydanticCustomError(error_type, str(exc)) from None
+
+    return BeforeValidator(validate)
+
+
+def _parse_id(value: object) -> str:
+    if not isinstance(value, str) or not re.match(ID_PATTERN, value):
+        raise ValueError(f"'{value}' is not a valid id; ids are lower-case letters, digits and '-', "
+                         "start with a letter, at most 63 characters")
+    return value
+
+
+def _parse_uuid(value: object) -> str:
+    if not isinstance(value, str) or not re.match(UUID_PATTERN, value):
+        raise ValueError(f"'{value}' is not a UUID (8-4-4-4-12 hexadecimal digits)")
+    return value.lower()
+
+
+def _parse_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"'{value}' is not a URL; write https://misp.example.org")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"'{value}' is not an http(s) base URL; write https://misp.example.org")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(f"'{value}' contains spaces or control characters")
+    # MISP strips a trailing '/' when it stores a server URL (REFERENCE §1.2); so do we, so that
+    # the URL peers store equals MISP.baseurl (REFERENCE §2.6).
+    return value.rstrip("/")
+
+
+def _parse_cidr(value: object) -> str:
+    try:
+        if isinstance(value, str):
+            return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        pass
+    raise ValueError(f"'{value}' is not an IP address or network (198.51.100.7/32)")
+
+
+def _parse_version(value: object) -> str:
+    # An unquoted 2.5 is a float in YAML; people write it that way, so accept it.
+    text = repr(value) if isinstance(value, float) else value
+    if not isinstance(text, str) or not re.match(VERSION_PATTERN, text):
+        raise ValueError(f"'{value}' is not a MISP version; write \"2.5\" or \"2.5.1\"")
+    return text
+
+
+def _parse_distribution(value: object) -> Distribution:
+    return Distribution.parse(value)
+
+
+def _parse_language_version(value: object) -> int:
+    if value != 1 or isinstance(value, bool):
+        raise ValueError(f"version {value!r} is not supported; this planner reads version 1")
+    return 1
+
+
+_COUNT_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0},
+                           {"type": "string", "pattern": r"^\d+(\.\d+)?\s*[kMG]?$"}],
+                 "examples": ["250", "12k", "1.5M"]}
+_RATE_SCHEMA = {"type": "string", "pattern": r"^\d+(\.\d+)?\s*[kMG]?\s*/\s*(hour|day|week|month|year)$",
+                "examples": ["20k/day"]}
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^\d+(\.\d+)?\s*(s|m|h|d|w|mo|y)$", "examples": ["1h", "3y"]}
+_SIZE_SCHEMA = {"type": "string", "pattern": r"^\d+(\.\d+)?\s*(B|KiB|MiB|GiB|TiB|PiB)$", "examples": ["16GiB"]}
+_DISTRIBUTION_SCHEMA = {"anyOf": [{"enum": list(DISTRIBUTION_WORDS.values())},
+                                  {"type": "integer", "minimum": 0, "maximum": 4}]}
+
+Id = Annotated[str, _checked(_parse_id, "mp_id"), WithJsonSchema({"type": "string", "pattern": ID_PATTERN})]
+Uuid = Annotated[str, _checked(_parse_uuid, "mp_uuid"), WithJsonSchema({"type": "string", "format": "uuid"})]
+Url = Annotated[str, _checked(_parse_url, "mp_url"), WithJsonSchema({"type": "string", "format": "uri"})]
+Cidr = Annotated[str, _checked(_parse_cidr, "mp_cidr"), WithJsonSchema({"type": "string"})]
+Count = Annotated[int, _checked(parse_count, "mp_count"), WithJsonSchema(_COUNT_SCHEMA)]
+RatePerDay = Annotated[float, _checked(parse_rate_per_day, "mp_rate"), WithJsonSchema(_RATE_SCHEMA)]
+Seconds = Annotated[int, _checked(parse_duration_seconds, "mp_duration"), WithJsonSchema(_DURATION_SCHEMA)]
+Bytes = Annotated[int, _checked(parse_size_bytes, "mp_size"), WithJsonSchema(_SIZE_SCHEMA)]
+Level = Annotated[Distribution, _checked(_parse_distribution, "mp_distribution"),
+                  WithJsonSchema(_DISTRIBUTION_SCHEMA)]
+MispVersion = Annotated[str, _checked(_parse_version, "mp_version"),
+                        WithJsonSchema({"type": "string", "pattern": VERSION_PATTERN})]
+Text = Annotated[str, Field(max_length=4096)]
+
+Trust = Literal["trusted", "untrusted"]
+Purpose = Literal["ingest", "analysis", "sharing", "endpoint", "hub"]
+Platform = Literal["ubuntu-24.04", "debian-12", "debian-13"]
+assert set(Platform.__args__) == set(SUPPORTED_PLATFORMS)  # type: ignore[attr-defined]
+VolumeClass = Literal["below-50M", "above-50M"]
+assert set(VolumeClass.__args__) == set(VOLUME_CLASSES)  # type: ignore[attr-defined]
+FeederKind = Literal["sandbox", "honeypot", "osint-feed", "scanner", "workbench", "other"]
+ConsumerKind = Literal["siem", "nids", "dns-rpz", "host-scanner", "analysis-tool", "other"]
+ContextNeed = Literal["taxonomies", "galaxies", "tags", "objects", "sightings", "relationships"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+
+def _text_or_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+class Organisation(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    uuid: Uuid | None = None
+    nationality: Text | None = None
+    sector: Text | None = None
+    type: Text | None = None
+    contacts: Annotated[list[Text], BeforeValidator(_text_or_list)] = []
+
+
+class Community(Strict):
+    trust: Trust = "trusted"
+    private: bool = True
+    description: Text = ""
+
+
+def _volume_from_class(value: object) -> object:
+    if isinstance(value, str):
+        if value not in VOLUME_CLASSES:
+            raise PydanticCustomError("mp_volume", f"'{value}' is not a volume; write below-50M, above-50M "
+                                      "or {attributes: 12M, growth: 20k/day}")
+        return {"volume_class": value}
+    return value
+
+
+class Volume(Strict):
+    attributes: Count | None = None
+    growth: RatePerDay | None = None
+    volume_class: VolumeClass | None = Field(default=None, alias="class")  # extension: also a mapping key
+
+
+class SizingOverrides(Strict):
+    """Explicit sizing that wins over the computed values (reported as overrides)."""
+
+    ram: Bytes | None = None
+    disk: Bytes | None = None
+    vcpu: Annotated[int, Field(ge=1, le=1024)] | None = None
+    database: Literal["local", "dedicated"] | None = None
+    redis: Bytes | None = None
+
+
+SettingValue = str | int | float | bool | None
+
+
+def _settings(value: object) -> object:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                raise PydanticCustomError("mp_setting", f"setting '{key}' must be a single value, "
+                                          "not a mapping or list")
+    return value
+
+
+Settings = Annotated[dict[str, Any], BeforeValidator(_settings)]
+
+
+class InstanceDefaults(Strict):
+    """The instance keys that may be set once for all managed instances in `defaults`."""
+
+    purpose: Purpose | None = None
+    users: Count | None = None
+    zone: Id | None = None
+    managed: bool | None = None
+    misp_version: MispVersion | None = None
+    platform: Platform | None = None
+    settings: Settings = {}
+    sizing: SizingOverrides = SizingOverrides()
+
+
+class Zone(Strict):
+    reaches: list[Id] = []
+
+
+class Defaults(InstanceDefaults):
+    horizon: Seconds | None = None
+    tls_verify: bool | None = None
+    zones: dict[Id, Zone] = {}
+
+
+class Instance(InstanceDefaults):
+    community: Id
+    host_org: Id
+    url: Url
+    orgs: list[Id] = []
+    volume: Annotated[Volume, BeforeValidator(_volume_from_class)] | None = None
+    ansible_host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")] | None = None
+    uuid: Uuid | None = None  # extension: MISP.uuid of the instance; derived when absent
+    description: Text = ""  # extension
+
+
+class Feed(Strict):
+    url: Url
+    format: Literal["misp", "freetext", "csv"] = "misp"
+    fetch_every: Seconds | None = None
+    cache_only: bool = False
+
+
+class Feeder(Strict):
+    kind: FeederKind
+    into: Id
+    rate: RatePerDay = 0.0
+    value: Literal["low", "high"] | None = None
+    distribution: Level = Distribution.ORGANISATION
+    sharing_group: Id | None = None
+    publish: bool = False
+    org: Id | None = None
+    via: Literal["api", "feed"] = "api"
+    feed: Feed | None = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] = []  # extension: tags its events carry
+    allowed_ips: list[Cidr] = []  # extension: pins the feeder's API key
+
+
+class Match(Strict):
+    include: list[Annotated[str, Field(min_length=1, max_length=255)]] = []
+    exclude: list[Annotated[str, Field(min_length=1, max_length=255)]] = []
+
+
+def _direction(value: object) -> object:
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    return value
+
+
+class Direction(Strict):
+    tags: Match = Match()
+    orgs: Match = Match()
+    every: Seconds | None = None
+
+
+DirectionField = Annotated[Direction | None, BeforeValidator(_direction)]
+
+
+class Tls(Strict):
+    verify: bool | None = None
+    ca: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+
+
+class Sync(Strict):
+    initiator: Id
+    remote: Id
+    push: DirectionField = None
+    pull: DirectionField = None
+    sightings: bool = False
+    galaxy_clusters: Literal["none", "push", "pull", "both"] = "none"
+    internal: bool = False
+    unpublish: bool = False
+    caching: bool = False
+    tls: Tls = Tls()
+    allowed_ips: list[Cidr] = []
+
+
+class SharingGroup(Strict):
+    orgs: list[Id]
+    instances: list[Id] = []
+    roaming: bool = False
+    releasability: Text = ""
+    name: Annotated[str, Field(min_length=1, max_length=255)] | None = None  # extension
+    uuid: Uuid | None = None  # extension
+
+
+class Consumer(Strict):
+    kind: ConsumerKind
+    product: Text = ""
+    from_: Id = Field(alias="from")
+    via: Literal["api", "zmq", "expansion"]
+    format: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    every: Seconds | None = None
+    needs: list[ContextNeed] = []
+    sightings: bool = False
+    allowed_ips: list[Cidr] = []
+
+
+def _target(value: object) -> object:
+    return {"instance": value} if isinstance(value, str) else value
+
+
+class Target(Strict):
+    instance: Id | None = None
+    community: Id | None = None
+
+
+def _targets(value: object) -> object:
+    if isinstance(value, str | dict):
+        return [value]
+    return value
+
+
+Targets = Annotated[list[Annotated[Target, BeforeValidator(_target)]], BeforeValidator(_targets)]
+
+
+class PolicyData(Strict):
+    origin: Id | None = None
+    distribution: Level | None = None
+    sharing_group: Id | None = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] = []
+    org: Id | None = None  # extension: the creating organisation, as `flows --org`
+
+
+class Policy(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    data: PolicyData = PolicyData()
+    must_reach: Targets = []
+    must_not_reach: Targets = []
+
+
+class Topology(Strict):
+    """One topology file. ``schema`` prints this model as JSON Schema."""
+
+    version: Annotated[int, _checked(_parse_language_version, "mp_language_version"),
+                       WithJsonSchema({"const": 1})]
+    name: Id
+    description: Text = ""
+    defaults: Defaults = Defaults()
+    organisations: dict[Id, Organisation]
+    communities: dict[Id, Community]
+    instances: dict[Id, Instance]
+    feeders: dict[Id, Feeder] = {}
+    sync: list[Sync] = []
+    sharing_groups: dict[Id, SharingGroup] = {}
+    consumers: dict[Id, Consumer] = {}
+    policies: list[Policy] = []
+
+    @field_validator("organisations", "communities", "instances")
+    @classmethod
+    def _not_empty(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value:
+            raise PydanticCustomError("mp_empty", "must list at least one entry")
+        return value

@@ -1,0 +1,35 @@
+"""The pipeline, one stage per line. Each stage takes the previous stage's value and returns a new one.
+
+    topology.yaml --load--> Document --parse--> Topology --resolve--> Estate --analyse/render--> ...
+
+A stage that finds errors stops the pipeline with every finding it collected (PlannerError); a
+later stage never sees a half-valid value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.diagnostics import Finding, PlannerError, has_errors, sorted_findings
+from planner.estate import Estate, resolve
+from planner.load import load_file
+from planner.parse import parse_topology
+
+
+@dataclass(frozen=True)
+class Loaded:
+    estate: Estate
+    findings: list[Finding]  # warnings and notes from loading and resolution
+
+
+def load_estate(path: str | Path) -> Loaded:
+    """File -> Estate, or PlannerError with every error of the first phase that had any."""
+    document = load_file(path)  # raises with exit code 3 when the file cannot be read as YAML
+    topology, findings = parse_topology(document)  # types and shapes of every key
+    if topology is None:
+        raise PlannerError(sorted_findings(findings))
+    estate, findings = resolve(topology, document)  # references, defaults, UUIDs, the sync graph
+    if estate is None or has_errors(findings):
+        raise PlannerError(sorted_findings(findings))
+    return Loaded(estate, sorted_findings(findings))
