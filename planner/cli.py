@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -41,13 +41,13 @@ app = typer.Typer(
 T = TypeVar("T")
 
 
-class FindingFormat(str, Enum):
+class FindingFormat(StrEnum):
     human = "human"
     json = "json"
     sarif = "sarif"
 
 
-class DataFormat(str, Enum):
+class DataFormat(StrEnum):
     yaml = "yaml"
     json = "json"
 
