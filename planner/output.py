@@ -1,0 +1,61 @@
+"""Output folders written atomically: a run either replaces the folder whole or leaves it untouched.
+
+Files are written into a temporary folder beside the target, which is renamed into place only when
+the stage succeeded. A marker file says the folder is ours; the planner refuses to replace a folder
+without it (someone's own files) unless forced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from planner.diagnostics import Finding, PlannerError, Severity
+
+MARKER = ".misp-planner"
+MARKER_TEXT = "This folder is written by misp-planner; it replaces the folder whole on every run.\n"
+
+
+def _refuse(target: Path, why: str, hint: str) -> PlannerError:
+    return PlannerError([Finding("MP020", Severity.ERROR, f"{target}: {why}", hint, str(target))], exit_code=2)
+
+
+@contextmanager
+def atomic_output(target: Path, *, force: bool = False) -> Iterator[Path]:
+    """Yield an empty folder to write into; on success it becomes ``target``."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise _refuse(target, "exists and is not a folder", "choose another output folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).is_file() and not force:
+        raise _refuse(target, "is a folder that misp-planner did not create",
+                      "choose an empty or new folder, or pass --force to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        (staging / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+        os.chmod(staging, 0o755)  # mkdtemp creates 0700; an output folder is meant to be shared
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.rename(target, retired / "previous")
+            os.rename(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_text(root: Path, relative: str, text: str) -> Path:
+    """Write one file under ``root``; a relative path that would leave ``root`` is a bug, not input."""
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise ValueError(f"refusing to write outside the output folder: {relative}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
