@@ -167,6 +167,43 @@ def inspect(
         sys.stderr.write(render_findings(loaded.findings, FindingFormat.human))
 
 
+class DiffFormat(StrEnum):
+    human = "human"
+    json = "json"
+    md = "md"
+
+
+@app.command()
+def diff(
+    files: Annotated[list[Path], typer.Argument(help="BASE HEAD, or with --git the one working file.")],
+    git: Annotated[str | None, typer.Option("--git", help="Compare the working FILE with its content at REV.")] = None,
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="human, json or md.")] = DiffFormat.human,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Draw the change (.svg .png .dot).")] = None,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 0 no change, 2 changes, 1 error.")] = False,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="'wider-reach': exit 1 if data reaches more.")] = None,
+) -> None:
+    """What a change to the estate does: structure, where data goes, findings, sizing."""
+    from planner.diff import diff_estates, format_markdown, format_text
+    from planner.gitrev import base_and_head
+
+    if fail_on not in (None, "wider-reach"):
+        raise typer.BadParameter("the only value is 'wider-reach'", param_hint="--fail-on")
+    base, head = guarded(lambda: base_and_head(files, git))
+    result = guarded(lambda: diff_estates(base.estate, head.estate))
+    if fmt is DiffFormat.json:
+        sys.stdout.write(json.dumps(result.as_json(), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(format_markdown(result) if fmt is DiffFormat.md else format_text(result))
+    if output is not None:
+        from planner.render.diffdraw import draw_diff
+
+        guarded(lambda: draw_diff(base.estate, head.estate, result, output))
+    if fail_on == "wider-reach" and result.wider_reach:
+        sys.stderr.write("the change lets data reach instances it did not reach before (--fail-on wider-reach)\n")
+        raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(2 if exit_code and result.changed else EXIT_OK)
+
+
 def main() -> None:
     """Entry point: typer handles usage errors (exit 2); a bug still shows its traceback."""
     app()

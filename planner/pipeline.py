@@ -13,7 +13,7 @@ from pathlib import Path
 
 from planner.diagnostics import Finding, PlannerError, has_errors, sorted_findings
 from planner.estate import Estate, resolve
-from planner.load import load_file
+from planner.load import Document, load_file, load_text
 from planner.parse import parse_topology
 
 
@@ -25,7 +25,15 @@ class Loaded:
 
 def load_estate(path: str | Path) -> Loaded:
     """File -> Estate, or PlannerError with every error of the first phase that had any."""
-    document = load_file(path)  # raises with exit code 3 when the file cannot be read as YAML
+    return _resolved(load_file(path))  # load raises with exit code 3 when the file is not readable YAML
+
+
+def load_estate_text(text: str, name: str) -> Loaded:
+    """Like load_estate, for a topology held in memory (e.g. a file at a git revision)."""
+    return _resolved(load_text(text, name))
+
+
+def _resolved(document: Document) -> Loaded:
     topology, findings = parse_topology(document)  # types and shapes of every key
     if topology is None:
         raise PlannerError(sorted_findings(findings))

@@ -1,0 +1,341 @@
+"""What a change to an estate does: `misp-planner diff BASE HEAD`.
+
+Three layers, as a reviewer reads a pull request:
+1. structure: elements added, removed or changed, matched by id (a connection by initiator + remote),
+   so reordering the file changes nothing;
+2. meaning: for every origin x distribution level, instances that gain or lose a copy and levels
+   that rise or fall (the propagation engine on both estates); findings that appear or go away;
+   policy verdicts that change;
+3. sizing: volume class, RAM, disk and vCPU per instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.diagnostics import Finding
+from planner.estate import Estate, estate_as_data
+from planner.misp import Distribution
+
+SECTIONS = ("organisations", "communities", "instances", "feeders", "sharing_groups", "consumers")
+SIZING_KEYS = ("volume_class", "vcpu", "ram_gib", "disk_gib", "database")
+POLICY_RULE = "MP201"
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # added | removed | changed
+    section: str
+    key: str
+    fields: tuple[tuple[str, Any, Any], ...] = ()  # (field path, before, after) for "changed"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "section": self.section, "key": self.key,
+                "fields": [{"field": f, "before": b, "after": a} for f, b, a in self.fields]}
+
+
+@dataclass(frozen=True)
+class ReachChange:
+    origin: str
+    distribution: str
+    sharing_group: str | None
+    gained: tuple[str, ...]
+    lost: tuple[str, ...]
+    raised: tuple[tuple[str, str, str], ...]  # (instance, before, after)
+    lowered: tuple[tuple[str, str, str], ...]
+
+    @property
+    def label(self) -> str:
+        group = f" ({self.sharing_group})" if self.sharing_group else ""
+        return f"{self.origin} @ {self.distribution}{group}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"origin": self.origin, "distribution": self.distribution, "sharing_group": self.sharing_group,
+                "gained": list(self.gained), "lost": list(self.lost),
+                "raised": [list(r) for r in self.raised], "lowered": [list(r) for r in self.lowered]}
+
+
+@dataclass(frozen=True)
+class EstateDiff:
+    structure: tuple[Change, ...]
+    reach: tuple[ReachChange, ...]
+    new_findings: tuple[Finding, ...]
+    resolved_findings: tuple[Finding, ...]
+    policies: tuple[tuple[str, str, str], ...]  # (policy name, before verdict, after verdict)
+    sizing: tuple[tuple[str, str, Any, Any], ...]  # (instance, key, before, after)
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.structure or self.reach or self.new_findings or self.resolved_findings
+                    or self.policies or self.sizing)
+
+    @property
+    def wider_reach(self) -> bool:
+        """True when data reaches an instance it did not reach before, or at a higher level."""
+        return any(r.gained or r.raised for r in self.reach)
+
+    def summary(self) -> str:
+        if not self.changed:
+            return "No changes: the two estates are equivalent."
+        gained = sorted({i for r in self.reach for i in r.gained})
+        parts = [f"{len(self.structure)} structural change{'s' if len(self.structure) != 1 else ''}"]
+        parts.append(f"{len(self.reach)} flow{'s' if len(self.reach) != 1 else ''} with changed reach")
+        if gained:
+            parts.append(f"data newly reaches {', '.join(gained)}")
+        parts.append(f"{len(self.new_findings)} new / {len(self.resolved_findings)} resolved findings")
+        if self.sizing:
+            parts.append(f"{len(self.sizing)} sizing change{'s' if len(self.sizing) != 1 else ''}")
+        return "; ".join(parts) + "."
+
+    def as_json(self) -> dict[str, Any]:
+        from planner.diagnostics import finding_to_json
+
+        return {
+            "changed": self.changed,
+            "wider_reach": self.wider_reach,
+            "summary": self.summary(),
+            "structure": [c.as_json() for c in self.structure],
+            "reach": [r.as_json() for r in self.reach],
+            "findings": {"new": [_finding_json(f, finding_to_json) for f in self.new_findings],
+                         "resolved": [_finding_json(f, finding_to_json) for f in self.resolved_findings]},
+            "policies": [{"policy": p, "before": b, "after": a} for p, b, a in self.policies],
+            "sizing": [{"instance": i, "key": k, "before": b, "after": a} for i, k, b, a in self.sizing],
+            "notes": list(self.notes),
+        }
+
+
+def _finding_json(f: Finding, convert: Any) -> dict[str, Any]:
+    data: dict[str, Any] = convert(f)
+    return data
+
+
+# --- structure -----------------------------------------------------------------------------------
+
+
+def _field_changes(before: Any, after: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(before) | set(after), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            changes.extend(_field_changes(before.get(key), after.get(key), path))
+        return changes
+    return [] if before == after else [(prefix, before, after)]
+
+
+def _keyed_connections(connections: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Key each connection by initiator -> remote; a second entry for the same pair gets '#2'."""
+    keyed: dict[str, dict[str, Any]] = {}
+    for conn in connections:
+        base = f"{conn['initiator']} -> {conn['remote']}"
+        key, n = base, 1
+        while key in keyed:
+            n += 1
+            key = f"{base} #{n}"
+        keyed[key] = conn
+    return keyed
+
+
+def _keyed_policies(policies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in policies}
+
+
+def structural_changes(base: Estate, head: Estate) -> list[Change]:
+    before, after = estate_as_data(base), estate_as_data(head)
+    sections: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        (s, before[s], after[s]) for s in SECTIONS]
+    sections.append(("sync", _keyed_connections(before["sync"]), _keyed_connections(after["sync"])))
+    sections.append(("policies", _keyed_policies(before["policies"]), _keyed_policies(after["policies"])))
+    sections.append(("defaults", {"defaults": before["defaults"]}, {"defaults": after["defaults"]}))
+    changes: list[Change] = []
+    for section, old, new in sections:
+        for key in sorted(set(old) | set(new)):
+            if key not in new:
+                changes.append(Change("removed", section, key))
+            elif key not in old:
+                changes.append(Change("added", section, key))
+            else:
+                fields = _field_changes(old[key], new[key])
+                if fields:
+                    changes.append(Change("changed", section, key, tuple(fields)))
+    return changes
+
+
+# --- meaning -------------------------------------------------------------------------------------
+
+
+def reach_changes(base: Estate, head: Estate) -> list[ReachChange]:
+    from planner.flows import flow_matrix
+
+    def index(estate: Estate) -> dict[tuple[str, int, str | None], dict[str, Distribution]]:
+        return {(f.event.origin, int(f.event.distribution), f.event.sharing_group): dict(f.reaches)
+                for f in flow_matrix(estate)}
+
+    old, new = index(base), index(head)
+    result: list[ReachChange] = []
+    for key in sorted(set(old) | set(new), key=lambda k: (k[0], k[1], k[2] or "")):
+        before, after = old.get(key, {}), new.get(key, {})
+        if before == after:
+            continue
+        origin, level, group = key
+        raised = tuple((i, before[i].word, after[i].word) for i in sorted(set(before) & set(after))
+                       if after[i] > before[i])
+        lowered = tuple((i, before[i].word, after[i].word) for i in sorted(set(before) & set(after))
+                        if after[i] < before[i])
+        result.append(ReachChange(origin, Distribution(level).word, group,
+                                  tuple(sorted(set(after) - set(before))),
+                                  tuple(sorted(set(before) - set(after))), raised, lowered))
+    return result
+
+
+def _finding_key(f: Finding) -> tuple[str, str]:
+    return (f.code, f.message)  # positions move when a file is edited; code and message do not
+
+
+def finding_changes(before: Iterable[Finding], after: Iterable[Finding]) -> tuple[list[Finding], list[Finding]]:
+    old = {_finding_key(f): f for f in before}
+    new = {_finding_key(f): f for f in after}
+    return ([new[k] for k in sorted(set(new) - set(old))], [old[k] for k in sorted(set(old) - set(new))])
+
+
+def policy_verdicts(estate: Estate, findings: Iterable[Finding]) -> dict[str, str]:
+    violated = {f.path[1] for f in findings if f.code == POLICY_RULE and len(f.path) > 1}
+    return {p.name: ("violated" if n in violated else "holds") for n, p in enumerate(estate.policies)}
+
+
+# --- sizing --------------------------------------------------------------------------------------
+
+
+def sizing_changes(base: Estate, head: Estate) -> list[tuple[str, str, Any, Any]]:
+    from planner.sizing import size_estate
+
+    old = size_estate(base).to_json()["instances"]
+    new = size_estate(head).to_json()["instances"]
+    changes: list[tuple[str, str, Any, Any]] = []
+    for inst in sorted(set(old) | set(new)):
+        for key in SIZING_KEYS:
+            before = old.get(inst, {}).get(key)
+            after = new.get(inst, {}).get(key)
+            if before != after:
+                changes.append((inst, key, before, after))
+    return changes
+
+
+def diff_estates(base: Estate, head: Estate) -> EstateDiff:
+    from planner.analyse import analyse
+
+    base_findings, head_findings = analyse(base), analyse(head)
+    new, resolved = finding_changes(base_findings, head_findings)
+    verdicts_before = policy_verdicts(base, base_findings)
+    verdicts_after = policy_verdicts(head, head_findings)
+    policies = tuple((name, verdicts_before.get(name, "absent"), verdicts_after.get(name, "absent"))
+                     for name in sorted(set(verdicts_before) | set(verdicts_after))
+                     if verdicts_before.get(name) != verdicts_after.get(name))
+    return EstateDiff(
+        structure=tuple(structural_changes(base, head)),
+        reach=tuple(reach_changes(base, head)),
+        new_findings=tuple(new),
+        resolved_findings=tuple(resolved),
+        policies=policies,
+        sizing=tuple(sizing_changes(base, head)),
+    )
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, list):
+        return "[" + ", ".join(str(x) for x in v) + "]"
+    return str(v)
+
+
+def _structure_lines(d: EstateDiff) -> list[str]:
+    lines = []
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    for c in d.structure:
+        lines.append(f"{marks[c.kind]} {c.section}: {c.key} ({c.kind})")
+        lines.extend(f"    {f}: {_value(b)} -> {_value(a)}" for f, b, a in c.fields)
+    return lines
+
+
+def _reach_lines(d: EstateDiff) -> list[str]:
+    lines = []
+    for r in d.reach:
+        parts = []
+        if r.gained:
+            parts.append("now reaches " + ", ".join(r.gained))
+        if r.lost:
+            parts.append("no longer reaches " + ", ".join(r.lost))
+        parts.extend(f"{i} {b} -> {a}" for i, b, a in r.raised + r.lowered)
+        lines.append(f"{r.label}: " + "; ".join(parts))
+    return lines
+
+
+def format_text(d: EstateDiff) -> str:
+    out = [d.summary()]
+    if d.structure:
+        out += ["", "Structure:", *(f"  {line}" for line in _structure_lines(d))]
+    if d.reach:
+        out += ["", "Where data goes:", *(f"  {line}" for line in _reach_lines(d))]
+    if d.new_findings or d.resolved_findings:
+        out += ["", "Findings:"]
+        out += [f"  + {f.severity.value} {f.code}: {f.message}" for f in d.new_findings]
+        out += [f"  - {f.severity.value} {f.code}: {f.message}" for f in d.resolved_findings]
+    if d.policies:
+        out += ["", "Policies:", *(f"  {p}: {b} -> {a}" for p, b, a in d.policies)]
+    if d.sizing:
+        out += ["", "Sizing:", *(f"  {i} {k}: {_value(b)} -> {_value(a)}" for i, k, b, a in d.sizing)]
+    return "\n".join(out) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def format_markdown(d: EstateDiff) -> str:
+    """A pull-request comment: a summary line, then one collapsible section per layer."""
+    icon = "⚠️" if d.wider_reach else ("✏️" if d.changed else "✅")
+    out = ["### misp-planner diff", "", f"{icon} **{d.summary()}**", ""]
+    if d.wider_reach:
+        gained = sorted({i for r in d.reach for i in r.gained})
+        raised = sorted({i for r in d.reach for i, _, _ in r.raised})
+        who = ", ".join(f"`{i}`" for i in sorted(set(gained) | set(raised)))
+        out += [f"> **Wider reach:** data now reaches or rises on {who}.", ""]
+
+    def section(title: str, body: list[str]) -> None:
+        out.extend([f"<details><summary>{title}</summary>", "", *body, "", "</details>", ""])
+
+    if d.structure:
+        rows = ["| change | section | element | details |", "|---|---|---|---|"]
+        for c in d.structure:
+            details = "<br>".join(f"`{_md_cell(f)}`: {_md_cell(_value(b))} → {_md_cell(_value(a))}"
+                                  for f, b, a in c.fields)
+            rows.append(f"| {c.kind} | {c.section} | `{_md_cell(c.key)}` | {details} |")
+        section(f"Structure ({len(d.structure)})", rows)
+    if d.reach:
+        rows = ["| event | gained | lost | level changes |", "|---|---|---|---|"]
+        for r in d.reach:
+            levels = "<br>".join(f"`{i}` {b} → {a}" for i, b, a in r.raised + r.lowered)
+            rows.append(f"| {_md_cell(r.label)} | {', '.join(f'`{i}`' for i in r.gained)} | "
+                        f"{', '.join(f'`{i}`' for i in r.lost)} | {levels} |")
+        section(f"Where data goes ({len(d.reach)} flows change)", rows)
+    if d.new_findings or d.resolved_findings:
+        rows = ["| | severity | code | message |", "|---|---|---|---|"]
+        rows += [f"| new | {f.severity.value} | {f.code} | {_md_cell(f.message)} |" for f in d.new_findings]
+        rows += [f"| resolved | {f.severity.value} | {f.code} | {_md_cell(f.message)} |"
+                 for f in d.resolved_findings]
+        section(f"Findings (+{len(d.new_findings)} / -{len(d.resolved_findings)})", rows)
+    if d.policies:
+        rows = ["| policy | before | after |", "|---|---|---|"]
+        rows += [f"| {_md_cell(p)} | {b} | {a} |" for p, b, a in d.policies]
+        section(f"Policies ({len(d.policies)})", rows)
+    if d.sizing:
+        rows = ["| instance | value | before | after |", "|---|---|---|---|"]
+        rows += [f"| `{i}` | {k} | {_value(b)} | {_value(a)} |" for i, k, b, a in d.sizing]
+        section(f"Sizing ({len(d.sizing)})", rows)
+    return "\n".join(out).rstrip() + "\n"
