@@ -180,7 +180,7 @@ def diff(
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="human, json or md.")] = DiffFormat.human,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Draw the change (.svg .png .dot).")] = None,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 0 no change, 2 changes, 1 error.")] = False,
-    fail_on: Annotated[str | None, typer.Option("--fail-on", help="'wider-reach': exit 1 if data reaches more.")] = None,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="wider-reach: exit 1 if data reaches more.")] = None,
 ) -> None:
     """What a change to the estate does: structure, where data goes, findings, sizing."""
     from planner.diff import diff_estates, format_markdown, format_text
