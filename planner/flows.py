@@ -1,0 +1,368 @@
+"""Where does the data go: MISP's propagation model over a resolved estate (spec §10).
+
+The question: an event created on instance X (by X's host org, or by one of X's local
+organisations, or by a feeder writing into X) with distribution D and tags T is published. Which
+instances end up holding a copy, at which level, after every push and pull has run until nothing
+changes? The rules are MISP's, cited beside the code (shared/misp/REFERENCE.md §2.2-§2.7).
+
+The model
+---------
+A *copy* of the event on an instance is ``(level, owner, published)``. MISP keeps one copy per
+event UUID on an instance, and a later copy with the same timestamp is refused as "not newer"
+(REFERENCE §2.3, §2.4 step 3), so the *first copy to arrive wins*. Which copy arrives first depends
+on when sync jobs run. The engine therefore works on *states* ``(instance, level, owner,
+published)`` and computes every state some order of jobs could produce:
+
+* the origin holds the original (it is never overwritten: remote originals are not locked,
+  REFERENCE §2.2(b), §2.4 step 3);
+* from a state holding a *published* copy, every sync flow out of that instance (a push of a
+  server entry on it, or a pull by a server entry on a peer) gives the receiver a state, by the
+  rules in :meth:`Engine._transfer`;
+* a state is not sent back into an instance already on the chain that produced it (that instance
+  holds a copy already, so MISP would refuse the echo).
+
+``owner`` is only kept for level-0 copies: it decides visibility for a pulling sync user only
+there (levels 1-3 are visible to every sync user; a level-4 copy's holders and owners are always
+group members, because push requires the remote org to be a member and pull requires the sync
+user's org to be one, so membership already decides).
+
+The reported outcome is deterministic: **breadth-first by hop count** (the copy that needs fewest
+sync hops is taken to arrive first); between copies arriving after the same number of hops, the
+highest level wins, then a published copy over an unpublished one, then the first in id order.
+``paths`` gives the chain of that copy. ``timing_dependent`` names the instances whose outcome
+depends on the order of jobs: those that could hold the copy at another level by another route,
+and those that receive a copy only in some orders (e.g. only through an instance that may get an
+unpublished copy first). The latter is computed as the complement of a "certain" set: the origin
+is certain, and an instance is certain when a certain instance sends it something whatever copy
+that instance holds.
+
+Complexity
+----------
+Per event: the number of states is at most ``instances x 6`` (levels 1-4 x published/unpublished,
+plus level 0 once per owner, and owners are host orgs of initiators), each state scans its
+instance's outgoing flows once, so one :func:`propagate` is ``O(F)`` in the number of sync flows
+``F`` (plus the length of the chains kept for ``paths``). Filters do not depend on the hop (tags
+and the creator org travel unchanged), so each filtered flow is evaluated once per distinct
+(tags, creator org) and cached; the adjacency lists are built once per :class:`Engine` and shared
+by every event. :func:`flow_matrix` runs ``instances x levels`` events, so it is
+``O(N x F)``; the BFS inner loop is kept to a few tuple operations per flow.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from planner.estate import Estate
+from planner.misp import Distribution
+from planner.model import Direction
+
+ORG, COMMUNITY, CONNECTED, ALL, GROUP = (int(d) for d in Distribution)
+
+
+class FlowError(ValueError):
+    """The event asked for cannot exist in this estate (unknown origin, org or group)."""
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    origin: str  # instance id or feeder id
+    distribution: Distribution  # planner.misp.Distribution
+    tags: tuple[str, ...] = ()
+    sharing_group: str | None = None
+    org: str | None = None  # creator org; default: origin's host org / feeder's org
+
+
+@dataclass(frozen=True)
+class Flow:
+    event: EventSpec
+    origin_instance: str
+    reaches: dict[str, Distribution]  # instance id -> level of the copy held there (origin included)
+    paths: dict[str, tuple[str, ...]]  # instance id -> one shortest chain of instances, origin first
+    timing_dependent: tuple[str, ...]  # instances whose level depends on sync job timing
+
+
+@dataclass(frozen=True)
+class _Link:
+    """One direction of data of one server entry: ``source`` holds a copy, ``target`` receives it."""
+
+    source: str
+    target: str
+    mode: Literal["push", "pull"]
+    connection: int
+    internal: bool  # effective internal flag (REFERENCE §2.7: only between instances of one host org)
+    unpublish: bool  # push only (REFERENCE §1.2 unpublish_event)
+    owner: str  # org owning the received copy = the initiator's host org (REFERENCE §2.3, §2.4 step 7)
+    target_org: str  # host org of the receiving instance
+    filter: Direction
+
+
+@dataclass(frozen=True)
+class _Group:
+    orgs: frozenset[str]
+    instances: frozenset[str]
+    roaming: bool
+
+
+Copy = tuple[int, str | None, bool]  # level, owner (level 0 only), published
+State = tuple[str, int, str | None, bool]  # instance + Copy
+
+
+def _matches(rule: Any, values: Iterable[str]) -> bool:
+    """A filter's include (OR) / exclude (NOT) lists against a set of values (REFERENCE §1.3)."""
+    have = set(values)
+    if rule.include and not have.intersection(rule.include):
+        return False
+    return not have.intersection(rule.exclude)
+
+
+def _trivial(direction: Direction) -> bool:
+    return not (direction.tags.include or direction.tags.exclude or direction.orgs.include or direction.orgs.exclude)
+
+
+def filter_passes(direction: Direction, tags: Iterable[str], orgc: str) -> bool:
+    """Push rules are evaluated locally, pull rules on the remote; both match event tags (OR/NOT)
+    and the creator org ``orgc`` (REFERENCE §1.3)."""
+    return _matches(direction.tags, tags) and _matches(direction.orgs, [orgc])
+
+
+class Engine:
+    """The estate's flows prepared once; :meth:`propagate` answers one event."""
+
+    def __init__(self, estate: Estate) -> None:
+        self.estate = estate
+        links: list[_Link] = []
+        for conn in estate.connections:
+            init = estate.instances[conn.initiator]
+            remote = estate.instances[conn.remote]
+            # REFERENCE §2.7, §11: MISP saves `internal` only when the remote's host org is the
+            # initiator's host org; otherwise the entry is silently not internal.
+            internal = conn.internal and init.host_org == remote.host_org
+            for source, target, mode, direction in conn.flows():
+                links.append(_Link(source, target, mode, conn.index, internal,
+                                   conn.unpublish and mode == "push", init.host_org,
+                                   estate.instances[target].host_org, direction))
+        links.sort(key=lambda link: (link.source, link.target, link.mode, link.connection))
+        self.links = tuple(links)
+        out: dict[str, list[int]] = {iid: [] for iid in estate.instances}
+        for n, link in enumerate(self.links):
+            out[link.source].append(n)
+        self.out: dict[str, tuple[int, ...]] = {iid: tuple(v) for iid, v in out.items()}
+        self.filtered = tuple(n for n, link in enumerate(self.links) if not _trivial(link.filter))
+        self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
+        self.groups = {gid: _Group(frozenset(g.orgs), frozenset(g.instances), g.roaming)
+                       for gid, g in estate.sharing_groups.items()}
+
+    # -- the event ---------------------------------------------------------------------------
+
+    def resolve(self, event: EventSpec) -> tuple[str, str, bool]:
+        """(origin instance, creator org, published) of an event, or FlowError."""
+        estate = self.estate
+        if event.origin in estate.feeders:
+            feeder = estate.feeders[event.origin]
+            instance, published = feeder.into, feeder.publish
+            org = event.org or estate.feeder_org(event.origin)
+        elif event.origin in estate.instances:
+            instance, published = event.origin, True  # spec §10: "...then published"
+            org = event.org or estate.instances[instance].host_org
+        else:
+            raise FlowError(_unknown("origin", event.origin, [*estate.instances, *estate.feeders]))
+        local = estate.instances[instance].orgs
+        if org not in estate.organisations:
+            raise FlowError(_unknown("organisation", org, list(estate.organisations)))
+        if org not in local:
+            raise FlowError(f"organisation '{org}' has no users on instance '{instance}' "
+                            f"(its local organisations: {', '.join(local)})")
+        if event.distribution == Distribution.SHARING_GROUP:
+            if event.sharing_group is None:
+                raise FlowError("distribution sharing-group needs a sharing group")
+            if event.sharing_group not in self.groups:
+                raise FlowError(_unknown("sharing group", event.sharing_group, list(self.groups)))
+            if org not in self.groups[event.sharing_group].orgs:
+                # REFERENCE §2.1: an organisation can only use a group it is authorised for.
+                raise FlowError(f"organisation '{org}' is not a member of sharing group '{event.sharing_group}'")
+        elif event.sharing_group is not None:
+            raise FlowError(f"a sharing group is only used with distribution sharing-group, "
+                            f"not {event.distribution.word}")
+        return instance, org, published
+
+    def blocked(self, tags: frozenset[str], orgc: str) -> frozenset[int]:
+        """Flows whose push/pull rules refuse events with these tags from this creator org."""
+        key = (tags, orgc)
+        if key not in self._blocked:
+            self._blocked[key] = frozenset(n for n in self.filtered
+                                           if not filter_passes(self.links[n].filter, tags, orgc))
+        return self._blocked[key]
+
+    # -- one hop ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _transfer(link: _Link, level: int, owner: str | None, group: _Group | None) -> Copy | None:
+        """The copy a published copy ``(level, owner)`` on ``link.source`` becomes on ``link.target``,
+        or None when this flow does not carry it. Filters are checked by the caller."""
+        if link.mode == "push":
+            # REFERENCE §2.2 rule 2 / §2.7: 0 and 1 leave only over an internal link.
+            if level < CONNECTED and not link.internal:
+                return None
+            if level == GROUP:
+                assert group is not None
+                # REFERENCE §2.6 step 1: a non-roaming group's server list must name the remote,
+                # unless the link is internal.
+                if not group.roaming and not link.internal and link.target not in group.instances:
+                    return None
+                # REFERENCE §2.2 rule 5: the remote host org must be a member, unconditionally.
+                if link.target_org not in group.orgs:
+                    return None
+                # Spec §7, REFERENCE §11: a receiver not on a non-empty, non-roaming list cannot
+                # create the group and stores the copy at organisation level.
+                if not group.roaming and group.instances and link.target not in group.instances:
+                    return (ORG, link.owner, not link.unpublish)
+                return (GROUP, None, not link.unpublish)
+            # REFERENCE §2.2 rule 6: 2 arrives as 1 on a non-internal link; 3 stays 3.
+            new = COMMUNITY if level == CONNECTED and not link.internal else level
+            # REFERENCE §2.3: the pushed copy is owned by the sync user's org (the initiator's host
+            # org); REFERENCE §1.2 unpublish_event: it arrives unpublished, ending the chain.
+            return (new, link.owner if new == ORG else None, not link.unpublish)
+        # Pull: the remote lists what its sync user (org = the puller's host org) can see
+        # (REFERENCE §2.4 step 2, §2.1): its own org's events, levels 1-3, groups it belongs to.
+        if level == ORG:
+            if owner != link.owner:
+                return None
+        elif level == GROUP:
+            assert group is not None
+            if link.owner not in group.orgs:
+                return None
+            return (GROUP, None, True)  # REFERENCE §11: pulls capture the group whatever its list
+        # REFERENCE §2.4 step 6: 1 -> 0 and 2 -> 1 unless internal (§2.7); step 7: owned by the
+        # puller's host org; a pulled published event stays published (§2.4 step 8).
+        new = level if link.internal else {ORG: ORG, COMMUNITY: ORG, CONNECTED: COMMUNITY}.get(level, level)
+        return (new, link.owner if new == ORG else None, True)
+
+    # -- the whole estate -------------------------------------------------------------------
+
+    def propagate(self, event: EventSpec) -> Flow:
+        origin, orgc, published = self.resolve(event)
+        level = int(event.distribution)
+        group = self.groups[event.sharing_group] if event.sharing_group is not None else None
+        blocked = self.blocked(frozenset(event.tags), orgc)
+        links, out, transfer = self.links, self.out, self._transfer
+
+        start: State = (origin, level, orgc if level == ORG else None, published)
+        chains: dict[State, tuple[str, ...]] = {start: (origin,)}
+        chosen: dict[str, tuple[Copy, tuple[str, ...]]] = {origin: ((level, start[2], published), (origin,))}
+        layer = [start]
+        while layer:
+            new_layer: list[State] = []
+            for state in layer:
+                inst, lvl, owner, pub = state
+                if not pub:
+                    continue  # REFERENCE §0 rule 2: only published events travel
+                chain = chains[state]
+                for n in out[inst]:
+                    link = links[n]
+                    target = link.target
+                    if n in blocked or target == origin or target in chain:
+                        continue
+                    copy = transfer(link, lvl, owner, group)
+                    if copy is None:
+                        continue
+                    nxt = (target, *copy)
+                    if nxt in chains:
+                        continue
+                    chains[nxt] = (*chain, target)
+                    new_layer.append(nxt)
+            # First copy to arrive wins: the fewest hops; ties to the highest level, then published.
+            best: dict[str, State] = {}
+            for nxt in new_layer:
+                target = nxt[0]
+                if target in chosen:
+                    continue
+                held = best.get(target)
+                if held is None or (nxt[1], nxt[3]) > (held[1], held[3]):
+                    best[target] = nxt
+            for target, nxt in best.items():
+                chosen[target] = ((nxt[1], nxt[2], nxt[3]), chains[nxt])
+            layer = new_layer
+
+        timing = self._timing(origin, chains, blocked, group)
+        reaches = {inst: Distribution(chosen[inst][0][0]) for inst in sorted(chosen)}
+        paths = {inst: chosen[inst][1] for inst in sorted(chosen) if inst != origin}
+        # The flow records the creator org it used, so that its output says who created the event.
+        return Flow(replace(event, org=orgc), origin, reaches, paths, timing)
+
+    def _timing(self, origin: str, chains: Mapping[State, tuple[str, ...]], blocked: frozenset[int],
+                group: _Group | None) -> tuple[str, ...]:
+        states: dict[str, list[State]] = {}
+        for state in chains:
+            states.setdefault(state[0], []).append(state)
+        varied = {inst for inst, held in states.items() if len({s[1] for s in held}) > 1}
+        certain = {origin}
+        work = [origin]
+        while work:
+            inst = work.pop()
+            by_target: dict[str, list[_Link]] = {}
+            for n in self.out[inst]:
+                if n not in blocked and self.links[n].target not in certain:
+                    by_target.setdefault(self.links[n].target, []).append(self.links[n])
+            for target, via in by_target.items():
+                if target in states and all(
+                        s[3] and any(self._transfer(link, s[1], s[2], group) is not None for link in via)
+                        for s in states[inst]):
+                    certain.add(target)
+                    work.append(target)
+        return tuple(sorted(varied | (set(states) - certain)))
+
+    def matrix_events(self) -> list[EventSpec]:
+        """Every instance x every level; level sharing-group once per group its host org is in."""
+        events: list[EventSpec] = []
+        for iid in sorted(self.estate.instances):
+            host = self.estate.instances[iid].host_org
+            for level in Distribution:
+                if level == Distribution.SHARING_GROUP:
+                    events.extend(EventSpec(iid, level, sharing_group=gid)
+                                  for gid in sorted(self.groups) if host in self.groups[gid].orgs)
+                else:
+                    events.append(EventSpec(iid, level))
+        return events
+
+
+def _unknown(kind: str, value: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(sorted(known)) or 'none'}"
+    return f"unknown {kind} '{value}'{hint}"
+
+
+def propagate(estate: Estate, event: EventSpec) -> Flow:
+    """Where one event goes. Raises FlowError for an event that cannot exist in this estate."""
+    return Engine(estate).propagate(event)
+
+
+def flow_matrix(estate: Estate) -> list[Flow]:
+    """Every origin instance x every distribution level (sharing-group: once per group the host org
+    is a member of; an instance whose host org is in no group has no sharing-group row)."""
+    engine = Engine(estate)
+    return [engine.propagate(event) for event in engine.matrix_events()]
+
+
+def feeder_event(estate: Estate, feeder_id: str) -> EventSpec:
+    """The events a feeder creates: its distribution, group, tags and creator org (spec §5)."""
+    feeder = estate.feeders[feeder_id]
+    return EventSpec(feeder_id, feeder.distribution, tuple(feeder.tags), feeder.sharing_group,
+                     estate.feeder_org(feeder_id))
+
+
+def flow_to_json(flow: Flow) -> dict[str, Any]:
+    """The machine-readable form of spec §10 (plus the creator org and timing_dependent)."""
+    event = flow.event
+    return {
+        "origin": event.origin,
+        "distribution": event.distribution.word,
+        "tags": list(event.tags),
+        "sharing_group": event.sharing_group,
+        "org": event.org,
+        "reaches": {inst: level.word for inst, level in flow.reaches.items()},
+        "paths": {inst: list(chain) for inst, chain in flow.paths.items()},
+        "timing_dependent": list(flow.timing_dependent),
+    }
