@@ -1,0 +1,114 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: misp-planner contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: misp_feed
+short_description: Ensure a MISP feed entry exists, matched by URL
+description:
+  - Creates the feed when no feed has O(url); otherwise updates the fields that differ (REFERENCE 3.2, 3.3).
+  - The distribution is what events created from the feed get; a feeder's events should stay at
+    organisation level (0) unless propagation is intended (REFERENCE 3.2).
+options:
+  misp_url: {description: Base URL of the MISP instance., type: str, required: true}
+  misp_api_key: {description: Site admin API key., type: str, required: true}
+  validate_certs: {description: Verify the TLS certificate., type: bool, default: true}
+  timeout: {description: HTTP timeout in seconds., type: int, default: 60}
+  url: {description: Feed URL, the stable key., type: str, required: true}
+  name: {description: Feed name., type: str, required: true}
+  provider: {description: Provider shown in MISP., type: str, required: true}
+  source_format: {description: Feed format., type: str, choices: [misp, freetext, csv], default: misp}
+  enabled: {description: Fetching allowed., type: bool, default: true}
+  caching_enabled: {description: Cache values for lookups., type: bool, default: false}
+  distribution: {description: Distribution of created events (0-5)., type: int, default: 0}
+  sharing_group_uuid: {description: Sharing group when O(distribution=4)., type: str}
+  publish: {description: Publish events created from the feed., type: bool, default: false}
+author: [misp-planner]
+"""
+
+EXAMPLES = r"""
+- name: CIRCL OSINT feed on the ingest instance
+  misp_planner.misp.misp_feed:
+    misp_url: https://misp-ingest.example
+    misp_api_key: "{{ misp_admin_key }}"
+    url: https://www.circl.lu/doc/misp/feed-osint
+    name: osint-circl
+    provider: CIRCL
+"""
+
+RETURN = r"""
+feed: {description: The feed as stored., returned: success, type: dict}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import (
+    MISP_COMMON_ARGS, MispApi, MispError, as_bool, run, scrub)
+
+BOOLS = ("enabled", "caching_enabled", "publish")
+
+
+def sharing_group_id(api, uuid, check_mode):
+    for item in api.get("/sharing_groups") or []:
+        group = item.get("SharingGroup", item)
+        if str(group.get("uuid", "")).lower() == uuid.lower():
+            return str(group["id"])
+    if check_mode:
+        return "new:%s" % uuid
+    raise MispError("sharing group %s is not on %s" % (uuid, api.base))
+
+
+def main():
+    spec = dict(MISP_COMMON_ARGS, url=dict(type="str", required=True), name=dict(type="str", required=True),
+                provider=dict(type="str", required=True),
+                source_format=dict(type="str", choices=["misp", "freetext", "csv"], default="misp"),
+                enabled=dict(type="bool", default=True), caching_enabled=dict(type="bool", default=False),
+                distribution=dict(type="int", default=0), sharing_group_uuid=dict(type="str"),
+                publish=dict(type="bool", default=False))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_if=[("distribution", 4, ("sharing_group_uuid",))])
+    p = module.params
+
+    def action():
+        api = MispApi(module)
+        wanted = dict(url=p["url"], name=p["name"], provider=p["provider"], source_format=p["source_format"],
+                      input_source="network", distribution=str(p["distribution"]),
+                      sharing_group_id=sharing_group_id(api, p["sharing_group_uuid"], module.check_mode)
+                      if p["distribution"] == 4 else "0")
+        for flag in BOOLS:
+            wanted[flag] = p[flag]
+        found = None
+        for item in api.get("/feeds") or []:
+            feed = item.get("Feed", item)
+            if feed.get("url", "").rstrip("/") == p["url"].rstrip("/"):
+                found = feed
+        if found is None:
+            shown = wanted
+            if not module.check_mode:
+                created = api.post("/feeds/add", wanted)
+                if not created.get("Feed"):
+                    raise MispError("feed %s was not created: %s" % (p["url"], scrub(created)))
+                shown = created["Feed"]
+            return dict(changed=True, feed=scrub(shown), diff=dict(before={}, after=wanted))
+        changes = {}
+        for key, value in wanted.items():
+            if key in BOOLS:
+                if as_bool(found.get(key, False)) != value:
+                    changes[key] = value
+            elif str(found.get(key, "")) != str(value):
+                changes[key] = value
+        result = dict(changed=bool(changes), feed=scrub(found))
+        if changes:
+            result["diff"] = dict(before=dict((k, found.get(k)) for k in changes), after=changes)
+            if not module.check_mode:
+                api.post("/feeds/edit/%s" % found["id"], changes)
+        return result
+
+    run(module, action)
+
+
+if __name__ == "__main__":
+    main()
