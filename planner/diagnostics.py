@@ -94,10 +94,10 @@ def format_human(findings: Sequence[Finding], sources: dict[str, list[str]] | No
         where = f.file or "<input>"
         if f.position:
             where += f":{f.position.line}:{f.position.column}"
-        head = f"{where}: {f.severity.value} {f.code}: {f.message}"
+        head = f"{where}: {f.severity.value} {f.code}: {_escaped(f.message)}"
         lines = [head]
         if f.path:
-            lines.append(f"  at {f.dotted_path}")
+            lines.append(f"  at {_escaped(f.dotted_path)}")
         text = sources.get(f.file)
         if text and f.position and 0 < f.position.line <= len(text):
             src = text[f.position.line - 1].rstrip("\n")
@@ -106,11 +106,21 @@ def format_human(findings: Sequence[Finding], sources: dict[str, list[str]] | No
             shown = _printable(src)
             lines.append(f"  {number} | {shown}")
             lines.append(f"  {gutter} | {' ' * _caret_offset(src, f.position.column)}^")
-        lines.extend(f"  {extra}" for extra in f.related)
+        lines.extend(f"  {_escaped(extra)}" for extra in f.related)
         if f.hint:
-            lines.append(f"  hint: {f.hint}")
+            lines.append(f"  hint: {_escaped(f.hint)}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks) + ("\n" if blocks else "")
+
+
+def _escaped(text: str) -> str:
+    """Text from the user's file, made safe for a terminal: control characters become escapes.
+
+    A value such as ``"hub\\x1b[2J"`` must not clear the reader's screen when it is quoted back.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _printable(line: str, limit: int = 200) -> str:

@@ -366,7 +366,8 @@ class _Resolver:
         origins = {**self.t.instances, **self.t.feeders}
         for n, p in enumerate(self.t.policies):
             base: YamlPath = ("policies", n)
-            self.ref("instance or feeder", p.data.origin, origins, (*base, "data", "origin"), "instances")
+            self.ref("instance or feeder", p.data.origin, origins, (*base, "data", "origin"),
+                     "instances' or 'feeders")
             self.ref("organisation", p.data.org, self.t.organisations, (*base, "data", "org"), "organisations")
             self.distribution_group(p.data.distribution, p.data.sharing_group, (*base, "data"))
             if not p.must_reach and not p.must_not_reach:

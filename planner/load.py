@@ -17,6 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from planner.diagnostics import Finding, PlannerError, Position, Severity, YamlPath
 from planner.limits import MAX_DEPTH, MAX_EXPANDED_NODES, MAX_FILE_BYTES, MAX_STRING_CHARS
@@ -82,6 +83,11 @@ def load_bytes(raw: bytes, name: str) -> Document:
             "MP008", f"file is too large ({len(raw)} bytes; the limit is {MAX_FILE_BYTES})",
             "split the estate or remove generated bulk; a topology file is written by people",
             name)], EXIT_UNREADABLE)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise PlannerError([_error(
+            "MP002", "the file is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8",
+            "save the file as UTF-8 (your editor's encoding setting)", name, Position(1, 1))],
+            EXIT_UNREADABLE)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -89,32 +95,32 @@ def load_bytes(raw: bytes, name: str) -> Document:
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise PlannerError([_error(
             "MP002", f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x} cannot be decoded)",
-            "save the file as UTF-8", name, Position(line, column))], EXIT_UNREADABLE) from None
+            "save the file as UTF-8; a lone byte like this usually comes from Latin-1 or Windows-1252 text",
+            name, Position(line, column))], EXIT_UNREADABLE) from None
     return load_text(text, name)
 
 
 def load_text(text: str, name: str) -> Document:
     lines = text.splitlines()
     if "\x00" in text:
-        offset = text.index("\x00")
-        line = text.count("\n", 0, offset) + 1
-        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
         raise PlannerError([_error("MP002", "the file contains a NUL byte",
                                    "a topology file is plain text; remove the binary content",
-                                   name, Position(line, column))], EXIT_UNREADABLE)
+                                   name, _offset_position(text, text.index("\x00")))], EXIT_UNREADABLE)
     yaml = YAML(typ="rt")
     yaml.version = (1, 2)
     try:
         root = yaml.compose(text)
+    except ReaderError as exc:
+        # YAML forbids most control characters anywhere in the text, even inside quotes.
+        raise PlannerError([_error(
+            "MP002", f"the file contains the control character U+{exc.character:04X}",
+            "remove it; write special characters inside double quotes as escapes (\\x07, \\u00e9)",
+            name, _offset_position(text, exc.position))], EXIT_UNREADABLE) from None
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        position = Position(mark.line + 1, mark.column + 1) if mark else None
-        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        raise PlannerError([_error("MP004", f"YAML syntax error: {problem}",
-                                   "fix the YAML syntax at this place (indentation, quotes, colons)",
-                                   name, position)], EXIT_UNREADABLE) from None
+        raise PlannerError([_syntax_error(exc, name, len(lines))], EXIT_UNREADABLE) from None
     except (YAMLError, RecursionError) as exc:
-        raise PlannerError([_error("MP004", f"YAML syntax error: {exc}",
+        message = " ".join(str(exc).split())
+        raise PlannerError([_error("MP004", f"YAML syntax error: {message}",
                                    "fix the YAML syntax", name)], EXIT_UNREADABLE) from None
     if root is None:
         raise PlannerError([_error("MP003", "the file is empty",
@@ -139,6 +145,58 @@ def _pos(node: Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _offset_position(text: str, offset: int) -> Position:
+    # Count lines as the parser and the source display do (splitlines: also \r, \x85, \u2028).
+    before = (text[:offset] + "x").splitlines()
+    return Position(len(before), len(before[-1]))
+
+
+# The YAML parser's own words for common mistakes, rephrased: (problem starts with, context starts
+# with) -> (message, hint, point at the context rather than the problem).
+_SYNTAX: list[tuple[str, str, str, str, bool]] = [
+    ("found character '\\t' that cannot start any token", "", "a tab character is used for indentation",
+     "YAML indents with spaces only; replace the tab with spaces", False),
+    ("found unexpected end of stream", "while scanning a quoted", "a quoted value is never closed",
+     "add the closing quote", True),
+    ("expected <block end>", "", "this line is indented differently from the lines above it",
+     "keys of one mapping must start in the same column; align this line with its siblings", False),
+    ("mapping values are not allowed here", "", "a ':' here starts a mapping where YAML does not expect one",
+     "indent the line under its parent key, or quote a value that contains ': '", False),
+    ("but found another document", "", "the file holds a second YAML document after '---'",
+     "a topology is one document; remove the second '---' and what follows it", False),
+    ("expected ',' or '}'", "while parsing a flow mapping", "a '{' mapping is not closed before this point",
+     "close the '{' ... '}' on its line, or write the mapping in block style", False),
+    ("expected ',' or ']'", "while parsing a flow sequence", "a '[' list is not closed before this point",
+     "close the '[' ... ']' on its line, or write the list in block style", False),
+]
+
+
+def _syntax_error(exc: MarkedYAMLError, name: str, line_count: int) -> Finding:
+    problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+    context = " ".join(str(exc.context or "").split())
+    problem_mark, context_mark = exc.problem_mark, exc.context_mark
+    message, hint = problem, "fix the YAML syntax at this place (indentation, quotes, colons)"
+    mark = problem_mark or context_mark
+    for starts, context_starts, plain, advice, at_context in _SYNTAX:
+        if problem.startswith(starts) and context.startswith(context_starts):
+            message, hint = plain, advice
+            if at_context and context_mark is not None:
+                mark = context_mark
+            break
+    else:
+        if context and context_mark is not None and exc.problem:
+            message = f"{problem} ({context} on line {context_mark.line + 1})"
+    if mark is not None and mark.line >= line_count and context_mark is not None:
+        mark = context_mark  # the end of the file has no line to show; point where the construct began
+    position = Position(mark.line + 1, mark.column + 1) if mark is not None else None
+    return _error("MP004", f"YAML syntax error: {message}", hint, name, position)
+
+
+def _shown_tag(tag: str) -> str:
+    """A tag as people write it: ``!!python/object`` rather than ``tag:yaml.org,2002:python/object``."""
+    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+
+
 class _Builder:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -156,10 +214,17 @@ class _Builder:
             key = id(node)
             if key in sizes:
                 return sizes[key]
-            if key in on_stack or depth > MAX_DEPTH:
+            if key in on_stack:
+                anchor = getattr(node, "anchor", None)
+                shown = f"'&{anchor}' " if isinstance(anchor, str) else ""
                 raise PlannerError([_error(
-                    "MP010", f"the document nests deeper than {MAX_DEPTH} levels (or an alias refers "
-                    "to itself)", "flatten the structure; a topology needs a handful of levels",
+                    "MP010", f"the anchor {shown}is used inside the value it names (a recursive alias)",
+                    "an alias may only refer to a value defined before and outside it; write the value out",
+                    self.name, _pos(node))], EXIT_UNREADABLE)
+            if depth > MAX_DEPTH:
+                raise PlannerError([_error(
+                    "MP010", f"the document nests deeper than {MAX_DEPTH} levels",
+                    "flatten the structure; a topology needs a handful of levels",
                     self.name, _pos(node))], EXIT_UNREADABLE)
             on_stack.add(key)
             total = 1
@@ -189,10 +254,13 @@ class _Builder:
         repeated = id(node) in self._seen
         self._seen.add(id(node))
         self.positions[path] = at if (repeated and at) else _pos(node)
+        if at is not None and isinstance(node, ScalarNode) and node.value == "" and node.style is None:
+            # An empty value ('instances:' and nothing after it) starts on the next line: point at its key.
+            self.positions[path] = at
         tag = str(node.tag)
         if tag not in _STANDARD_TAGS:
             self.findings.append(_error(
-                "MP009", f"unsupported YAML tag '{tag}'",
+                "MP009", f"unsupported YAML tag '{_shown_tag(tag)}'",
                 "remove the tag; a topology file uses plain YAML values only",
                 self.name, _pos(node), path))
             return None

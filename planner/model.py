@@ -85,6 +85,8 @@ def _parse_distribution(value: object) -> Distribution:
 
 
 def _parse_language_version(value: object) -> int:
+    if isinstance(value, str) and value.strip() == "1":
+        raise ValueError("version must be the number 1, not the text '1'; remove the quotes")
     if value != 1 or isinstance(value, bool):
         raise ValueError(f"version {value!r} is not supported; this planner reads version 1")
     return 1
@@ -252,9 +254,17 @@ class Match(Strict):
 def _direction(value: object) -> object:
     if value is True:
         return {}
-    if value is False:
+    if value is False or value is None:
         return None
+    if not isinstance(value, dict):
+        raise PydanticCustomError("mp_direction", f"{_shown(value)} is not a direction; write true, false "
+                                  "or a filter object with tags, orgs and every")
     return value
+
+
+def _shown(value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return f"'{text}'" if len(text) <= 40 else f"'{text[:37]}...'"
 
 
 class Direction(Strict):

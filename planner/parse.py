@@ -35,6 +35,32 @@ _CUSTOM = {
     "mp_volume": ("MP116", "write below-50M, above-50M, or {attributes: 12M, growth: 20k/day}"),
     "mp_setting": ("MP103", "write MISP settings as 'Setting.name: value'"),
     "mp_empty": ("MP117", "add at least one entry; see the examples folder"),
+    "mp_direction": ("MP103", "write 'true', or a filter object: {tags: {include: [\"tlp:green\"]}, every: 1h}"),
+}
+
+# How to write a value of each basic type, for the hint of a type error.
+_TYPE_HINTS = {
+    "string_type": "write text; quote it (\"...\") if YAML reads it as a number or a boolean",
+    "int_type": "write a whole number without quotes",
+    "int_parsing": "write a whole number without quotes",
+    "int_from_float": "write a whole number without a decimal point",
+    "float_type": "write a number without quotes",
+    "bool_type": "write true or false without quotes (YAML 1.2 reads yes, no, on and off as text)",
+    "dict_type": "write 'key: value' pairs indented under the key, or {key: value}",
+    "model_type": "write 'key: value' pairs indented under the key, or {key: value}",
+    "model_attributes_type": "write 'key: value' pairs indented under the key, or {key: value}",
+    "list_type": "write a list: [a, b], or one '- item' per line",
+}
+
+# pydantic's length and range errors in plain words: type -> message template over its context.
+_BOUNDS = {
+    "string_too_long": "is longer than {max_length} characters",
+    "string_too_short": "is empty" ,
+    "too_long": "has more than {max_length} entries",
+    "too_short": "needs at least {min_length} entries",
+    "less_than_equal": "must be at most {le}",
+    "greater_than_equal": "must be at least {ge}",
+    "string_pattern_mismatch": "has characters that are not allowed here (expected {pattern})",
 }
 
 _TYPE_WORDS = {
@@ -77,6 +103,8 @@ def _finding(doc: Document, error: ErrorDetails) -> Finding:
     value = error.get("input")
     where = doc.where(path, key=on_key)
     at = format_path(path[:-1]) if len(path) > 1 else "the top level"
+    # The key the value belongs to: for an item of a list (needs[1]) that is the list's key.
+    name = next((str(p) for p in reversed(path) if isinstance(p, str)), "top level")
 
     if kind == "extra_forbidden":
         key = str(path[-1])
@@ -89,26 +117,30 @@ def _finding(doc: Document, error: ErrorDetails) -> Finding:
     if kind == "missing":
         key = str(path[-1])
         return Finding("MP102", Severity.ERROR, f"missing required key '{key}' in {at}",
-                       f"add '{key}:' here", doc.file, doc.where(path[:-1]), path)
+                       f"add '{key}:' here", doc.file, doc.where(path[:-1], key=True), path)
     if kind in _CUSTOM:
         code, hint = _CUSTOM[kind]
         message = error["msg"]
+        if kind == "mp_empty":
+            message = f"'{name}' {message}"
         if on_key:
             message = f"key {message}"
         return Finding(code, Severity.ERROR, message, hint, doc.file, where, path)
     if kind in ("literal_error", "enum"):
         expected = error.get("ctx", {}).get("expected", "")
-        return Finding("MP110", Severity.ERROR, f"{_kind(value)} is not allowed for '{path[-1]}'",
+        return Finding("MP110", Severity.ERROR, f"{_kind(value)} is not allowed for '{name}'",
                        f"use one of: {expected}", doc.file, where, path)
     if kind in _TYPE_WORDS:
-        return Finding("MP103", Severity.ERROR,
-                       f"'{path[-1] if path else 'top level'}' must be {_TYPE_WORDS[kind]}, not {_kind(value)}",
-                       "see the spec for this key's type", doc.file, where, path)
-    if kind in ("string_too_long", "string_too_short", "list_too_long", "less_than_equal",
-                "greater_than_equal", "string_pattern_mismatch", "too_long", "too_short"):
-        return Finding("MP118", Severity.ERROR, f"'{path[-1]}': {error['msg'].lower()}",
-                       "fix the value", doc.file, where, path)
-    return Finding("MP103", Severity.ERROR, f"'{path[-1] if path else 'top level'}': {error['msg']}",
+        return Finding("MP103", Severity.ERROR, f"'{name}' must be {_TYPE_WORDS[kind]}, not {_kind(value)}",
+                       _TYPE_HINTS.get(kind, "see the spec for this key's type"), doc.file, where, path)
+    if kind in _BOUNDS:
+        try:
+            bound = _BOUNDS[kind].format(**error.get("ctx", {}))
+        except (KeyError, IndexError):
+            bound = error["msg"].lower()
+        return Finding("MP118", Severity.ERROR, f"'{name}' {bound}", "shorten or correct the value",
+                       doc.file, where, path)
+    return Finding("MP103", Severity.ERROR, f"'{name}': {error['msg']}",
                    "see the spec for this key's type", doc.file, where, path)
 
 

@@ -25,9 +25,10 @@ _SIZE_RE = re.compile(rf"^{_NUMBER}\s*(?P<unit>B|KiB|MiB|GiB|TiB|PiB)$")
 MAX_COUNT = 10**15
 
 
-def _finite_non_negative(value: float, what: str) -> float:
+def _finite_non_negative(value: float, what: str, written: object = None) -> float:
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} must be a finite number of zero or more")
+        shown = f"'{written}' is not valid: " if written is not None else ""
+        raise ValueError(f"{shown}{what} must be a finite number of zero or more")
     return value
 
 
@@ -43,7 +44,7 @@ def parse_count(value: object) -> int:
         number = float(m["number"]) * COUNT_SUFFIX[m["unit"]]
     else:
         raise ValueError(f"'{value}' is not a count; write 250, 12k, 1.5M or 2G (k=10^3, M=10^6, G=10^9)")
-    _finite_non_negative(number, "a count")
+    _finite_non_negative(number, "a count", value)
     if number > MAX_COUNT:
         raise ValueError(f"'{value}' is larger than any MISP estate ({MAX_COUNT:.0e} at most)")
     return round(number)
