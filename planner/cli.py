@@ -204,6 +204,33 @@ def diff(
     raise typer.Exit(2 if exit_code and result.changed else EXIT_OK)
 
 
+@app.command()
+def flows(
+    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    origin: Annotated[str | None, typer.Option("--origin", help="Instance or feeder creating the event.")] = None,
+    distribution: Annotated[str | None, typer.Option(
+        "--distribution", "-d", help="organisation, community, connected, all, sharing-group (or 0-4).")] = None,
+    tags: Annotated[str, typer.Option("--tags", help="Event tags, comma-separated.")] = "",
+    sharing_group: Annotated[str | None, typer.Option("--sharing-group", help="Group for sharing-group.")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="Creator org: a local organisation of the origin.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    matrix: Annotated[bool, typer.Option("--matrix", help="Every origin instance x every level.")] = False,
+) -> None:
+    """Where an event goes: which instances end up holding it, at which level, by which path."""
+    from planner.flows import FlowError, flows_report
+
+    loaded = load_or_exit(file)
+    try:
+        text = flows_report(loaded.estate, origin=origin, distribution=distribution, tags=tags.split(","),
+                            sharing_group=sharing_group, org=org, fmt=fmt, matrix=matrix)
+    except FlowError as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise typer.Exit(EXIT_USAGE) from None
+    sys.stdout.write(text)
+    if loaded.findings:
+        sys.stderr.write(render_findings(loaded.findings, FindingFormat.human))
+
+
 def main() -> None:
     """Entry point: typer handles usage errors (exit 2); a bug still shows its traceback."""
     app()
