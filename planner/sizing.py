@@ -1,0 +1,624 @@
+"""How big each managed instance must be, derived from the topology (issue 4, REFERENCE §7).
+
+The model in three steps, each a function below (docs/sizing.md explains it for architects):
+
+1. **Volume flow** (:func:`volumes`). An instance holds its own stock and growth, what its feeders
+   write, and what sync brings in. Sync inflow comes from the propagation engine
+   (:mod:`planner.flows`): for every source (instance or feeder) and distribution level, the
+   instances an event reaches receive that level's share of the source's data. Shares and the
+   share of events passing a tag include-filter are named parameters (``planner/data/sizing.yaml``,
+   overridable with ``defaults.sizing_parameters``).
+2. **Resources** (:func:`size_instance`): disk, RAM, vCPU, MariaDB, PHP, workers, Redis and
+   correlation advice, each a monotone formula of the horizon volume, users and links, so more
+   data or more users never lowers a recommendation.
+3. **Overrides**: ``sizing:`` in the topology wins over computed values and is listed.
+
+Every constant lives in the data file with its source; this module holds only formulas.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from planner.estate import Estate, Instance
+from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES, Distribution
+
+GIB = 2**30
+MIB = 2**20
+SECONDS_PER_DAY = 86400
+BUFFER_POOL_CHUNK = 128 * MIB  # innodb_buffer_pool_chunk_size default: the pool is a multiple of it
+
+LEVEL_SHARE = {
+    Distribution.ORGANISATION: "share_organisation",
+    Distribution.COMMUNITY: "share_community",
+    Distribution.CONNECTED: "share_connected",
+    Distribution.ALL: "share_all",
+    Distribution.SHARING_GROUP: "share_sharing_group",
+}
+
+
+# --- parameters ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    value: float
+    unit: str
+    minimum: float
+    maximum: float
+    means: str
+    source: str
+
+
+@cache
+def parameter_specs() -> dict[str, ParameterSpec]:
+    """The data file, parsed once: name -> spec."""
+    from ruamel.yaml import YAML
+
+    text = resources.files("planner").joinpath("data/sizing.yaml").read_text(encoding="utf-8")
+    data = YAML(typ="safe").load(text)
+    return {name: ParameterSpec(name, float(entry["value"]), str(entry["unit"]), float(entry["min"]),
+                                float(entry["max"]), str(entry["means"]), str(entry["source"]))
+            for name, entry in data["parameters"].items()}
+
+
+def topology_parameters(estate: Estate) -> dict[str, float]:
+    """``defaults.sizing_parameters`` as written (may hold unknown names; rules report them)."""
+    return dict(getattr(estate.topology.defaults, "sizing_parameters", None) or {})
+
+
+def parameter_problems(estate: Estate) -> list[tuple[str, str, str]]:
+    """(name, message, hint) for every override that is unknown or out of its bounds."""
+    import difflib
+
+    specs = parameter_specs()
+    problems = []
+    for name, value in sorted(topology_parameters(estate).items()):
+        spec = specs.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, list(specs), n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else "see docs/sizing.md for the parameter names"
+            problems.append((name, f"unknown sizing parameter '{name}'", hint))
+        elif not spec.minimum <= value <= spec.maximum:
+            problems.append((name, f"sizing parameter '{name}' = {value:g} is outside "
+                                   f"{spec.minimum:g}..{spec.maximum:g}", f"{spec.means} ({spec.unit})"))
+    return problems
+
+
+def effective_parameters(estate: Estate) -> dict[str, float]:
+    """Data-file defaults with the topology's valid overrides applied (invalid ones are ignored
+    here and reported as findings by planner.rules.sizing)."""
+    specs = parameter_specs()
+    values = {name: spec.value for name, spec in specs.items()}
+    bad = {name for name, _, _ in parameter_problems(estate)}
+    for name, value in topology_parameters(estate).items():
+        if name not in bad:
+            values[name] = float(value)
+    return values
+
+
+# --- volume flow ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Volume:
+    """Attributes held by one instance: today and their daily increase, by where they come from."""
+
+    own_stock: int
+    own_per_day: float
+    feeders_per_day: float
+    sync_stock: float
+    sync_per_day: float
+    horizon_days: float
+
+    @property
+    def now(self) -> int:
+        return math.ceil(self.own_stock + self.sync_stock)
+
+    @property
+    def per_day(self) -> float:
+        return self.own_per_day + self.feeders_per_day + self.sync_per_day
+
+    @property
+    def horizon(self) -> int:
+        return math.ceil(self.own_stock + self.sync_stock + self.per_day * self.horizon_days)
+
+
+def own_stock(instance: Instance, params: Mapping[str, float]) -> int:
+    """The stock the file gives, or the representative stock of its coarse volume class."""
+    if instance.attributes:
+        return instance.attributes
+    if instance.volume_class == "above-50M":
+        return int(params["class_stock_above_50m"])
+    if instance.volume_class == "below-50M":
+        return int(params["class_stock_below_50m"])
+    return 0
+
+
+def _pass_tags(estate: Estate) -> tuple[str, ...]:
+    """Tags that pass every include filter and hit no exclude filter: the hypothetical curated
+    event that a tag include-filter lets through."""
+    include: set[str] = set()
+    exclude: set[str] = set()
+    for conn in estate.connections:
+        for _, _, _, direction in conn.flows():
+            include.update(direction.tags.include)
+            exclude.update(direction.tags.exclude)
+    return tuple(sorted(include - exclude))
+
+
+def reach_factors(estate: Estate, origin: str, distribution: Distribution, tags: tuple[str, ...],
+                  sharing_group: str | None, params: Mapping[str, float]) -> dict[str, float]:
+    """Instance -> share of the origin's events at this level that end up there (origin excluded).
+
+    An instance the engine reaches with the event as described counts fully. When the event
+    carries no tags of its own, a tag include-filter would stop it although real events carry
+    tags; an instance reached only by an event carrying the tags that pass the include filters
+    counts for ``share_tag_include``.
+    """
+    from planner.flows import Engine, EventSpec
+
+    engine = _engine(estate)
+    assert isinstance(engine, Engine)
+    base = engine.propagate(EventSpec(origin, distribution, tags, sharing_group))
+    origin_instance = base.origin_instance
+    factors = {inst: 1.0 for inst in base.reaches if inst != origin_instance}
+    if not tags:
+        tagged = _pass_tags(estate)
+        if tagged:
+            wider = engine.propagate(EventSpec(origin, distribution, tagged, sharing_group))
+            for inst in wider.reaches:
+                if inst != origin_instance and inst not in factors:
+                    factors[inst] = params["share_tag_include"]
+    return factors
+
+
+_ENGINES: dict[int, tuple[Estate, Any]] = {}
+
+
+def _engine(estate: Estate) -> Any:
+    """One propagation engine per estate object (sizing asks it many questions)."""
+    from planner.flows import Engine
+
+    held = _ENGINES.get(id(estate))
+    if held is None or held[0] is not estate:
+        if len(_ENGINES) > 16:
+            _ENGINES.clear()
+        held = (estate, Engine(estate))
+        _ENGINES[id(estate)] = held
+    return held[1]
+
+
+def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+    """Instance -> (stock, per day) arriving through sync from every source in the estate.
+
+    Sources: every instance's own data (managed or not: an external instance's `volume` is its
+    outflow), split over distribution levels by the share parameters, and every published feeder
+    (its one level and tags). Stock travels like new data: links are assumed bootstrapped by a
+    full push or pull, which transfers every published event the link may carry (REFERENCE §1.4,
+    §2.4). An `unpublish` push delivers a copy that goes no further (the engine ends the chain).
+    """
+    inflow: dict[str, list[float]] = {iid: [0.0, 0.0] for iid in estate.instances}
+    published = params["share_published"]
+    for sid in sorted(estate.instances):
+        inst = estate.instances[sid]
+        stock = own_stock(inst, params) * published
+        rate = inst.growth_per_day * published
+        if stock <= 0 and rate <= 0:
+            continue
+        for level, share_name in LEVEL_SHARE.items():
+            share = params[share_name]
+            if share <= 0:
+                continue
+            groups: list[str | None] = [None]
+            if level is Distribution.SHARING_GROUP:
+                groups = [gid for gid in sorted(estate.sharing_groups)
+                          if inst.host_org in estate.sharing_groups[gid].orgs]
+                if not groups:
+                    continue
+            for gid in groups:
+                part = share / len(groups)
+                for target, factor in reach_factors(estate, sid, level, (), gid, params).items():
+                    inflow[target][0] += part * factor * stock
+                    inflow[target][1] += part * factor * rate
+    for fid in sorted(estate.feeders):
+        feeder = estate.feeders[fid]
+        if not feeder.publish or feeder.rate <= 0 or _cache_only(estate, fid):
+            continue
+        for target, factor in reach_factors(estate, fid, feeder.distribution, tuple(feeder.tags),
+                                            feeder.sharing_group, params).items():
+            inflow[target][1] += factor * feeder.rate
+    return {iid: (v[0], v[1]) for iid, v in inflow.items()}
+
+
+def _cache_only(estate: Estate, feeder_id: str) -> bool:
+    feeder = estate.feeders[feeder_id]
+    return feeder.via == "feed" and feeder.feed is not None and feeder.feed.cache_only
+
+
+def feeders_into(estate: Estate, instance_id: str) -> list[str]:
+    return [fid for fid in sorted(estate.feeders) if estate.feeders[fid].into == instance_id]
+
+
+def volumes(estate: Estate, params: Mapping[str, float] | None = None) -> dict[str, Volume]:
+    """Every instance's volume (managed or not: unmanaged ones matter as sources and cache targets)."""
+    params = params if params is not None else effective_parameters(estate)
+    inflow = sync_inflow(estate, params)
+    days = estate.horizon_seconds / SECONDS_PER_DAY
+    result = {}
+    for iid in sorted(estate.instances):
+        inst = estate.instances[iid]
+        # REFERENCE §3.2: a feed that only caches creates no events (it counts for Redis instead).
+        feeders = sum(estate.feeders[f].rate for f in feeders_into(estate, iid) if not _cache_only(estate, f))
+        result[iid] = Volume(own_stock(inst, params), inst.growth_per_day, feeders,
+                             inflow[iid][0], inflow[iid][1], days)
+    return result
+
+
+# --- resources -----------------------------------------------------------------------------------
+
+
+@dataclass
+class InstanceSizing:
+    """The recommendation for one managed instance; :meth:`to_json` is the contract shape."""
+
+    instance: str
+    volume: Volume
+    volume_class: str
+    volume_class_at_horizon: str
+    crosses_50m_in_days: int | None
+    vcpu: int
+    ram_gib: int
+    disk_gib: int
+    disk_growth_gib_per_year: float
+    database: str
+    hosts: dict[str, dict[str, int]]
+    mariadb: dict[str, int]
+    php: dict[str, Any]
+    workers: dict[str, int]
+    redis_gib: float
+    redis_needed_gib: float
+    correlation: dict[str, Any]
+    overrides: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    computed: dict[str, Any] = field(default_factory=dict)  # values before overrides
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.volume
+        return {
+            "volume_class": self.volume_class,
+            "volume_class_at_horizon": self.volume_class_at_horizon,
+            "attributes": {
+                "now": v.now,
+                "horizon": v.horizon,
+                "inflow_per_day": round(v.per_day, 1),
+                "horizon_days": round(v.horizon_days, 1),
+                "breakdown": {"own_stock": v.own_stock, "sync_stock": round(v.sync_stock),
+                              "own_per_day": round(v.own_per_day, 1),
+                              "feeders_per_day": round(v.feeders_per_day, 1),
+                              "sync_per_day": round(v.sync_per_day, 1)},
+            },
+            "crosses_50m_in_days": self.crosses_50m_in_days,
+            "vcpu": self.vcpu,
+            "ram_gib": self.ram_gib,
+            "disk_gib": self.disk_gib,
+            "disk_growth_gib_per_year": self.disk_growth_gib_per_year,
+            "database": self.database,
+            "hosts": self.hosts,
+            "mariadb": dict(self.mariadb),
+            "php": dict(self.php),
+            "workers": dict(self.workers),
+            "redis_gib": self.redis_gib,
+            "correlation": dict(self.correlation),
+            "overrides": list(self.overrides),
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass
+class EstateSizing:
+    instances: dict[str, InstanceSizing]
+    parameters: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"instances": {iid: self.instances[iid].to_json() for iid in sorted(self.instances)}}
+
+
+def _ceil_to(value: float, step: float) -> float:
+    return math.ceil(value / step - 1e-9) * step if value > 0 else 0.0
+
+
+def _even(value: int) -> int:
+    return value + (value % 2)
+
+
+def _class(attributes: int) -> str:
+    return "above-50M" if attributes >= VOLUME_THRESHOLD_ATTRIBUTES else "below-50M"
+
+
+def crosses_in_days(volume: Volume) -> int | None:
+    """Days until the instance holds 50M attributes: 0 when it already does, None when it never will."""
+    if volume.now >= VOLUME_THRESHOLD_ATTRIBUTES:
+        return 0
+    if volume.per_day <= 0:
+        return None
+    return math.ceil((VOLUME_THRESHOLD_ATTRIBUTES - volume.now) / volume.per_day)
+
+
+@dataclass(frozen=True)
+class Load:
+    """What an instance serves, besides data: people, links, consumers, feeds."""
+
+    users: int
+    links: int  # sync connections touching the instance (either end)
+    initiated_jobs: int  # server entries on it that push or pull (scheduled jobs on the default queue)
+    pushes: int  # flows it pushes (publish fan-out on the prio queue)
+    consumers: int  # consumers reading from it
+    api_feeders: int  # tools writing through the API
+    feeds: int  # MISP feeds it fetches or caches (via: feed)
+    sandbox: bool  # fed by a sandbox (samples on disk)
+    low_value_feeders: tuple[str, ...]
+    cached_attributes: int  # attributes of remotes whose values it caches (caching: true links)
+
+
+def instance_load(estate: Estate, iid: str, vols: Mapping[str, Volume]) -> Load:
+    inst = estate.instances[iid]
+    conns = [c for c in estate.connections if iid in (c.initiator, c.remote)]
+    feeders = feeders_into(estate, iid)
+    return Load(
+        users=inst.users,
+        links=len(conns),
+        initiated_jobs=sum(1 for c in conns if c.initiator == iid),
+        pushes=sum(1 for c in conns if c.initiator == iid and c.push is not None),
+        consumers=sum(1 for c in estate.consumers.values() if c.from_ == iid),
+        api_feeders=sum(1 for f in feeders if estate.feeders[f].via == "api"),
+        feeds=sum(1 for f in feeders if estate.feeders[f].via == "feed"),
+        sandbox=any(estate.feeders[f].kind == "sandbox" for f in feeders),
+        low_value_feeders=tuple(f for f in feeders if estate.feeder_value(f) == "low"),
+        cached_attributes=sum(vols[c.remote].horizon for c in conns if c.initiator == iid and c.caching),
+    )
+
+
+def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: Mapping[str, float]) -> InstanceSizing:
+    inst = estate.instances[iid]
+    p = params
+    vol = vols[iid]
+    load = instance_load(estate, iid, vols)
+    n = vol.horizon
+    large = n >= VOLUME_THRESHOLD_ATTRIBUTES
+    reasons: list[str] = []
+
+    # Disk (REFERENCE §7.1 drivers: data, attachments, logs, age).
+    db_bytes = n * p["database_bytes_per_attribute"]
+    logs_bytes = db_bytes * p["logs_share_of_database"]
+    attachment_share = p["attachments_share_of_database"] + (p["sandbox_attachment_share"] if load.sandbox else 0)
+    attachment_bytes = db_bytes * attachment_share
+    headroom = p["disk_headroom"]
+    base_disk = p["disk_base_gib"] * GIB
+
+    # Memory: the hot working set in the buffer pool (REFERENCE §7.2, §7.4).
+    pool_need = max(p["buffer_pool_min_bytes"], db_bytes * p["buffer_pool_share_of_database"])
+
+    # PHP-FPM children: busy-hour users plus one request per link, consumer and API tool.
+    fpm = max(int(p["fpm_children_min"]),
+              math.ceil(load.users * p["concurrent_user_share"])
+              + math.ceil(p["requests_per_link"] * (load.links + load.consumers + load.api_feeders)))
+
+    # Background workers per queue (REFERENCE §6.3).
+    workers = {
+        "default": max(int(p["workers_default_min"]), 1 + load.initiated_jobs + load.feeds),
+        "prio": max(int(p["workers_prio_min"]), 1 + load.pushes),
+        "email": max(int(p["workers_email_min"]), math.ceil(load.users / p["users_per_email_worker"])),
+        "cache": max(int(p["workers_cache_min"]), math.ceil(load.users / p["users_per_cache_worker"])),
+        "update": int(p["workers_update"]),
+    }
+    worker_total = sum(workers.values())
+
+    # Redis: base + feed caches (~1.2 GB for all default feeds, REFERENCE §3.4) + server caches.
+    per_feed = p["redis_all_default_feeds_bytes"] / p["default_feed_count"]
+    redis_bytes = (p["redis_base_gib"] * GIB + load.feeds * per_feed
+                   + load.cached_attributes * p["redis_bytes_per_cached_value"]) * p["redis_headroom"]
+    redis_need_gib = _ceil_to(redis_bytes / GIB, 0.25)
+    redis_gib = redis_need_gib
+
+    app_bytes = (p["os_ram_gib"] * GIB + fpm * p["php_child_rss_mib"] * MIB
+                 + worker_total * p["worker_rss_mib"] * MIB + redis_bytes)
+    ram_round = p["ram_round_gib"]
+    ram_min = p["ram_min_gib"]
+
+    def ram_gib_for(bytes_: float) -> int:
+        return int(max(ram_min, _ceil_to(bytes_ / GIB, ram_round)))
+
+    local_ram = ram_gib_for(max(pool_need / p["ram_share_buffer_pool_local"], pool_need + app_bytes))
+
+    # vCPU: users, data to correlate and search, and daily ingest (REFERENCE §7.1 reference points).
+    cpu_users = math.ceil(load.users / p["users_per_vcpu"])
+    cpu_data = math.ceil(n / p["attributes_per_vcpu"])
+    cpu_ingest = math.ceil(vol.per_day / p["inflow_per_vcpu_per_day"])
+    vcpu_min = int(p["vcpu_min"])
+    local_vcpu = _even(max(vcpu_min, cpu_users + cpu_data + cpu_ingest))
+
+    dedicated_needed = n >= p["dedicated_db_attributes"] or pool_need >= p["dedicated_db_buffer_pool_gib"] * GIB
+    database = "dedicated" if dedicated_needed else "local"
+    overrides: list[str] = []
+    o = inst.sizing
+    if o.database is not None and o.database != database:
+        overrides.append(f"database: {o.database} (computed {database})")
+    if o.database is not None:
+        database = o.database
+
+    if database == "dedicated":
+        misp_ram = ram_gib_for(app_bytes)
+        db_ram_min = ram_gib_for(pool_need / p["ram_share_buffer_pool_dedicated"])
+        ram = max(local_ram, misp_ram + db_ram_min)
+        misp_vcpu = _even(max(vcpu_min, cpu_users + cpu_ingest))
+        db_vcpu = _even(max(vcpu_min, cpu_data))
+        vcpu = max(local_vcpu, misp_vcpu + db_vcpu)
+        misp_disk = int(_ceil_to(base_disk / GIB + attachment_bytes * headroom / GIB, p["disk_round_gib"]))
+        db_disk = int(_ceil_to(base_disk / GIB + (db_bytes + logs_bytes) * headroom / GIB, p["disk_round_gib"]))
+        disk = misp_disk + db_disk
+    else:
+        ram = local_ram
+        vcpu = local_vcpu
+        disk = int(_ceil_to(base_disk / GIB + (db_bytes + logs_bytes + attachment_bytes) * headroom / GIB,
+                            p["disk_round_gib"]))
+    computed = {"ram_gib": ram, "disk_gib": disk, "vcpu": vcpu, "redis_gib": redis_need_gib, "database": database}
+
+    if o.ram is not None:
+        overridden = o.ram / GIB
+        overrides.append(f"ram: {overridden:g} GiB (computed {ram} GiB)")
+        ram = math.ceil(overridden) if overridden >= 1 else 1
+    if o.disk is not None:
+        overridden = o.disk / GIB
+        overrides.append(f"disk: {overridden:g} GiB (computed {disk} GiB)")
+        disk = math.ceil(overridden)
+    if o.vcpu is not None:
+        overrides.append(f"vcpu: {o.vcpu} (computed {vcpu})")
+        vcpu = o.vcpu
+    if o.redis is not None:
+        overridden = o.redis / GIB
+        overrides.append(f"redis: {overridden:g} GiB (computed {redis_need_gib:g} GiB)")
+        redis_gib = round(overridden, 3)
+
+    # Hosts: where the total goes. The buffer pool takes its share of the host running MariaDB
+    # (installers give it 50% of RAM, REFERENCE §7.2), never less than the working set would need
+    # unless an override made the host too small (then MP302 warns).
+    if database == "dedicated":
+        misp_host_ram = min(ram_gib_for(app_bytes), max(1, ram // 2))
+        db_host_ram = ram - misp_host_ram
+        pool = db_host_ram * GIB * p["ram_share_buffer_pool_dedicated"]
+        # An override of the total is split in the computed proportions.
+        host_vcpu = misp_vcpu if o.vcpu is None else max(1, round(vcpu * misp_vcpu / (misp_vcpu + db_vcpu)))
+        host_disk = misp_disk if o.disk is None else max(1, round(disk * misp_disk / (misp_disk + db_disk)))
+        hosts = {
+            "misp": {"ram_gib": misp_host_ram, "vcpu": host_vcpu, "disk_gib": host_disk},
+            "database": {"ram_gib": db_host_ram, "vcpu": max(1, vcpu - host_vcpu),
+                         "disk_gib": max(1, disk - host_disk)},
+        }
+    else:
+        pool = ram * GIB * p["ram_share_buffer_pool_local"]
+        hosts = {"misp": {"ram_gib": ram, "vcpu": vcpu, "disk_gib": disk}}
+    if o.ram is None:
+        pool = max(pool, pool_need)
+    pool_bytes = max(BUFFER_POOL_CHUNK, int(pool // BUFFER_POOL_CHUNK) * BUFFER_POOL_CHUNK)
+
+    log_file = max(p["innodb_log_file_min_bytes"],
+                   min(p["innodb_log_file_max_bytes"], pool_bytes * p["innodb_log_file_share_of_buffer_pool"]))
+    mariadb = {
+        "innodb_buffer_pool_size": pool_bytes,
+        "innodb_log_file_size": int(_ceil_to(log_file, MIB)),
+        "innodb_io_capacity": int(p["innodb_io_capacity"]),
+        "innodb_io_capacity_max": int(p["innodb_io_capacity_max"]),
+        "innodb_buffer_pool_instances": int(max(1, min(p["buffer_pool_instances_max"], pool_bytes // GIB))),
+        "max_connections": int(max(p["max_connections_min"], fpm + worker_total + p["max_connections_margin"])),
+    }
+    php = {
+        "memory_limit": f"{int(p['php_memory_limit_large_mib' if large else 'php_memory_limit_mib'])}M",
+        "max_execution_time": int(p["php_max_execution_time_large" if large else "php_max_execution_time"]),
+        "fpm_max_children": fpm,
+        "upload_max_filesize": f"{int(p['php_upload_max_mib'])}M",
+        "post_max_size": f"{int(p['php_upload_max_mib'])}M",
+    }
+    correlation = correlation_advice(estate, inst, load, large, p)
+    if "MISP.correlation_engine" in inst.settings:
+        explicit = str(inst.settings["MISP.correlation_engine"])
+        if explicit != correlation["engine"]:
+            overrides.append(f"correlation engine: {explicit} from settings (advised {correlation['engine']})")
+        correlation["engine"] = explicit
+
+    crosses = crosses_in_days(vol)
+    growth_per_year = vol.per_day * 365 * p["database_bytes_per_attribute"] * (
+        1 + p["logs_share_of_database"] + attachment_share) / GIB
+
+    reasons.extend(_reasons(vol, load, crosses, database, ram, disk, vcpu, pool_bytes, fpm, workers,
+                            redis_gib, large, p))
+    return InstanceSizing(
+        instance=iid, volume=vol, volume_class=_class(vol.now), volume_class_at_horizon=_class(vol.horizon),
+        crosses_50m_in_days=crosses, vcpu=vcpu, ram_gib=ram, disk_gib=disk,
+        disk_growth_gib_per_year=round(growth_per_year, 1), database=database, hosts=hosts,
+        mariadb=mariadb, php=php, workers=workers, redis_gib=redis_gib, redis_needed_gib=redis_need_gib,
+        correlation=correlation, overrides=overrides, reasons=reasons, computed=computed,
+    )
+
+
+def correlation_advice(estate: Estate, inst: Instance, load: Load, large: bool,
+                       p: Mapping[str, float]) -> dict[str, Any]:
+    """Engine, explicit limit and what to switch off (REFERENCE §7.3, §7.4)."""
+    single_org = len(inst.orgs) == 1
+    # NoAcl ignores who may see what: right only where every user belongs to one org and the
+    # instance serves itself (REFERENCE §7.3 "single-org endpoint instances").
+    engine = "NoAcl" if single_org and inst.purpose in ("endpoint", "ingest", "analysis") else "Default"
+    limit = int(p["correlation_limit"])
+    advice = [f"set MISP.correlation_limit explicitly to {limit}: the code default is 20 when unset "
+              "while the settings page shows 100 (REFERENCE §7.3)"]
+    if engine == "NoAcl":
+        advice.append("use the NoAcl correlation engine: one organisation's users only, so ACL-aware "
+                      "correlation costs without protecting anything (REFERENCE §7.3)")
+    for fid in load.low_value_feeders:
+        feeder = estate.feeders[fid]
+        where = "feed setting disable_correlation" if feeder.via == "feed" else "disable_correlation on its attributes"
+        advice.append(f"disable correlation for low-value bulk feeder '{fid}' ({where}, REFERENCE §7.3, §7.4)")
+    if large:
+        advice.append("above 50M attributes: use correlation exclusions for over-correlating values and keep "
+                      "MISP.enable_advanced_correlations off (REFERENCE §7.3, §7.4)")
+    return {"engine": engine, "limit": limit, "advice": advice}
+
+
+def _gib(value: float) -> str:
+    return f"{value:.1f} GiB" if value < 10 else f"{value:.0f} GiB"
+
+
+def _count(value: float) -> str:
+    from planner.units import format_count
+
+    return format_count(value)
+
+
+def _reasons(vol: Volume, load: Load, crosses: int | None, database: str, ram: int, disk: int, vcpu: int,
+             pool: int, fpm: int, workers: Mapping[str, int], redis_gib: float, large: bool,
+             p: Mapping[str, float]) -> list[str]:
+    years = vol.horizon_days / 365
+    out = [
+        f"Holds {_count(vol.now)} attributes now ({_count(vol.own_stock)} own, {_count(vol.sync_stock)} "
+        f"from sync) and {_count(vol.horizon)} after {years:g} years at {_count(vol.per_day)}/day "
+        f"({_count(vol.own_per_day)} own, {_count(vol.feeders_per_day)} feeders, "
+        f"{_count(vol.sync_per_day)} sync).",
+    ]
+    if crosses == 0:
+        out.append("Already above 50M attributes: provisioning changes at that size (REFERENCE §7.1, §7.4).")
+    elif crosses is not None and crosses <= vol.horizon_days:
+        out.append(f"Crosses 50M attributes in {crosses} days, within the horizon (REFERENCE §7.1).")
+    out.append(f"Disk {disk} GiB: {p['database_bytes_per_attribute']:g} B/attribute measured, plus logs, "
+               f"attachments{' (sandbox samples)' if load.sandbox else ''}, {p['disk_headroom']:g}x headroom "
+               "and the system.")
+    out.append(f"RAM {ram} GiB: buffer pool {_gib(pool / GIB)} for the hot working set, {fpm} PHP children, "
+               f"{sum(workers.values())} workers and Redis.")
+    out.append(f"{vcpu} vCPU for {load.users} users, {_count(vol.horizon)} attributes to correlate and "
+               f"{_count(vol.per_day)}/day of ingest.")
+    if database == "dedicated":
+        out.append("Database on its own host: above 50M attributes or a very large buffer pool (REFERENCE §7.4).")
+    if load.feeds or load.cached_attributes:
+        out.append(f"Redis {redis_gib:g} GiB: {load.feeds} cached feed(s) at ~1.2 GB for all 84 default feeds "
+                   f"(REFERENCE §3.4) and {_count(load.cached_attributes)} cached sync values.")
+    if large:
+        out.append("PHP memory_limit and max_execution_time raised for large exports (REFERENCE §7.1).")
+    return out
+
+
+def size_estate(estate: Estate) -> EstateSizing:
+    """Sizing of every managed instance of the estate."""
+    params = effective_parameters(estate)
+    vols = volumes(estate, params)
+    sized = {iid: size_instance(estate, iid, vols, params)
+             for iid in sorted(estate.instances) if estate.instances[iid].managed}
+    return EstateSizing(sized, params)
+
+
+def iter_sized(sizing: EstateSizing) -> Iterable[InstanceSizing]:
+    return (sizing.instances[iid] for iid in sorted(sizing.instances))
