@@ -211,6 +211,9 @@ class Defaults(InstanceDefaults):
     horizon: Seconds | None = None
     tls_verify: bool | None = None
     zones: dict[Id, Zone] = {}
+    # extension: overrides of the named assumptions in planner/data/sizing.yaml (docs/sizing.md);
+    # unknown names and out-of-range values are reported by rule MP304.
+    sizing_parameters: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")], float] = {}
 
 
 class Instance(InstanceDefaults):
