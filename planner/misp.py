@@ -49,3 +49,30 @@ VOLUME_CLASSES = ("below-50M", "above-50M")
 
 SUPPORTED_PLATFORMS = ("ubuntu-24.04", "debian-12", "debian-13")  # REFERENCE §8.2
 DEFAULT_MISP_VERSION = "2.5"  # REFERENCE §8.1
+
+# Which of the context a consumer may `need` each restSearch returnFormat keeps (REFERENCE §5.1,
+# §5.2). Value-list and device formats carry values only; STIX 1 loses taxonomies and galaxies
+# (training deck); STIX 2 keeps tags as labels, embedded galaxies as SDOs, objects and
+# relationships; the context exports aggregate tags and galaxies; MISP json/xml keep everything.
+# Formats absent from this table (opendata, ...) are not judged.
+_VALUES_ONLY: frozenset[str] = frozenset()
+_EVERYTHING = frozenset({"taxonomies", "galaxies", "tags", "objects", "sightings", "relationships"})
+EXPORT_FORMAT_KEEPS: dict[str, frozenset[str]] = {
+    "json": _EVERYTHING, "xml": _EVERYTHING,
+    "stix2": frozenset({"taxonomies", "galaxies", "tags", "objects", "relationships"}),
+    "stix": frozenset({"objects"}), "stix-json": frozenset({"objects"}),
+    "context": frozenset({"taxonomies", "galaxies", "tags"}),
+    "context-markdown": frozenset({"taxonomies", "galaxies", "tags"}),
+    "attack": frozenset({"galaxies"}), "attack-sightings": frozenset({"galaxies", "sightings"}),
+    **{fmt: _VALUES_ONLY for fmt in ("csv", "text", "hashes", "hosts", "netfilter", "rpz", "suricata", "snort",
+                                      "openioc", "yara", "yara-json", "kunai", "bro", "zeek", "cache", "count")},
+}
+# Exports a device reads one way: values only, no attribute UUIDs to report a sighting against
+# (REFERENCE §5.2); feedback has to be posted by value to /sightings/add (§4.3).
+ONE_WAY_FORMATS = frozenset({"text", "hashes", "hosts", "rpz", "netfilter", "suricata", "snort"})
+
+# Settings the rules read (REFERENCE §4.1, §2.8, §4.3).
+ZMQ_ENABLE_SETTING = "Plugin.ZeroMQ_enable"
+SIGHTINGS_POLICY_SETTING = "Plugin.Sightings_policy"
+SIGHTINGS_POLICY_DEFAULT = 0  # the owner org sees all sightings; others only their own
+SIGHTINGS_POLICY_EVERYONE = 2  # everyone who can see the event sees its sightings

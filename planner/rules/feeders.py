@@ -1,0 +1,66 @@
+"""Rules about automatic feeders: where bulk data lands and how far their events travel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from planner.diagnostics import Finding, Severity
+from planner.estate import Estate
+from planner.misp import Distribution
+from planner.rules import rule
+from planner.rules.common import community, crosses_communities, flows
+
+
+def creates_events(estate: Estate, feeder_id: str) -> bool:
+    """A cache-only feed is kept for lookups and creates no events (REFERENCE §3.2 caching_enabled)."""
+    feeder = estate.feeders[feeder_id]
+    return not (feeder.feed is not None and feeder.feed.cache_only)
+
+
+@rule("MP220", Severity.WARNING, "Low-value bulk feeder writes into an instance that shares with another community", """
+    Automatic tools (sandboxes, honeypots, scanners, bulk OSINT feeds) produce large volumes of
+    rarely curated data that mostly needs correlation. The MISP training's advice, restated in
+    REFERENCE §7.1 and §7.4, is to keep them on separate instances ("internal MISP clouds") and
+    share only curated subsets onward. Writing them straight into an instance that sends data to
+    another community mixes bulk and curated data on the instance peers depend on: one wrong
+    distribution or publish flag on the feeder (§3.2) and the bulk data crosses the boundary, and
+    the instance's correlation tables grow with data nobody shares.""")
+def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
+    outward: dict[str, list[str]] = {}
+    for source, target, _mode, _direction, _conn in flows(estate):
+        if crosses_communities(estate, source, target):
+            outward.setdefault(source, []).append(target)
+    for fid in sorted(estate.feeders):
+        feeder = estate.feeders[fid]
+        if estate.feeder_value(fid) != "low" or not creates_events(estate, fid) or feeder.into not in outward:
+            continue
+        peers = sorted(set(outward[feeder.into]))
+        yield estate.finding(
+            "MP220", Severity.WARNING,
+            f"low-value {feeder.kind} feeder '{fid}' writes into '{feeder.into}', which sends data to "
+            f"{', '.join(repr(p) for p in peers)} outside community '{community(estate, feeder.into)}'",
+            "give automatic feeders their own ingest instance and let the sharing instance pull only curated "
+            "events from it (e.g. a pull with a tag include list)",
+            ("feeders", fid, "into"))
+
+
+@rule("MP221", Severity.WARNING, "Feeder publishes its events at 'all' or 'connected'", """
+    A published event at "connected communities" is pushed to every push-enabled link, and one at
+    "all communities" floods every reachable instance through chained re-publication (REFERENCE
+    §0 items 3-5, §2.5). An automatic feeder that publishes such events sends its whole output
+    down every link at its own rate; the REFERENCE validation checklist asks feeders to publish
+    with distribution organisation or a sharing group unless a flood is intended (§9 item 4,
+    §3.2).""")
+def feeder_floods(estate: Estate) -> Iterator[Finding]:
+    for fid in sorted(estate.feeders):
+        feeder = estate.feeders[fid]
+        if not feeder.publish or not creates_events(estate, fid):
+            continue
+        if feeder.distribution in (Distribution.ALL, Distribution.CONNECTED):
+            yield estate.finding(
+                "MP221", Severity.WARNING,
+                f"feeder '{fid}' publishes its events at '{feeder.distribution.word}': each is pushed over "
+                f"every link of '{feeder.into}'",
+                "use distribution organisation or a sharing group, or publish: false and let analysts "
+                "publish what should travel",
+                ("feeders", fid, "distribution"))

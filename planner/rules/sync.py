@@ -1,0 +1,100 @@
+"""Rules about the shape of the sync graph itself: echo loops, duplicate and redundant entries,
+and the `internal` flag."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from planner.diagnostics import Finding, Severity
+from planner.estate import Connection, Estate
+from planner.rules import rule
+from planner.rules.common import direction_path
+
+
+def _opposite_pairs(estate: Estate) -> Iterator[tuple[Connection, Connection]]:
+    """(earlier, later) entries where one instance's entry points at the other and vice versa."""
+    for later in estate.connections:
+        for earlier in estate.connections[: later.index]:
+            if earlier.initiator == later.remote and earlier.remote == later.initiator:
+                yield earlier, later
+
+
+@rule("MP210", Severity.WARNING, "Two instances push to each other over separate entries", """
+    When A has a server entry pushing to B and B has one pushing to A, every event A publishes
+    arrives on B published, B re-publishes it and pushes it straight back to A over its own entry;
+    A refuses it only because its timestamp is not newer (REFERENCE §0 item 5, §2.3: a received
+    push is re-published with no pass-along, so a link back to the sender is tried too). Each
+    event therefore crosses the link twice. A pull arriving over an entry is not pushed back over
+    that same entry (§2.4 step 8), so one entry with both push and pull exchanges data both ways
+    without the echo.""")
+def echo_loops(estate: Estate) -> Iterator[Finding]:
+    for earlier, later in _opposite_pairs(estate):
+        if earlier.push is not None and later.push is not None:
+            yield estate.finding(
+                "MP210", Severity.WARNING,
+                f"'{later.initiator}' and '{later.remote}' push to each other over two entries "
+                f"(sync[{earlier.index}] and sync[{later.index}]): every event is pushed back to where it came from",
+                f"keep one entry, on '{earlier.initiator}', with push and pull, and remove sync[{later.index}]",
+                direction_path(later, "push"))
+
+
+@rule("MP211", Severity.ERROR, "Duplicate server entry for the same initiator and remote", """
+    A sync entry is one MISP server entry on the initiator (REFERENCE §1.1). Two entries from the
+    same initiator to the same remote make every publish push the event twice (the second copy is
+    refused as not newer, §2.2 step 7) and every pull list the same index twice. The planner
+    identifies a server entry by the remote URL and the remote host organisation, so it cannot
+    provision two of them for one pair either: merge their push and pull settings into one entry.""")
+def duplicate_entries(estate: Estate) -> Iterator[Finding]:
+    first: dict[tuple[str, str], Connection] = {}
+    for conn in estate.connections:
+        pair = (conn.initiator, conn.remote)
+        if pair in first:
+            yield estate.finding(
+                "MP211", Severity.ERROR,
+                f"sync[{conn.index}] is a second entry from '{conn.initiator}' to '{conn.remote}' "
+                f"(the first is sync[{first[pair].index}])",
+                f"merge it into sync[{first[pair].index}]: one entry can push and pull, each with its own filter",
+                conn.path)
+        else:
+            first[pair] = conn
+
+
+@rule("MP212", Severity.INFO, "The same data is both pushed and pulled between two instances", """
+    Data can move from A to B either by A pushing (an entry on A) or by B pulling (an entry on B).
+    When both exist, every event B could pull has already been pushed to it; the pull then only
+    re-reads the event index to skip what it holds (REFERENCE §2.4 step 3), which costs a request
+    per pull and adds a second set of filters that reviewers must keep in step. It is harmless as
+    a catch-up for pushes missed while B was down; otherwise keep one of the two.""")
+def push_and_pull_same_way(estate: Estate) -> Iterator[Finding]:
+    for earlier, later in _opposite_pairs(estate):
+        # later.initiator == earlier.remote; data earlier.initiator -> later.initiator moves by
+        # earlier's push or later's pull, and the other way by earlier's pull or later's push.
+        for pusher, puller in ((earlier, later), (later, earlier)):
+            if pusher.push is not None and puller.pull is not None:
+                yield estate.finding(
+                    "MP212", Severity.INFO,
+                    f"data from '{pusher.initiator}' to '{puller.initiator}' is pushed by sync[{pusher.index}] "
+                    f"and pulled again by sync[{puller.index}]",
+                    "drop one of the two unless the pull is a deliberate catch-up for missed pushes",
+                    direction_path(puller, "pull"))
+
+
+@rule("MP213", Severity.ERROR, "internal: true between instances with different host organisations", """
+    MISP's internal flag switches off the downgrades and lets organisation- and community-only data
+    and local tags cross a link, and it is only accepted when the remote's host organisation is the
+    local host organisation (REFERENCE §0 item 6, §2.7, §9 item 3). Between instances run by
+    different organisations MISP silently saves the entry with internal off (§11), so the flows the
+    topology promises would not happen.""")
+def internal_across_orgs(estate: Estate) -> Iterator[Finding]:
+    for conn in estate.connections:
+        if not conn.internal:
+            continue
+        local = estate.instances[conn.initiator].host_org
+        remote = estate.instances[conn.remote].host_org
+        if local != remote:
+            yield estate.finding(
+                "MP213", Severity.ERROR,
+                f"sync[{conn.index}] is internal but '{conn.initiator}' is run by '{local}' and "
+                f"'{conn.remote}' by '{remote}'",
+                "set 'internal: false': MISP only keeps internal links between instances of the same host organisation",
+                (*conn.path, "internal"))
