@@ -167,6 +167,34 @@ def inspect(
         sys.stderr.write(render_findings(loaded.findings, FindingFormat.human))
 
 
+class SizeFormat(StrEnum):
+    table = "table"
+    json = "json"
+    md = "md"
+
+
+@app.command()
+def size(
+    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="table, json or md.")] = SizeFormat.table,
+) -> None:
+    """Size every managed instance: volume now and at the horizon, vCPU, RAM, disk, MariaDB, PHP, workers, Redis."""
+    from planner.sizing import print_sizing_table, size_estate, sizing_json_text, sizing_markdown
+
+    loaded = load_or_exit(file)
+    sizing = size_estate(loaded.estate)
+    if fmt is SizeFormat.json:
+        sys.stdout.write(sizing_json_text(sizing))
+    elif fmt is SizeFormat.md:
+        sys.stdout.write(sizing_markdown(sizing, loaded.estate.name))
+    else:
+        from rich.console import Console
+
+        print_sizing_table(sizing, Console(width=200))
+    if loaded.findings:
+        sys.stderr.write(render_findings(loaded.findings, FindingFormat.human))
+
+
 class DiffFormat(StrEnum):
     human = "human"
     json = "json"

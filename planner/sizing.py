@@ -70,7 +70,7 @@ def parameter_specs() -> dict[str, ParameterSpec]:
 
 def topology_parameters(estate: Estate) -> dict[str, float]:
     """``defaults.sizing_parameters`` as written (may hold unknown names; rules report them)."""
-    return dict(getattr(estate.topology.defaults, "sizing_parameters", None) or {})
+    return dict(estate.topology.defaults.sizing_parameters)
 
 
 def parameter_problems(estate: Estate) -> list[tuple[str, str, str]]:
@@ -162,11 +162,14 @@ def reach_factors(estate: Estate, origin: str, distribution: Distribution, tags:
     tags; an instance reached only by an event carrying the tags that pass the include filters
     counts for ``share_tag_include``.
     """
-    from planner.flows import Engine, EventSpec
+    from planner.flows import Engine, EventSpec, FlowError
 
     engine = _engine(estate)
     assert isinstance(engine, Engine)
-    base = engine.propagate(EventSpec(origin, distribution, tags, sharing_group))
+    try:
+        base = engine.propagate(EventSpec(origin, distribution, tags, sharing_group))
+    except FlowError:
+        return {}  # an event that cannot exist (e.g. a feeder's org outside its group) carries nothing
     origin_instance = base.origin_instance
     factors = {inst: 1.0 for inst in base.reaches if inst != origin_instance}
     if not tags:
@@ -325,6 +328,7 @@ class InstanceSizing:
 class EstateSizing:
     instances: dict[str, InstanceSizing]
     parameters: dict[str, float] = field(default_factory=dict)
+    volumes: dict[str, Volume] = field(default_factory=dict)  # every instance, managed or not
 
     def to_json(self) -> dict[str, Any]:
         return {"instances": {iid: self.instances[iid].to_json() for iid in sorted(self.instances)}}
@@ -617,8 +621,104 @@ def size_estate(estate: Estate) -> EstateSizing:
     vols = volumes(estate, params)
     sized = {iid: size_instance(estate, iid, vols, params)
              for iid in sorted(estate.instances) if estate.instances[iid].managed}
-    return EstateSizing(sized, params)
+    return EstateSizing(sized, params, vols)
+
+
+_SIZINGS: dict[int, tuple[Estate, EstateSizing]] = {}
+
+
+def cached_sizing(estate: Estate) -> EstateSizing:
+    """size_estate, computed once per estate object (several rules and renderers ask)."""
+    held = _SIZINGS.get(id(estate))
+    if held is None or held[0] is not estate:
+        if len(_SIZINGS) > 16:
+            _SIZINGS.clear()
+        held = (estate, size_estate(estate))
+        _SIZINGS[id(estate)] = held
+    return held[1]
 
 
 def iter_sized(sizing: EstateSizing) -> Iterable[InstanceSizing]:
     return (sizing.instances[iid] for iid in sorted(sizing.instances))
+
+
+# --- output --------------------------------------------------------------------------------------
+
+COLUMNS = ("instance", "class now → horizon", "attributes now → horizon", "per day", "vCPU", "RAM GiB",
+           "disk GiB", "database", "buffer pool", "PHP children", "workers d/p/e/c/u", "Redis GiB", "correlation")
+
+
+def summary_rows(sizing: EstateSizing) -> list[tuple[str, ...]]:
+    """One row of display strings per managed instance, in id order (table and Markdown)."""
+    from planner.units import format_count
+
+    rows: list[tuple[str, ...]] = []
+    for s in iter_sized(sizing):
+        w = s.workers
+        rows.append((
+            s.instance,
+            s.volume_class if s.volume_class == s.volume_class_at_horizon
+            else f"{s.volume_class} → {s.volume_class_at_horizon}",
+            f"{format_count(s.volume.now)} → {format_count(s.volume.horizon)}",
+            format_count(s.volume.per_day),
+            str(s.vcpu),
+            str(s.ram_gib),
+            str(s.disk_gib),
+            s.database,
+            _gib(s.mariadb["innodb_buffer_pool_size"] / GIB),
+            str(s.php["fpm_max_children"]),
+            f"{w['default']}/{w['prio']}/{w['email']}/{w['cache']}/{w['update']}",
+            f"{s.redis_gib:g}",
+            f"{s.correlation['engine']}, limit {s.correlation['limit']}",
+        ))
+    return rows
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def sizing_markdown(sizing: EstateSizing, title: str | None = None) -> str:
+    """The sizing as a Markdown table plus the reasons and overrides of each instance."""
+    lines: list[str] = []
+    if title:
+        lines += [f"# Sizing: {title}", ""]
+    lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_markdown_cell(c) for c in row) + " |" for row in summary_rows(sizing)]
+    for s in iter_sized(sizing):
+        lines += ["", f"## {s.instance}", ""]
+        lines += [f"- {_markdown_cell(r)}" for r in s.reasons]
+        if s.overrides:
+            lines += ["", "Overrides from the topology:", ""]
+            lines += [f"- {_markdown_cell(o)}" for o in s.overrides]
+        lines += ["", "Correlation advice:", ""]
+        lines += [f"- {_markdown_cell(a)}" for a in s.correlation["advice"]]
+    if not sizing.instances:
+        lines += ["", "No managed instances."]
+    return "\n".join(lines) + "\n"
+
+
+def sizing_json_text(sizing: EstateSizing) -> str:
+    import json
+
+    return json.dumps(sizing.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def print_sizing_table(sizing: EstateSizing, console: Any) -> None:
+    """A rich table per estate and each instance's reasons under it."""
+    from rich.table import Table
+
+    table = Table(title="Sizing per managed instance", show_lines=False)
+    for column in COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in summary_rows(sizing):
+        table.add_row(*row)
+    console.print(table)
+    for s in iter_sized(sizing):
+        console.print(f"\n[bold]{s.instance}[/bold]")
+        for reason in s.reasons:
+            console.print(f"  • {reason}", markup=False)
+        for override in s.overrides:
+            console.print(f"  override: {override}", markup=False)
+        for advice in s.correlation["advice"]:
+            console.print(f"  correlation: {advice}", markup=False)

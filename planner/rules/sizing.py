@@ -1,0 +1,93 @@
+"""Sizing findings (MP3xx): volume thresholds, overrides below what the model computes, Redis for
+feed caching, and invalid sizing parameters. The numbers come from planner.sizing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from planner.diagnostics import Finding, Severity
+from planner.estate import Estate
+from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES
+from planner.rules import rule
+from planner.sizing import cached_sizing, parameter_problems
+from planner.units import format_count
+
+
+@rule("MP301", Severity.WARNING, "Instance crosses 50 million attributes within the horizon", """
+    Provisioning a MISP instance depends heavily on whether its dataset is below or above ~50
+    million attributes (REFERENCE §7.1, the CIRCL deployment deck). Above it, bulk feeders belong
+    on separate instances, correlation needs NoAcl/exclusions/an explicit limit, and the database
+    may need its own host (REFERENCE §7.4). An instance that starts below and grows past it within
+    the sizing horizon should be designed for the larger class now, or split before it gets there.""")
+def crosses_threshold(estate: Estate) -> Iterator[Finding]:
+    sizing = cached_sizing(estate)
+    for iid, sized in sorted(sizing.instances.items()):
+        days = sized.crosses_50m_in_days
+        vol = sized.volume
+        if days is None or days == 0 or days > vol.horizon_days:
+            continue
+        yield estate.finding(
+            "MP301", Severity.WARNING,
+            f"instance '{iid}' grows from {format_count(vol.now)} to {format_count(VOLUME_THRESHOLD_ATTRIBUTES)} "
+            f"attributes in about {days} days ({days / 365:.1f} years) at {format_count(vol.per_day)}/day, "
+            f"within the {vol.horizon_days / 365:g}-year horizon",
+            "size it as above-50M now, or keep bulk feeders and low-value data on a separate instance "
+            "(REFERENCE §7.4); `misp-planner size` shows where its volume comes from",
+            ("instances", iid))
+
+
+@rule("MP302", Severity.WARNING, "Sizing override below the computed minimum", """
+    `sizing:` overrides win over the computed values. RAM below the computed value means the
+    MariaDB buffer pool no longer holds the hot working set (REFERENCE §7.2, §7.4: the database
+    performs far better when its indexes fit in memory); disk below it runs out before the horizon
+    at the measured ~3.5 KB per attribute (docs/sizing.md).""")
+def override_below_minimum(estate: Estate) -> Iterator[Finding]:
+    sizing = cached_sizing(estate)
+    for iid, sized in sorted(sizing.instances.items()):
+        override = estate.instances[iid].sizing
+        for key, value, unit in (("ram", override.ram, "ram_gib"), ("disk", override.disk, "disk_gib")):
+            if value is None:
+                continue
+            computed = sized.computed[unit]
+            gib = value / 2**30
+            if gib < computed:
+                yield estate.finding(
+                    "MP302", Severity.WARNING,
+                    f"instance '{iid}' sets sizing.{key} to {gib:g} GiB, below the {computed} GiB the model "
+                    f"computes for {format_count(sized.volume.horizon)} attributes at the horizon",
+                    f"raise sizing.{key} to at least {computed}GiB, or lower the volume it receives; "
+                    "`misp-planner size` lists the reasons",
+                    ("instances", iid, "sizing", key))
+
+
+@rule("MP303", Severity.WARNING, "Feed or server caching without the Redis memory for it", """
+    Cached feeds and servers keep their values in Redis: caching all default feeds takes ~1.2 GB
+    (REFERENCE §3.4, §7.1), and a sync server with caching enabled caches the remote's values. A
+    `sizing.redis` override below what the instance's cached feeds and servers need makes Redis
+    evict or refuse writes, and feed lookups silently miss.""")
+def redis_for_caching(estate: Estate) -> Iterator[Finding]:
+    sizing = cached_sizing(estate)
+    for iid, sized in sorted(sizing.instances.items()):
+        override = estate.instances[iid].sizing.redis
+        caches = any(f.into == iid and f.via == "feed" for f in estate.feeders.values()) or any(
+            c.initiator == iid and c.caching for c in estate.connections)
+        if override is None or not caches:
+            continue
+        gib = override / 2**30
+        if gib < sized.redis_needed_gib:
+            yield estate.finding(
+                "MP303", Severity.WARNING,
+                f"instance '{iid}' caches feeds or servers but sets sizing.redis to {gib:g} GiB, below the "
+                f"{sized.redis_needed_gib:g} GiB its caches need",
+                f"raise sizing.redis to at least {sized.redis_needed_gib:g}GiB, or cache fewer feeds",
+                ("instances", iid, "sizing", "redis"))
+
+
+@rule("MP304", Severity.ERROR, "Unknown or out-of-range sizing parameter", """
+    `defaults.sizing_parameters` overrides the named assumptions of the sizing model
+    (planner/data/sizing.yaml, docs/sizing.md). A misspelt name would silently change nothing, and
+    a share above 1 or a negative size has no meaning, so both are errors.""")
+def sizing_parameters(estate: Estate) -> Iterator[Finding]:
+    for name, message, hint in parameter_problems(estate):
+        yield estate.finding("MP304", Severity.ERROR, message, hint,
+                             ("defaults", "sizing_parameters", name))
