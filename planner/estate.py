@@ -253,8 +253,8 @@ class _Resolver:
             urls.setdefault(folded_url, iid)
             volume = i.volume
             settings = {**d.settings, **i.settings}
-            sizing = SizingOverrides.model_validate(
-                {**d.sizing.model_dump(exclude_none=True), **i.sizing.model_dump(exclude_none=True)})
+            # Both sides are already parsed (bytes, not "16GiB"): merge without parsing again.
+            sizing = d.sizing.model_copy(update=i.sizing.model_dump(exclude_none=True))
             result[iid] = Instance(
                 id=iid, community=i.community, host_org=i.host_org,
                 orgs=tuple(dict.fromkeys([i.host_org, *i.orgs])), url=i.url,
