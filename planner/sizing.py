@@ -458,8 +458,11 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
         database = o.database
 
     if database == "dedicated":
+        # The database host gets at least the pool the working set needs, and never a smaller pool
+        # than the same instance would get with a local database (so growing never shrinks it).
         misp_ram = ram_gib_for(app_bytes)
-        db_ram_min = ram_gib_for(pool_need / p["ram_share_buffer_pool_dedicated"])
+        local_pool = local_ram * GIB * p["ram_share_buffer_pool_local"]
+        db_ram_min = ram_gib_for(max(pool_need, local_pool) / p["ram_share_buffer_pool_dedicated"])
         ram = max(local_ram, misp_ram + db_ram_min)
         misp_vcpu = _even(max(vcpu_min, cpu_users + cpu_ingest))
         db_vcpu = _even(max(vcpu_min, cpu_data))
@@ -494,7 +497,7 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
     # (installers give it 50% of RAM, REFERENCE §7.2), never less than the working set would need
     # unless an override made the host too small (then MP302 warns).
     if database == "dedicated":
-        misp_host_ram = min(ram_gib_for(app_bytes), max(1, ram // 2))
+        misp_host_ram = ram_gib_for(app_bytes) if o.ram is None else min(ram_gib_for(app_bytes), max(1, ram // 2))
         db_host_ram = ram - misp_host_ram
         pool = db_host_ram * GIB * p["ram_share_buffer_pool_dedicated"]
         # An override of the total is split in the computed proportions.
