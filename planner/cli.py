@@ -259,6 +259,93 @@ def flows(
         sys.stderr.write(render_findings(loaded.findings, FindingFormat.human))
 
 
+class Collapse(StrEnum):
+    communities = "communities"
+
+
+@app.command()
+def draw(
+    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Diagram file: .svg .png .pdf .dot or .mmd.")],
+    flow: Annotated[str | None, typer.Option("--flow", help="ORIGIN:DISTRIBUTION: where such an event goes.")] = None,
+    collapse: Annotated[Collapse | None, typer.Option("--collapse", help="communities: one node each.")] = None,
+    focus: Annotated[str | None, typer.Option("--focus", help="Draw only this instance's neighbourhood.")] = None,
+    depth: Annotated[int, typer.Option("--depth", help="Hops around --focus.")] = 1,
+    styles: Annotated[Path | None, typer.Option("--styles", help="YAML overriding the diagram styles.")] = None,
+) -> None:
+    """Draw the estate: communities, instances, sync connections, feeders, consumers and a legend."""
+    from planner.render import DrawOptions, format_of
+    from planner.render import draw as draw_estate
+
+    guarded(lambda: format_of(output))
+    loaded = load_or_exit(file)
+    options = DrawOptions(flow=flow, collapse=collapse is not None, focus=focus, depth=depth)
+    for note in guarded(lambda: draw_estate(loaded.estate, output, options, styles)):
+        sys.stderr.write(f"note: {note}\n")
+
+
+@app.command()
+def report(
+    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for report.md and report.html.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a folder misp-planner did not create.")] = False,
+) -> None:
+    """Write the design-review report: diagram, findings, sizing, flow matrix, connections, policies."""
+    from planner.render.report import write_report
+
+    loaded = load_or_exit(file)
+    guarded(lambda: write_report(loaded, output, force=force))
+
+
+@app.command()
+def build(
+    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder, replaced whole on success.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a folder misp-planner did not create.")] = False,
+) -> None:
+    """Everything in one folder: findings, estate, sizing, flows, diagrams, report and Ansible project."""
+    from planner.build import build_all
+
+    loaded = load_or_exit(file)
+    result = guarded(lambda: build_all(loaded, output, force=force))
+    sys.stderr.write(result.summary)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def generate(
+    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the Ansible project.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a folder misp-planner did not create.")] = False,
+) -> None:
+    """Write a self-contained Ansible project that provisions the estate and both ends of every link."""
+    from planner.ansible.project import generate_command
+
+    loaded = load_or_exit(file)
+    findings = guarded(lambda: generate_command(loaded.estate, output, force=force))
+    if findings:
+        sys.stderr.write(render_findings([*loaded.findings, *findings], FindingFormat.human))
+        raise typer.Exit(EXIT_FINDINGS)
+    sys.stderr.write(f"Ansible project written to {output}; see {output / 'README.md'}\n")
+
+
+@app.command()
+def apply(
+    project: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
+    check: Annotated[bool, typer.Option("--check", help="Report what would change; change nothing.")] = False,
+    limit: Annotated[str | None, typer.Option("--limit", help="Ansible host pattern, e.g. hub.")] = None,
+) -> None:
+    """Run the Ansible project through ansible-runner with live progress and a change summary."""
+    from rich.console import Console
+
+    from planner.ansible.runner import apply_project, print_summary
+
+    console = Console(stderr=True)
+    result = guarded(lambda: apply_project(project, check=check, limit=limit, console=console))
+    print_summary(result, console, check)
+    raise typer.Exit(result.rc)
+
+
 def main() -> None:
     """Entry point: typer handles usage errors (exit 2); a bug still shows its traceback."""
     app()

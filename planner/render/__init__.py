@@ -1,0 +1,41 @@
+"""Diagrams of an estate: one graph model (graph.py), thin renderers (dot.py, mermaid.py), styles as data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner.estate import Estate
+from planner.render.dot import dot_source, render_bytes
+from planner.render.graph import Diagram, DrawOptions, build_diagram, usage_error
+from planner.render.mermaid import mermaid_source
+from planner.render.styles import Styles, load_styles
+
+FORMATS = ("svg", "png", "pdf", "dot", "mmd")
+
+__all__ = ["FORMATS", "Diagram", "DrawOptions", "build_diagram", "draw", "format_of", "load_styles", "render"]
+
+
+def format_of(path: Path) -> str:
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise usage_error(f"cannot tell the diagram format from '{path.name}'",
+                          "end the output name in " + ", ".join(f".{f}" for f in FORMATS))
+    return fmt
+
+
+def render(diagram: Diagram, styles: Styles, fmt: str) -> bytes:
+    if fmt == "mmd":
+        return mermaid_source(diagram, styles).encode("utf-8")
+    return render_bytes(dot_source(diagram, styles), fmt, diagram.engine)
+
+
+def draw(estate: Estate, output: Path, options: DrawOptions | None = None,
+         styles_file: Path | None = None) -> list[str]:
+    """Write the diagram to ``output`` (format from its extension); returns notes for stderr."""
+    fmt = format_of(output)
+    styles = load_styles(styles_file)
+    diagram, notes = build_diagram(estate, options)
+    data = render(diagram, styles, fmt)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(data)
+    return notes

@@ -1,0 +1,118 @@
+"""Mermaid renderer: Diagram -> `flowchart` text for Markdown files and issue trackers.
+
+Every user-supplied string goes through `text()`, which replaces the characters Mermaid's grammar
+or its HTML labels give meaning to with Mermaid's `#NNN;` entity codes; labels are always quoted.
+Mermaid cannot draw a marker and an arrowhead on the same end, so sync edges say in words who
+opens the connection ("opened by hub").
+"""
+
+from __future__ import annotations
+
+from planner.render.graph import Diagram, Edge, Node
+from planner.render.styles import Styles
+
+# `#` first in spirit: every listed character becomes an entity, so a literal "#34;" in a name stays text.
+_SPECIAL = frozenset('"#&<>|`[]{}()\\;')
+
+# (open, close) of the node shape per style; see mermaid.js.org/syntax/flowchart.html#node-shapes
+SHAPES = {
+    "instance": ("(", ")"),
+    "external": ("(", ")"),
+    "feeder": ("[/", "/]"),
+    "consumer": ("[[", "]]"),
+    "community": ("[[", "]]"),
+    "community-untrusted": ("[[", "]]"),
+}
+
+
+def text(value: str) -> str:
+    cleaned = " ".join(value.split())  # a newline would end the statement
+    return "".join(f"#{ord(c)};" if c in _SPECIAL else c for c in cleaned)
+
+
+def _label(title: str | None, lines: tuple[str, ...]) -> str:
+    parts = [f"<b>{text(title)}</b>"] if title else []
+    parts += [text(line) for line in lines]
+    return '"' + "<br/>".join(parts) + '"'
+
+
+def _arrow(edge: Edge) -> str:
+    """Link syntax: arrowheads where data arrives, dashed for pull and zmq, thick for push+pull."""
+    line = {"pull": "dotted", "consumer-zmq": "dotted", "consumer-expansion": "dotted", "push-pull": "thick"}.get(
+        edge.kind, "solid")
+    body = {"solid": ("---", "-->"), "dotted": ("-.-", "-.->"), "thick": ("===", "==>")}[line][edge.forward]
+    return ("<" if edge.backward else "") + body
+
+
+def mermaid_source(diagram: Diagram, styles: Styles) -> str:
+    out = [f"%% {text(diagram.title)}"]
+    out += [f"%% {text(note)}" for note in diagram.notes]
+    out.append("flowchart LR" if not diagram.collapsed else "flowchart TB")
+    by_cluster: dict[str | None, list[Node]] = {}
+    for node in diagram.nodes:
+        by_cluster.setdefault(node.cluster, []).append(node)
+
+    def node_line(node: Node, indent: str) -> str:
+        opening, closing = SHAPES[node.kind]
+        return f"{indent}{node.id}{opening}{_label(node.title, node.lines)}{closing}"
+
+    for cluster in diagram.clusters:
+        out.append(f"  subgraph {cluster.id}[{_label(cluster.title, cluster.lines)}]")
+        out += [node_line(node, "    ") for node in by_cluster.get(cluster.id, [])]
+        out.append("  end")
+    out += [node_line(node, "  ") for node in by_cluster.get(None, [])]
+    link_styles: list[str] = []
+    for number, edge in enumerate(diagram.edges):
+        lines = edge.lines
+        if edge.initiator is not None:
+            lines = (f"opened by {edge.initiator}", *lines)
+        label = f"|{_label(None, lines)}|" if lines else ""
+        out.append(f"  {edge.tail} {_arrow(edge)}{label} {edge.head}")
+        css = styles.get("edges", edge.kind).mermaid
+        if edge.on_path:
+            css = styles.get("flow", "path").mermaid
+        elif diagram.flow_view:
+            css = styles.get("flow", "idle").mermaid
+        link_styles.append(f"  linkStyle {number} {css}")
+    count = len(diagram.edges)
+    legend: list[str] = []
+    legend_classes: list[tuple[str, str]] = []
+    for section, key in diagram.styles_used():
+        style = styles.get(section, key)
+        ident = f"legend_{section}_{key.replace('-', '_')}"
+        if section == "clusters":
+            legend.append(f"    {ident}[{_label(None, (style.mermaid_legend,))}]")
+            legend_classes.append((ident, f"cluster_{key.replace('-', '_')}"))
+        elif section == "nodes" or (section == "flow" and key not in ("path", "idle")):
+            opening, closing = SHAPES.get(key, ("(", ")"))
+            legend.append(f"    {ident}{opening}{_label(None, (style.mermaid_legend,))}{closing}")
+            legend_classes.append((ident, f"{section}_{key.replace('-', '_')}"))
+        elif section in ("edges", "flow"):
+            sample = Edge(id=ident, tail=f"{ident}_a", head=f"{ident}_b", kind=key if section == "edges" else "push",
+                          forward=key != "pull", backward=key in ("pull", "push-pull", "consumer-expansion"))
+            legend.append(f'    {ident}_a[" "] {_arrow(sample)}|{_label(None, (style.mermaid_legend,))}| {ident}_b[" "]')
+            css = style.mermaid
+            link_styles.append(f"  linkStyle {count} {css}")
+            count += 1
+        else:
+            legend.append(f"    {ident}[{_label(None, ('edge label ' + style.legend,))}]")
+            legend_classes.append((ident, "legend_text"))
+    if legend:
+        out.append('  subgraph legend["<b>Legend</b>"]')
+        out += legend
+        out.append("  end")
+    for section, key in diagram.styles_used():
+        if section in ("nodes", "flow") and key not in ("path", "idle"):
+            out.append(f"  classDef {section}_{key.replace('-', '_')} {styles.get(section, key).mermaid}")
+        if section == "clusters":
+            out.append(f"  classDef cluster_{key.replace('-', '_')} {styles.get(section, key).mermaid}")
+    out.append("  classDef legend_text fill:#ffffff,stroke:#ffffff")
+    for node in diagram.nodes:
+        out.append(f"  class {node.id} nodes_{node.kind.replace('-', '_')}")
+        if node.flow is not None:
+            out.append(f"  class {node.id} flow_{node.flow}")
+    out += [f"  class {ident} {cls}" for ident, cls in legend_classes]
+    for cluster in diagram.clusters:
+        out.append(f"  style {cluster.id} {styles.get('clusters', cluster.kind).mermaid}")
+    out += link_styles
+    return "\n".join(out) + "\n"

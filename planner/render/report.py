@@ -1,0 +1,218 @@
+"""The design-review report: one context built from the estate, rendered to Markdown and to a
+self-contained HTML page (the diagram's SVG inline, CSS inline, no scripts, no external assets).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from planner.analyse import analyse
+from planner.diagnostics import Finding, Severity, format_path, sorted_findings
+from planner.estate import Connection, Estate
+from planner.misp import Distribution
+from planner.output import atomic_output, write_text
+from planner.pipeline import Loaded
+from planner.render import load_styles, render
+from planner.render.graph import build_diagram, sizing_of
+from planner.render.styles import Styles
+from planner.units import format_count, format_seconds
+
+POLICY_RULE = "MP201"  # a policy holds unless this rule names it
+MAX_NAMES_PER_CELL = 8  # flow-matrix cells list at most this many instances, then count the rest
+LEVELS = tuple(Distribution)
+
+
+@dataclass
+class Artifacts:
+    """What a report is made of; `build` computes these once and shares them."""
+
+    findings: list[Finding]
+    sizing: dict[str, dict[str, Any]]
+    flows: list[Any]
+    svg: str
+    mermaid: str
+    notes: list[str] = field(default_factory=list)
+
+
+def collect(loaded: Loaded, styles: Styles | None = None,
+            sizing: dict[str, dict[str, Any]] | None = None) -> Artifacts:
+    """Every stage's result the report shows; ``sizing`` per instance when the caller has it already."""
+    from planner.flows import flow_matrix  # type: ignore[import-not-found,unused-ignore]
+
+    estate = loaded.estate
+    styles = styles or load_styles()
+    sizing = sizing_of(estate) if sizing is None else sizing
+    diagram, notes = build_diagram(estate, sizing=sizing)
+    return Artifacts(
+        findings=sorted_findings([*loaded.findings, *analyse(estate)]),
+        sizing=sizing,
+        flows=flow_matrix(estate),
+        svg=render(diagram, styles, "svg").decode("utf-8"),
+        mermaid=render(diagram, styles, "mmd").decode("utf-8"),
+        notes=notes,
+    )
+
+
+def inline_svg(svg: str) -> str:
+    """The <svg> element alone: the XML declaration, doctype and comments do not belong inside HTML."""
+    start = svg.find("<svg")
+    return re.sub(r"<!--.*?-->\n?", "", svg[start:], flags=re.S).strip()
+
+
+def _filter(direction: Any) -> str:
+    if direction is None:
+        return ""
+    parts = []
+    if direction.every is not None:
+        parts.append(f"every {format_seconds(direction.every)}")
+    for what in ("tags", "orgs"):
+        match = getattr(direction, what)
+        items = [f"+{v}" for v in match.include] + [f"-{v}" for v in match.exclude]
+        if items:
+            parts.append(f"{what} {' '.join(items)}")
+    return "; ".join(parts) or "everything"
+
+
+def _connection(estate: Estate, conn: Connection) -> dict[str, Any]:
+    initiator, remote = estate.instances[conn.initiator], estate.instances[conn.remote]
+    modes = " + ".join(m for m, d in (("push", conn.push), ("pull", conn.pull)) if d is not None)
+    flags = [f for f, on in (("internal", conn.internal), ("unpublish", conn.unpublish),
+                             ("sightings", conn.sightings), ("caching", conn.caching)) if on]
+    if conn.galaxy_clusters != "none":
+        flags.append(f"galaxy clusters {conn.galaxy_clusters}")
+    zones = f"{initiator.zone or '?'} → {remote.zone or '?'}" if initiator.zone or remote.zone else ""
+    return {"index": conn.index, "initiator": conn.initiator, "remote": conn.remote, "modes": modes,
+            "push": _filter(conn.push) if conn.push else "", "pull": _filter(conn.pull) if conn.pull else "",
+            "flags": ", ".join(flags), "opens": f"{conn.initiator} → {remote.url}", "zones": zones,
+            "tls": ("verify" if conn.tls_verify else "NO verification")
+            + (f", CA {conn.tls_ca}" if conn.tls_ca else ""),
+            "allowed_ips": ", ".join(conn.allowed_ips) or "any"}
+
+
+def _targets(targets: Any) -> str:
+    return ", ".join(t.instance if t.instance else f"community {t.community}" for t in targets)
+
+
+def _policies(estate: Estate, findings: list[Finding]) -> list[dict[str, Any]]:
+    rows = []
+    for n, policy in enumerate(estate.policies):
+        against = [f for f in findings if f.code == POLICY_RULE
+                   and (f.path[:2] == ("policies", n) or policy.name in f.message)]
+        data = policy.data
+        selects = ", ".join(part for part in (
+            f"origin {data.origin}" if data.origin else "any origin",
+            f"distribution {data.distribution.word}" if data.distribution is not None else "",
+            f"group {data.sharing_group}" if data.sharing_group else "",
+            f"tags {' '.join(data.tags)}" if data.tags else "") if part)
+        asserts = "; ".join(part for part in (
+            f"must reach {_targets(policy.must_reach)}" if policy.must_reach else "",
+            f"must not reach {_targets(policy.must_not_reach)}" if policy.must_not_reach else "") if part)
+        rows.append({"name": policy.name, "selects": selects, "asserts": asserts,
+                     "verdict": "violated" if against else "holds",
+                     "why": " ".join(f.message for f in against)})
+    return rows
+
+
+def _cell(flows: list[Any]) -> str:
+    parts = []
+    for flow in flows:
+        names = sorted(flow.reaches)
+        shown = ", ".join(f"{i} ({flow.reaches[i].word})" for i in names[:MAX_NAMES_PER_CELL])
+        more = f", +{len(names) - MAX_NAMES_PER_CELL} more" if len(names) > MAX_NAMES_PER_CELL else ""
+        group = f"{flow.event.sharing_group}: " if flow.event.sharing_group else ""
+        parts.append(f"{group}{len(names)}: {shown}{more}")
+    return " / ".join(parts)
+
+
+def _matrix(flows: list[Any]) -> list[dict[str, Any]]:
+    by_origin: dict[str, dict[Distribution, list[Any]]] = {}
+    for flow in flows:
+        by_origin.setdefault(flow.event.origin, {}).setdefault(flow.event.distribution, []).append(flow)
+    return [{"origin": origin, "cells": [_cell(levels.get(level, [])) for level in LEVELS]}
+            for origin, levels in sorted(by_origin.items())]
+
+
+def _sizing_rows(estate: Estate, sizing: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for iid in sorted(sizing):
+        s = sizing[iid]
+        attrs = s.get("attributes", {})
+        crosses = s.get("crosses_50m_in_days")
+        rows.append({"id": iid, "volume_class": s.get("volume_class", ""),
+                     "now": format_count(attrs.get("now", 0)), "horizon": format_count(attrs.get("horizon", 0)),
+                     "inflow": format_count(attrs.get("inflow_per_day", 0)) + "/day",
+                     "crosses": "" if crosses is None else f"in {crosses} days",
+                     "vcpu": s.get("vcpu", ""), "ram": s.get("ram_gib", ""), "disk": s.get("disk_gib", ""),
+                     "database": s.get("database", ""),
+                     "correlation": (s.get("correlation") or {}).get("engine", "")})
+    return rows
+
+
+def context(loaded: Loaded, artifacts: Artifacts) -> dict[str, Any]:
+    estate = loaded.estate
+    findings = artifacts.findings
+    counts = {sev.value: sum(1 for f in findings if f.severity is sev) for sev in Severity}
+    return {
+        "estate": estate,
+        "counts": counts,
+        "notes": artifacts.notes,
+        "findings": [{"severity": f.severity.value, "code": f.code, "message": f.message, "hint": f.hint,
+                      "where": (f"line {f.position.line}:{f.position.column}" if f.position else "")
+                      + (f" `{format_path(f.path)}`" if f.path else ""),
+                      "line": f"{f.position.line}:{f.position.column}" if f.position else "",
+                      "path": format_path(f.path) if f.path else "", "related": list(f.related)}
+                     for f in findings],
+        "sizing": _sizing_rows(estate, artifacts.sizing),
+        "sized": bool(artifacts.sizing),
+        "levels": [level.word for level in LEVELS],
+        "matrix": _matrix(artifacts.flows),
+        "connections": [_connection(estate, c) for c in estate.connections],
+        "policies": _policies(estate, findings),
+        "svg": inline_svg(artifacts.svg),
+        "mermaid": artifacts.mermaid,
+        "instances": len(estate.instances),
+        "communities": len(estate.communities),
+    }
+
+
+def _md_cell(value: object) -> str:
+    """Table cells: a pipe or newline would break the Markdown table; < and > would become HTML."""
+    text = " ".join(str(value).split())
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("`", "\\`"))
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    """Compiled once per process: `build` of many estates should not re-parse templates (issue 8)."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("planner", "templates"), undefined=jinja2.StrictUndefined,
+                             autoescape=jinja2.select_autoescape(["html.j2"]), keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["md"] = _md_cell
+    return env
+
+
+def render_report(loaded: Loaded, artifacts: Artifacts) -> dict[str, str]:
+    """File name -> text, for the report folder."""
+    data = context(loaded, artifacts)
+    env = _environment()
+    return {"report.md": env.get_template("report.md.j2").render(data),
+            "report.html": env.get_template("report.html.j2").render(data),
+            "diagram.svg": artifacts.svg}
+
+
+def write_report_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in sorted(files.items()):
+        write_text(root, name, text)
+
+
+def write_report(loaded: Loaded, output: Path, *, force: bool = False) -> None:
+    files = render_report(loaded, collect(loaded))
+    with atomic_output(output, force=force) as staging:
+        write_report_files(staging, files)
