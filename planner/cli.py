@@ -67,7 +67,9 @@ def render_findings(findings: Sequence[Finding], fmt: FindingFormat) -> str:
     if fmt is FindingFormat.json:
         return format_json(findings)
     if fmt is FindingFormat.sarif:
-        return format_sarif(findings)
+        from planner.rules import rule_titles
+
+        return format_sarif(findings, rule_titles())
     return format_human(findings, _sources(findings))
 
 
@@ -105,24 +107,11 @@ def main_options(
     """Plan a MISP estate from one topology file (spec: topology language v1)."""
 
 
-@app.command()
-def validate(
-    files: Annotated[list[Path], typer.Argument(help="Topology files to check.")],
-    fmt: Annotated[FindingFormat, typer.Option("--format", "-f", help="human, json or sarif.")] = FindingFormat.human,
-) -> None:
-    """Check topology files: syntax, types, references and MISP design rules. Exit 1 on errors."""
-    from planner.analyse import analyse
+def _check(files: list[Path], fmt: FindingFormat) -> NoReturn:
+    """validate and lint: load and analyse every file, print the findings, exit 1 on errors."""
+    from planner.analyse import check_files
 
-    findings: list[Finding] = []
-    worst = EXIT_OK
-    for path in files:
-        try:
-            loaded = load_estate(path)
-            findings.extend(loaded.findings)
-            findings.extend(analyse(loaded.estate))
-        except PlannerError as error:
-            findings.extend(error.findings)
-            worst = max(worst, error.exit_code)
+    findings, worst = check_files(files)
     if has_errors(findings):
         worst = max(worst, EXIT_FINDINGS)
     output = render_findings(findings, fmt)
@@ -131,6 +120,44 @@ def validate(
         output += f"{len(files)} {noun} checked: {summary_line(findings)}\n"
     sys.stdout.write(output)
     raise typer.Exit(worst)
+
+
+FilesArgument = Annotated[list[Path], typer.Argument(help="Topology files to check.")]
+FindingFormatOption = Annotated[FindingFormat, typer.Option("--format", "-f", help="human, json or sarif.")]
+
+
+@app.command()
+def validate(files: FilesArgument, fmt: FindingFormatOption = FindingFormat.human) -> None:
+    """Check topology files: syntax, types, references and MISP design rules. Exit 1 on errors."""
+    _check(files, fmt)
+
+
+@app.command()
+def lint(files: FilesArgument, fmt: FindingFormatOption = FindingFormat.human) -> None:
+    """The same checks as validate, under the name CI linters use (e.g. --format sarif)."""
+    _check(files, fmt)
+
+
+@app.command("rules")
+def rules_(
+    fmt: Annotated[DataFormat | None, typer.Option("--format", "-f", help="json for machines.")] = None,
+) -> None:
+    """List the MISP-aware design and security rules: code, severity, title."""
+    from planner.rules.catalogue import rules_json, rules_table
+
+    sys.stdout.write(rules_json() if fmt is DataFormat.json else rules_table())
+
+
+@app.command()
+def explain(code: Annotated[str, typer.Argument(help="A rule code, e.g. MP210.")]) -> None:
+    """Explain one rule: why it exists, with a failing and a passing example."""
+    from planner.rules.catalogue import explain_text
+
+    text = explain_text(code)
+    if text is None:
+        sys.stderr.write(f"error: unknown rule code '{code}'; `misp-planner rules` lists them\n")
+        raise typer.Exit(EXIT_USAGE)
+    sys.stdout.write(text)
 
 
 @app.command()

@@ -76,3 +76,13 @@ ZMQ_ENABLE_SETTING = "Plugin.ZeroMQ_enable"
 SIGHTINGS_POLICY_SETTING = "Plugin.Sightings_policy"
 SIGHTINGS_POLICY_DEFAULT = 0  # the owner org sees all sightings; others only their own
 SIGHTINGS_POLICY_EVERYONE = 2  # everyone who can see the event sees its sightings
+
+# ZeroMQ settings that make a MISP publish events for subscribers (REFERENCE §4.1); `misp_json`
+# (published events) needs only the enable switch, the others add per-object topics.
+ZMQ_SETTINGS: dict[str, bool] = {
+    "Plugin.ZeroMQ_enable": True,
+    "Plugin.ZeroMQ_event_notifications_enable": True,
+    "Plugin.ZeroMQ_attribute_notifications_enable": True,
+    "Plugin.ZeroMQ_object_notifications_enable": True,
+    "Plugin.ZeroMQ_sighting_notifications_enable": True,
+}

@@ -1,0 +1,158 @@
+"""`misp-planner apply`: run a generated project through ansible-runner's Python API.
+
+The event stream drives a live progress bar (one step per task of `site.yml`) and collects, per
+host, what changed; the runner's exit status becomes the command's. Artifacts stay under the
+project's `artifacts/` folder. ansible-runner records the whole environment of the run in
+`artifacts/<id>/command`, which would include the admin keys read from `MISP_ADMIN_KEY_*`; those
+values are blanked as soon as the file exists (and left-overs of an interrupted run are blanked on
+the next run).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from planner.diagnostics import Finding, PlannerError, Severity
+
+SECRET_ENV = re.compile(r"(KEY|PASSWORD|PASS|SECRET|TOKEN|SALT)", re.IGNORECASE)
+RESULT_EVENTS = {"runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"}
+
+
+@dataclass
+class HostSummary:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unreachable: int = 0
+    changed_tasks: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ApplyResult:
+    rc: int
+    status: str
+    hosts: dict[str, HostSummary]
+    artifact_dir: Path
+
+    @property
+    def changed(self) -> int:
+        return sum(h.changed for h in self.hosts.values())
+
+
+def count_tasks(playbook: Path) -> int:
+    """Tasks in the playbook, for the progress bar's total (one step per task start)."""
+    plays = yaml.safe_load(playbook.read_text(encoding="utf-8")) or []
+    return sum(len(play.get("tasks", [])) for play in plays if isinstance(play, dict))
+
+
+def scrub_command_files(artifacts: Path) -> None:
+    """Blank secret-looking environment values in runner's `command` records."""
+    for command in artifacts.glob("*/command"):
+        try:
+            record = json.loads(command.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        env = record.get("env") or {}
+        cleaned = {k: ("(hidden by misp-planner)" if SECRET_ENV.search(k) else v) for k, v in env.items()}
+        if cleaned != env:
+            record["env"] = cleaned
+            command.write_text(json.dumps(record), encoding="utf-8")
+
+
+def _check_project(project: Path) -> None:
+    if not (project / "site.yml").is_file() or not (project / "inventory" / "hosts.yml").is_file():
+        raise PlannerError([Finding("MP030", Severity.ERROR, f"{project} is not a generated Ansible project",
+                                    "run `misp-planner generate TOPOLOGY -o FOLDER` first and apply that folder",
+                                    str(project))], exit_code=2)
+
+
+def apply_project(project: Path, *, check: bool = False, limit: str | None = None,
+                  extravars: dict[str, Any] | None = None, console: Console | None = None,
+                  quiet: bool = False) -> ApplyResult:
+    import ansible_runner
+
+    project = project.resolve()
+    _check_project(project)
+    console = console or Console(stderr=True)
+    artifacts = project / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    scrub_command_files(artifacts)
+    ident = uuid.uuid4().hex
+    hosts: dict[str, HostSummary] = defaultdict(HostSummary)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console, transient=False, disable=quiet)
+    bar = progress.add_task("starting", total=count_tasks(project / "site.yml"))
+
+    def on_event(event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_task_start":
+            progress.update(bar, advance=1, description=str(data.get("task", ""))[:60])
+        elif kind in RESULT_EVENTS and data.get("host"):
+            summary = hosts[str(data["host"])]
+            res = data.get("res") or {}
+            task = str(data.get("task", ""))
+            if kind == "runner_on_failed" and not data.get("ignore_errors"):
+                summary.failed += 1
+                summary.failures.append(f"{task}: {res.get('msg', 'failed')}")
+            elif kind == "runner_on_unreachable":
+                summary.unreachable += 1
+            elif kind == "runner_on_skipped":
+                summary.skipped += 1
+            else:
+                summary.ok += 1
+                if res.get("changed"):
+                    summary.changed += 1
+                    summary.changed_tasks.append(task)
+        return True  # keep every event in the artifacts
+
+    def on_status(status: dict[str, Any], runner_config: Any = None) -> None:
+        if status.get("status") != "starting":
+            scrub_command_files(artifacts)
+
+    cmdline = "--diff" + (" --check" if check else "")
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(project / "collections"), "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
+           "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
+    try:
+        with progress:
+            runner = ansible_runner.run(
+                private_data_dir=str(project), project_dir=str(project), playbook="site.yml",
+                inventory=str(project / "inventory" / "hosts.yml"), artifact_dir=str(artifacts), ident=ident,
+                cmdline=cmdline, limit=limit, extravars=extravars or None, envvars=env, quiet=True,
+                event_handler=on_event, status_handler=on_status, rotate_artifacts=20,
+            )
+    finally:
+        scrub_command_files(artifacts)
+    rc = int(runner.rc if runner.rc is not None else 1)
+    return ApplyResult(rc=rc, status=str(runner.status), hosts=dict(hosts), artifact_dir=artifacts / ident)
+
+
+def print_summary(result: ApplyResult, console: Console, check: bool) -> None:
+    table = Table(title="would change (check mode)" if check else "changes", show_lines=False)
+    for column in ("host", "ok", "changed", "failed", "skipped", "unreachable"):
+        table.add_column(column, justify="left" if column == "host" else "right")
+    for host, s in sorted(result.hosts.items()):
+        table.add_row(host, str(s.ok), str(s.changed), str(s.failed), str(s.skipped), str(s.unreachable))
+    console.print(table)
+    for host, s in sorted(result.hosts.items()):
+        for task in dict.fromkeys(s.changed_tasks):
+            console.print(f"  {host}: {'would change' if check else 'changed'}: {task}")
+        for failure in s.failures:
+            console.print(f"  [red]{host}: failed: {failure}[/red]")
+    console.print(f"runner status {result.status}, exit {result.rc}; artifacts in {result.artifact_dir}")
+
+
+__all__ = ["ApplyResult", "HostSummary", "apply_project", "print_summary", "scrub_command_files"]
