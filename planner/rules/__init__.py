@@ -44,6 +44,16 @@ def all_rules() -> list[Rule]:
     return [REGISTRY[code] for code in sorted(REGISTRY)]
 
 
+def get_rule(code: str) -> Rule | None:
+    _load_families()
+    return REGISTRY.get(code.upper())
+
+
+def rule_titles() -> dict[str, str]:
+    """code -> title, for SARIF's rule descriptions."""
+    return {r.code: r.title for r in all_rules()}
+
+
 def run_rules(estate: Estate) -> Iterator[Finding]:
     for r in all_rules():
         yield from r.check(estate)

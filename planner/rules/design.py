@@ -55,4 +55,4 @@ def large_and_mixed(estate: Estate) -> Iterator[Finding]:
         yield estate.finding(
             "MP250", Severity.INFO,
             f"'{iid}' reaches about {_millions(attributes)} attributes by the horizon and {' and '.join(roles)}",
-            hint, ("instances", iid))
+            hint, ("instances", iid, "volume") if estate.topology.instances[iid].volume else ("instances", iid))

@@ -244,6 +244,8 @@ def sharing_group_unreachable(estate: Estate) -> Iterator[Finding]:
                 continue
             holders = set().union(*(reach[o] for o in missing))
             blocking = [r for r in refused if r.source in holders]
+            if group.roaming and not blocking:
+                continue  # a roaming group goes where links lead; no link is not a refusal
             related = tuple(f"sync[{r.conn.index}] {r.mode} {r.source} -> {r.target}: {r.reason}" for r in blocking)
             cause = "the links from its holders refuse the group's events" if blocking else "no sync link leads there"
             yield estate.finding(
