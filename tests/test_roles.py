@@ -1,0 +1,179 @@
+"""The roles in playbooks/roles: sizing reaches the rendered configuration (golden files), the roles
+pass ansible-lint's production profile, and a playbook using them passes --syntax-check.
+
+Golden files live in tests/chroot/golden/<example>-<instance>/; regenerate them with
+`MISP_PLANNER_REGEN_GOLDEN=1 .venv/bin/pytest tests/test_roles.py`.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import pytest
+
+from planner.pipeline import load_estate
+from planner.sizing import size_estate
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAYBOOKS = ROOT / "playbooks"
+CHROOT_DIR = ROOT / "tests" / "chroot"
+GOLDEN = CHROOT_DIR / "golden"
+BIN = Path(sys.executable).parent
+
+# Two managed instances of different volume classes (asserted below, so a change in the examples
+# that makes them alike fails loudly instead of silently testing nothing).
+PAIR = (("large-estate", "bulk-ingest"), ("sector-isac", "isac-hub"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def venv_on_path() -> Iterator[None]:
+    """ansible-runner finds ansible-playbook on PATH; the venv's bin may not be on it."""
+    saved = os.environ["PATH"]
+    os.environ["PATH"] = f"{BIN}{os.pathsep}{saved}"
+    yield
+    os.environ["PATH"] = saved
+
+
+def collections_path(tmp: Path) -> Path:
+    """An ANSIBLE_COLLECTIONS_PATH in which playbooks/ is the collection misp_planner.misp."""
+    target = tmp / "collections" / "ansible_collections" / "misp_planner"
+    target.mkdir(parents=True, exist_ok=True)
+    link = target / "misp"
+    if not link.exists():
+        link.symlink_to(PLAYBOOKS, target_is_directory=True)
+    return tmp / "collections"
+
+
+def instance_sizing(example: str, instance: str) -> dict[str, Any]:
+    loaded = load_estate(ROOT / "examples" / example / "topology.yaml")
+    sizing: dict[str, Any] = size_estate(loaded.estate).to_json()["instances"][instance]
+    return sizing
+
+
+def render(tmp: Path, example: str, instance: str) -> Path:
+    """Render the roles' sizing templates for one instance with Ansible (ansible-runner, local)."""
+    out = tmp / f"{example}-{instance}"
+    out.mkdir(parents=True)
+    private = tmp / f"runner-{example}-{instance}"
+    private.mkdir()
+    extravars = {"render_out": str(out), "misp_sizing": instance_sizing(example, instance), "misp_instance_id": instance}
+    run = ansible_runner.run(
+        private_data_dir=str(private),
+        playbook=str(CHROOT_DIR / "render.yml"),
+        inventory=f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}",
+        extravars=extravars,
+        envvars={"ANSIBLE_COLLECTIONS_PATH": str(collections_path(tmp))},
+        quiet=True,
+    )
+    assert run.status == "successful", run.stdout.read()
+    return out
+
+
+def ini(path: Path, section: str) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.read_string(path.read_text())
+    return dict(parser[section])
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    tmp = tmp_path_factory.mktemp("render")
+    return {pair: render(tmp, *pair) for pair in PAIR}
+
+
+def test_golden_files(rendered: dict[tuple[str, str], Path]) -> None:
+    for (example, instance), out in rendered.items():
+        golden = GOLDEN / f"{example}-{instance}"
+        if os.environ.get("MISP_PLANNER_REGEN_GOLDEN"):
+            shutil.rmtree(golden, ignore_errors=True)
+            shutil.copytree(out, golden)
+        produced = sorted(p.name for p in out.iterdir())
+        assert produced == sorted(p.name for p in golden.iterdir()), golden
+        for name in produced:
+            assert (out / name).read_text() == (golden / name).read_text(), f"{golden / name} differs"
+
+
+def test_mariadb_and_php_follow_sizing(rendered: dict[tuple[str, str], Path]) -> None:
+    sizes = {pair: instance_sizing(*pair) for pair in PAIR}
+    big, small = (sizes[pair] for pair in PAIR)
+    assert {big["volume_class"], small["volume_class"]} == {"above-50M", "below-50M"}
+
+    seen: dict[str, list[str]] = {}
+    for pair, out in rendered.items():
+        sizing = sizes[pair]
+        db = ini(out / "z-misp.cnf", "mariadb")
+        for key in ("innodb_buffer_pool_size", "innodb_log_file_size", "innodb_io_capacity",
+                    "innodb_buffer_pool_instances", "max_connections"):
+            assert db[key] == str(sizing["mariadb"][key]), (pair, key)
+            seen.setdefault(f"mariadb.{key}", []).append(db[key])
+        assert db["bind-address"] == "127.0.0.1"  # hardening: localhost unless a dedicated host says otherwise
+
+        php = _php_ini(out / "php-fpm-99-misp.ini")
+        for key in ("memory_limit", "max_execution_time", "upload_max_filesize", "post_max_size"):
+            assert php[key] == str(sizing["php"][key]), (pair, key)
+            seen.setdefault(f"php.{key}", []).append(php[key])
+        assert "memory_limit" not in _php_ini(out / "php-cli-99-misp.ini")
+
+        pool = _php_ini(out / "fpm-pool-misp.conf")
+        children = sizing["php"]["fpm_max_children"]
+        assert pool["pm.max_children"] == str(children)
+        spare = [int(pool[k]) for k in ("pm.min_spare_servers", "pm.start_servers", "pm.max_spare_servers")]
+        assert 1 <= spare[0] <= spare[1] <= spare[2] <= children  # what php-fpm requires to start
+
+        workers = (out / "misp-workers.conf").read_text()
+        for queue, count in sizing["workers"].items():
+            if count:
+                assert re.search(rf"\[program:{queue}\]\n(?:.*\n)*?numprocs={count}\n", workers), (pair, queue)
+        redis = (out / "redis-misp.conf").read_text()
+        assert f"maxmemory {int(float(sizing['redis_gib']) * 1024)}mb" in redis
+
+    # Wherever sizing gives the two instances different values, the rendered files differ too.
+    for key, (a, b) in seen.items():
+        section, name = key.split(".")
+        assert (a != b) == (big[section][name] != small[section][name]), key
+    assert seen["mariadb.innodb_buffer_pool_size"][0] != seen["mariadb.innodb_buffer_pool_size"][1]
+
+
+def _php_ini(path: Path) -> dict[str, str]:
+    """key = value lines of a php.ini or php-fpm pool file (comments and sections skipped)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith((";", "[")):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def test_ansible_lint_production_profile() -> None:
+    lint = BIN / "ansible-lint"
+    if not lint.exists():
+        pytest.skip(f"{lint} is not installed (pip install -e '.[test]')")
+    result = subprocess.run(
+        [str(lint), "--offline", "--profile", "production", "--nocolor", "playbooks/roles"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_syntax_check_of_a_site_playbook(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({
+        "misp_databases": {"hosts": {"hub-db": {}}},
+        "misp_instances": {"hosts": {"hub": {}}},
+    }))
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections_path(tmp_path))}
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "--syntax-check", "-i", str(inventory), str(CHROOT_DIR / "site.yml")],
+        cwd=tmp_path, capture_output=True, text=True, check=False, env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
