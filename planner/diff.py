@@ -41,6 +41,7 @@ class ReachChange:
     origin: str
     distribution: str
     sharing_group: str | None
+    tags: tuple[str, ...]
     gained: tuple[str, ...]
     lost: tuple[str, ...]
     raised: tuple[tuple[str, str, str], ...]  # (instance, before, after)
@@ -49,11 +50,12 @@ class ReachChange:
     @property
     def label(self) -> str:
         group = f" ({self.sharing_group})" if self.sharing_group else ""
-        return f"{self.origin} @ {self.distribution}{group}"
+        tags = f" tagged {', '.join(self.tags)}" if self.tags else ""
+        return f"{self.origin} @ {self.distribution}{group}{tags}"
 
     def as_json(self) -> dict[str, Any]:
         return {"origin": self.origin, "distribution": self.distribution, "sharing_group": self.sharing_group,
-                "gained": list(self.gained), "lost": list(self.lost),
+                "tags": list(self.tags), "gained": list(self.gained), "lost": list(self.lost),
                 "raised": [list(r) for r in self.raised], "lowered": [list(r) for r in self.lowered]}
 
 
@@ -166,25 +168,43 @@ def structural_changes(base: Estate, head: Estate) -> list[Change]:
 # --- meaning -------------------------------------------------------------------------------------
 
 
-def reach_changes(base: Estate, head: Estate) -> list[ReachChange]:
-    from planner.flows import flow_matrix
+def filter_tags(estate: Estate) -> set[str]:
+    """Every tag a sync filter or a policy names: the tags whose events a change may send elsewhere."""
+    tags: set[str] = set()
+    for conn in estate.connections:
+        for _, _, _, direction in conn.flows():
+            tags.update(direction.tags.include, direction.tags.exclude)
+    for policy in estate.policies:
+        tags.update(policy.data.tags)
+    return tags
 
-    def index(estate: Estate) -> dict[tuple[str, int, str | None], dict[str, Distribution]]:
-        return {(f.event.origin, int(f.event.distribution), f.event.sharing_group): dict(f.reaches)
-                for f in flow_matrix(estate)}
+
+def reach_changes(base: Estate, head: Estate) -> list[ReachChange]:
+    """Compare every origin x level, for untagged events and for events carrying each filtered tag."""
+    from dataclasses import replace
+
+    from planner.flows import Engine
+
+    probes: list[tuple[str, ...]] = [(), *((t,) for t in sorted(filter_tags(base) | filter_tags(head)))]
+
+    def index(estate: Estate) -> dict[tuple[str, int, str, tuple[str, ...]], dict[str, Distribution]]:
+        engine = Engine(estate)
+        return {(e.origin, int(e.distribution), e.sharing_group or "", tags): dict(engine.propagate(e).reaches)
+                for e in engine.matrix_events() for tags in probes
+                for e in [replace(e, tags=tags)]}
 
     old, new = index(base), index(head)
     result: list[ReachChange] = []
-    for key in sorted(set(old) | set(new), key=lambda k: (k[0], k[1], k[2] or "")):
+    for key in sorted(set(old) | set(new)):
         before, after = old.get(key, {}), new.get(key, {})
         if before == after:
             continue
-        origin, level, group = key
+        origin, level, group, tags = key
         raised = tuple((i, before[i].word, after[i].word) for i in sorted(set(before) & set(after))
                        if after[i] > before[i])
         lowered = tuple((i, before[i].word, after[i].word) for i in sorted(set(before) & set(after))
                         if after[i] < before[i])
-        result.append(ReachChange(origin, Distribution(level).word, group,
+        result.append(ReachChange(origin, Distribution(level).word, group or None, tags,
                                   tuple(sorted(set(after) - set(before))),
                                   tuple(sorted(set(before) - set(after))), raised, lowered))
     return result
