@@ -11,6 +11,7 @@ Three layers, as a reviewer reads a pull request:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,21 +42,26 @@ class ReachChange:
     origin: str
     distribution: str
     sharing_group: str | None
-    tags: tuple[str, ...]
+    tags: tuple[str, ...]  # the tagged events this row is about ("untagged" for none); () = any tags
     gained: tuple[str, ...]
     lost: tuple[str, ...]
     raised: tuple[tuple[str, str, str], ...]  # (instance, before, after)
     lowered: tuple[tuple[str, str, str], ...]
+    except_tags: tuple[str, ...] = ()  # when set, the row is about any tags but these
 
     @property
     def label(self) -> str:
         group = f" ({self.sharing_group})" if self.sharing_group else ""
-        tags = f" tagged {', '.join(self.tags)}" if self.tags else ""
+        if self.except_tags:
+            tags = f", any tags but {' / '.join(self.except_tags)}"
+        else:
+            tags = f", {' / '.join(self.tags)}" if self.tags else ""
         return f"{self.origin} @ {self.distribution}{group}{tags}"
 
     def as_json(self) -> dict[str, Any]:
         return {"origin": self.origin, "distribution": self.distribution, "sharing_group": self.sharing_group,
-                "tags": list(self.tags), "gained": list(self.gained), "lost": list(self.lost),
+                "tags": list(self.tags), "except_tags": list(self.except_tags),
+                "gained": list(self.gained), "lost": list(self.lost),
                 "raised": [list(r) for r in self.raised], "lowered": [list(r) for r in self.lowered]}
 
 
@@ -180,38 +186,57 @@ def filter_tags(estate: Estate) -> set[str]:
 
 
 def reach_changes(base: Estate, head: Estate) -> list[ReachChange]:
-    """Compare every origin x level, for untagged events and for events carrying each filtered tag."""
+    """Compare every origin x level, for untagged events and for events carrying each filtered tag.
+
+    Origins present in only one estate are left out: the structural change already names them.
+    Rows that differ only by the tag the event carries are merged, and a change that is the same
+    whatever the tags is shown once, for any tags.
+    """
     from dataclasses import replace
 
     from planner.flows import Engine
 
     probes: list[tuple[str, ...]] = [(), *((t,) for t in sorted(filter_tags(base) | filter_tags(head)))]
+    origins = set(base.instances) & set(head.instances)
 
     def index(estate: Estate) -> dict[tuple[str, int, str, tuple[str, ...]], dict[str, Distribution]]:
         engine = Engine(estate)
         return {(e.origin, int(e.distribution), e.sharing_group or "", tags): dict(engine.propagate(e).reaches)
-                for e in engine.matrix_events() for tags in probes
+                for e in engine.matrix_events() if e.origin in origins for tags in probes
                 for e in [replace(e, tags=tags)]}
 
     old, new = index(base), index(head)
-    result: list[ReachChange] = []
+    changes: dict[tuple[str, int, str], dict[tuple[Any, ...], list[str]]] = {}
     for key in sorted(set(old) | set(new)):
         before, after = old.get(key, {}), new.get(key, {})
         if before == after:
             continue
         origin, level, group, tags = key
-        raised = tuple((i, before[i].word, after[i].word) for i in sorted(set(before) & set(after))
-                       if after[i] > before[i])
-        lowered = tuple((i, before[i].word, after[i].word) for i in sorted(set(before) & set(after))
-                        if after[i] < before[i])
-        result.append(ReachChange(origin, Distribution(level).word, group or None, tags,
-                                  tuple(sorted(set(after) - set(before))),
-                                  tuple(sorted(set(before) - set(after))), raised, lowered))
+        common = sorted(set(before) & set(after))
+        signature = (tuple(sorted(set(after) - set(before))), tuple(sorted(set(before) - set(after))),
+                     tuple((i, before[i].word, after[i].word) for i in common if after[i] > before[i]),
+                     tuple((i, before[i].word, after[i].word) for i in common if after[i] < before[i]))
+        changes.setdefault((origin, level, group), {}).setdefault(signature, []).append(
+            tags[0] if tags else "untagged")
+    every = [tags[0] if tags else "untagged" for tags in probes]
+    result: list[ReachChange] = []
+    for (origin, level, group), by_signature in changes.items():
+        for (gained, lost, raised, lowered), labels in by_signature.items():
+            shown = () if len(labels) == len(probes) else tuple(labels)
+            others = tuple(t for t in every if t not in labels)
+            # Name the few tags left out rather than the many included: "any tags but tlp:amber".
+            but = others if shown and "untagged" in labels and len(others) < len(labels) else ()
+            result.append(ReachChange(origin, Distribution(level).word, group or None, shown,
+                                      gained, lost, raised, lowered, but))
     return result
 
 
+_INDEX = re.compile(r"\b(sync|policies)\[\d+\]")
+
+
 def _finding_key(f: Finding) -> tuple[str, str]:
-    return (f.code, f.message)  # positions move when a file is edited; code and message do not
+    # Positions and list indices move when a file is edited or reordered; code and message do not.
+    return (f.code, _INDEX.sub(r"\1", f.message))
 
 
 def finding_changes(before: Iterable[Finding], after: Iterable[Finding]) -> tuple[list[Finding], list[Finding]]:

@@ -1,0 +1,207 @@
+"""`misp-planner diff`: structure, reach, findings, policies and sizing between two estates."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.diff import EstateDiff, ReachChange, diff_estates, format_markdown
+from planner.pipeline import load_estate_text
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden" / "diff"
+runner = CliRunner()
+
+BASE = """\
+version: 1
+name: diff-test
+organisations:
+  csirt: {name: CSIRT}
+  bank: {name: Bank}
+  partner: {name: Partner}
+communities:
+  national: {trust: trusted}
+  partners: {trust: trusted, private: false}
+instances:
+  hub: {community: national, host_org: csirt, orgs: [bank], url: https://hub.example,
+        volume: {attributes: 10M, growth: 10k/day}}
+  relay: {community: national, host_org: csirt, url: https://relay.example,
+          volume: {attributes: 1M, growth: 1k/day}}
+  partner: {community: partners, host_org: partner, url: https://partner.example, managed: false}
+sync:
+  - {initiator: hub, remote: relay, push: {tags: {include: ["tlp:green"]}}}
+  - {initiator: relay, remote: partner, push: true}
+policies:
+  - name: amber stays home
+    data: {tags: ["tlp:amber"]}
+    must_not_reach: {community: partners}
+"""
+
+
+def untagged(row: ReachChange) -> bool:
+    """The row covers events without tags (either explicitly, or because it holds for any tags)."""
+    return not row.tags or "untagged" in row.tags
+
+
+def diff_of(base: str, head: str) -> EstateDiff:
+    return diff_estates(load_estate_text(base, "base.yaml").estate, load_estate_text(head, "head.yaml").estate)
+
+
+def test_same_file_has_no_diff() -> None:
+    result = diff_of(BASE, BASE)
+    assert not result.changed
+    assert result.summary().startswith("No changes")
+
+
+def test_reordering_the_file_is_no_change() -> None:
+    lines = BASE.splitlines()
+    # Swap the two sync entries and the order of the instances; the estate is the same.
+    start = lines.index("sync:")
+    reordered = "\n".join(lines[:start + 1] + [lines[start + 2], lines[start + 1]] + lines[start + 3:]) + "\n"
+    reordered = reordered.replace(
+        "  relay: {community: national, host_org: csirt, url: https://relay.example,\n"
+        "          volume: {attributes: 1M, growth: 1k/day}}\n", "")
+    reordered = reordered.replace(
+        "sync:\n", "  relay: {community: national, host_org: csirt, url: https://relay.example,\n"
+                   "          volume: {attributes: 1M, growth: 1k/day}}\nsync:\n")
+    assert reordered != BASE
+    assert not diff_of(BASE, reordered).changed
+
+
+def test_filter_change_widens_reach_two_hops_away() -> None:
+    # Dropping the include filter on hub -> relay lets untagged 'all' events through relay on to
+    # the partner, two hops from the change.
+    head = BASE.replace('push: {tags: {include: ["tlp:green"]}}', "push: true")
+    result = diff_of(BASE, head)
+    change = next(c for c in result.structure if c.section == "sync")
+    assert change.key == "hub -> relay" and change.kind == "changed"
+    assert ("push.tags.include", ["tlp:green"], []) in change.fields
+    all_level = next(r for r in result.reach if r.origin == "hub" and r.distribution == "all" and untagged(r))
+    assert set(all_level.gained) == {"relay", "partner"}
+    assert result.wider_reach
+
+
+def test_narrowing_is_not_wider_reach() -> None:
+    head = BASE.replace("{initiator: relay, remote: partner, push: true}",
+                        '{initiator: relay, remote: partner, push: {tags: {include: ["tlp:clear"]}}}')
+    result = diff_of(BASE, head)
+    assert result.changed and not result.wider_reach
+    assert any("partner" in r.lost for r in result.reach)
+
+
+def test_added_and_removed_elements() -> None:
+    head = BASE.replace("  partner: {community: partners, host_org: partner, url: https://partner.example, "
+                        "managed: false}\n",
+                        "  partner: {community: partners, host_org: partner, url: https://partner.example, "
+                        "managed: false}\n  spare: {community: national, host_org: csirt, url: https://spare.example}\n")
+    head = head.replace("  - {initiator: relay, remote: partner, push: true}\n",
+                        "  - {initiator: spare, remote: hub, pull: true}\n")
+    head += ("feeders:\n  sandbox: {kind: sandbox, into: spare, rate: 5k/day}\n"
+             "consumers:\n  siem: {kind: siem, from: hub, via: api, format: json}\n"
+             "sharing_groups:\n  circle: {orgs: [csirt, bank], instances: [hub]}\n")
+    result = diff_of(BASE, head)
+    kinds = {(c.section, c.key, c.kind) for c in result.structure}
+    assert ("instances", "spare", "added") in kinds
+    assert ("sync", "spare -> hub", "added") in kinds
+    assert ("sync", "relay -> partner", "removed") in kinds
+    assert ("feeders", "sandbox", "added") in kinds
+    assert ("consumers", "siem", "added") in kinds
+    assert ("sharing_groups", "circle", "added") in kinds
+    hub_all = next(r for r in result.reach if r.origin == "hub" and r.distribution == "all" and untagged(r))
+    assert "partner" not in hub_all.gained
+
+
+def test_flags_and_levels() -> None:
+    # Internal flag on a same-host-org link keeps the level: relay receives 'connected' data as
+    # connected instead of community.
+    head = BASE.replace('{initiator: hub, remote: relay, push: {tags: {include: ["tlp:green"]}}}',
+                        '{initiator: hub, remote: relay, internal: true, push: {tags: {include: ["tlp:green"]}}}')
+    result = diff_of(BASE, head)
+    change = next(c for c in result.structure if c.key == "hub -> relay")
+    assert ("internal", False, True) in change.fields
+    tagged = [r for r in result.reach if r.origin == "hub" and r.tags == ("tlp:green",)]
+    assert tagged, "the internal flag changes where tlp:green events go"
+
+
+def test_policy_verdict_and_findings_change() -> None:
+    # Opening relay -> partner to everything is fine for untagged data, but dropping the amber
+    # exclusion on a new direct link makes the policy fail.
+    head = BASE.replace("  - {initiator: relay, remote: partner, push: true}\n",
+                        "  - {initiator: relay, remote: partner, push: true}\n"
+                        "  - {initiator: hub, remote: partner, push: true}\n")
+    result = diff_of(BASE, head)
+    before = diff_of(BASE, BASE)
+    assert not before.policies
+    assert ("amber stays home", "holds", "violated") in result.policies or any(
+        f.code == "MP201" for f in result.new_findings)
+
+
+def test_sizing_deltas() -> None:
+    head = BASE.replace("volume: {attributes: 10M, growth: 10k/day}", "volume: {attributes: 80M, growth: 10k/day}")
+    result = diff_of(BASE, head)
+    keys = {(i, k) for i, k, _, _ in result.sizing}
+    assert ("hub", "volume_class") in keys
+    change = next(c for c in result.sizing if c[:2] == ("hub", "volume_class"))
+    assert change[2:] == ("below-50M", "above-50M")
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
+    base = _write(tmp_path, "base.yaml", BASE)
+    head = _write(tmp_path, "head.yaml", BASE.replace('push: {tags: {include: ["tlp:green"]}}', "push: true"))
+    same = runner.invoke(app, ["diff", str(base), str(base), "--exit-code"])
+    assert same.exit_code == 0, same.output
+    changed = runner.invoke(app, ["diff", str(base), str(head), "--exit-code", "--format", "json"])
+    assert changed.exit_code == 2, changed.output
+    data = json.loads(changed.stdout)
+    assert data["changed"] and data["wider_reach"]
+    gate = runner.invoke(app, ["diff", str(base), str(head), "--fail-on", "wider-reach"])
+    assert gate.exit_code == 1
+    narrower = runner.invoke(app, ["diff", str(head), str(base), "--fail-on", "wider-reach"])
+    assert narrower.exit_code == 0, narrower.output
+    usage = runner.invoke(app, ["diff", str(base)])
+    assert usage.exit_code == 2
+    broken = _write(tmp_path, "broken.yaml", BASE.replace("host_org: partner", "host_org: nobody"))
+    bad = runner.invoke(app, ["diff", str(base), str(broken)])
+    assert bad.exit_code == 1 and "unknown organisation 'nobody'" in bad.output
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_cli_git_revision(tmp_path: Path) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, env=env)
+    topology = _write(tmp_path, "topology.yaml", BASE)
+    subprocess.run(["git", "add", "topology.yaml"], cwd=tmp_path, check=True, env=env)
+    subprocess.run(["git", "commit", "-qm", "base"], cwd=tmp_path, check=True, env=env)
+    topology.write_text(BASE.replace('push: {tags: {include: ["tlp:green"]}}', "push: true"), encoding="utf-8")
+    result = runner.invoke(app, ["diff", "--git", "HEAD", str(topology), "--exit-code"])
+    assert result.exit_code == 2, result.output
+    assert "hub -> relay" in result.stdout
+    missing = runner.invoke(app, ["diff", "--git", "no-such-rev", str(topology)])
+    assert missing.exit_code == 2 and "no-such-rev" in missing.output
+
+
+def test_markdown_golden() -> None:
+    """A realistic change to the national CSIRT example, as the pull-request comment."""
+    base_file = ROOT / "examples" / "national-csirt" / "topology.yaml"
+    head_file = GOLDEN / "national-csirt-head.yaml"
+    base = load_estate_text(base_file.read_text(encoding="utf-8"), "examples/national-csirt/topology.yaml")
+    head = load_estate_text(head_file.read_text(encoding="utf-8"), "tests/golden/diff/national-csirt-head.yaml")
+    text = format_markdown(diff_estates(base.estate, head.estate))
+    golden = GOLDEN / "national-csirt.md"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), "regenerate with UPDATE_GOLDEN=1 and review the Markdown"
