@@ -497,8 +497,14 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
     # (installers give it 50% of RAM, REFERENCE §7.2), never less than the working set would need
     # unless an override made the host too small (then MP302 warns).
     if database == "dedicated":
-        misp_host_ram = ram_gib_for(app_bytes) if o.ram is None else min(ram_gib_for(app_bytes), max(1, ram // 2))
-        db_host_ram = ram - misp_host_ram
+        if o.ram is None:
+            # The database host is sized from the working set alone, so that more users (a bigger
+            # MISP host) never shrink the pool; any rounding surplus goes to the MISP host.
+            db_host_ram = db_ram_min
+            misp_host_ram = ram - db_host_ram
+        else:
+            misp_host_ram = min(ram_gib_for(app_bytes), max(1, ram // 2))
+            db_host_ram = ram - misp_host_ram
         pool = db_host_ram * GIB * p["ram_share_buffer_pool_dedicated"]
         # An override of the total is split in the computed proportions.
         host_vcpu = misp_vcpu if o.vcpu is None else max(1, round(vcpu * misp_vcpu / (misp_vcpu + db_vcpu)))
