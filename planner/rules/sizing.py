@@ -29,11 +29,19 @@ def crosses_threshold(estate: Estate) -> Iterator[Finding]:
         yield estate.finding(
             "MP301", Severity.WARNING,
             f"instance '{iid}' grows from {format_count(vol.now)} to {format_count(VOLUME_THRESHOLD_ATTRIBUTES)} "
-            f"attributes in about {days} days ({days / 365:.1f} years) at {format_count(vol.per_day)}/day, "
+            f"attributes in about {days} days{_when(days)} at {format_count(vol.per_day)}/day, "
             f"within the {vol.horizon_days / 365:g}-year horizon",
             "size it as above-50M now, or keep bulk feeders and low-value data on a separate instance "
             "(REFERENCE §7.4); `misp-planner size` shows where its volume comes from",
             ("instances", iid))
+
+
+def _when(days: int) -> str:
+    if days >= 365:
+        return f" ({days / 365:.1f} years)"
+    if days >= 60:
+        return f" (~{round(days / 30)} months)"
+    return ""
 
 
 @rule("MP302", Severity.WARNING, "Sizing override below the computed minimum", """
