@@ -343,3 +343,11 @@ def test_to_json_has_the_contract_keys() -> None:
                                 "upload_max_filesize", "post_max_size"}
     assert set(item["workers"]) == {"default", "prio", "email", "cache", "update"}
     assert set(item["correlation"]) == {"engine", "limit", "advice"}
+
+
+def test_docs_explain_every_parameter() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "sizing.md").read_text(encoding="utf-8")
+    missing = [name for name in parameter_specs() if f"`{name}`" not in docs]
+    assert not missing, f"docs/sizing.md does not list: {missing}"
