@@ -109,6 +109,10 @@ class _Writer:
                 data[key] = value
         return data
 
+    def org_ref(self, org_id: str) -> dict[str, str]:
+        org = self.e.organisations[org_id]
+        return {"name": org.name, "uuid": org.uuid}
+
     def external_orgs(self, iid: str) -> list[str]:
         """Organisations that must exist on an instance without users there."""
         needed: list[str] = []
@@ -123,6 +127,13 @@ class _Writer:
         for feeder_id, feeder in sorted(self.e.feeders.items()):
             if feeder.into == iid:
                 needed.append(self.e.feeder_org(feeder_id))
+        # Both ends of a link know each other's host org by the same UUID (REFERENCE §1.5 steps 1
+        # and 4); creating them with the other organisations puts them before any user or entry.
+        for link in self.links:
+            if link.remote == iid and link.connection is not None and self.e.instances[link.initiator].managed:
+                needed.append(self.e.instances[link.initiator].host_org)
+            if link.initiator == iid:
+                needed.append(self.e.instances[link.remote].host_org)
         local = set(self.e.instances[iid].orgs)
         return [o for o in dict.fromkeys(needed) if o not in local]
 
@@ -140,7 +151,7 @@ class _Writer:
         conn = link.connection
         data: dict[str, Any] = {
             "id": link.id, "name": link.remote, "remote": link.remote, "remote_url": remote.url,
-            "remote_managed": remote.managed, "remote_org": self.org_data(remote.host_org, False),
+            "remote_managed": remote.managed, "remote_org": self.org_ref(remote.host_org),
             "listing_only": link.listing_only,
             # A key for an unmanaged remote comes from its operator (README): env var, read at apply time.
             "key_env": "" if remote.managed or link.listing_only else env_name("MISP_SYNC_KEY", link.initiator,
@@ -166,7 +177,7 @@ class _Writer:
         assert conn is not None
         return {
             "id": link.id, "initiator": link.initiator, "initiator_url": initiator.url,
-            "initiator_managed": initiator.managed, "initiator_org": self.org_data(initiator.host_org, False),
+            "initiator_managed": initiator.managed, "initiator_org": self.org_ref(initiator.host_org),
             "remote_org_uuid": self.e.organisations[self.e.instances[link.remote].host_org].uuid,
             # One sync user per initiating instance, in the initiator's host org (REFERENCE §1.5).
             "sync_user": f"sync-{link.initiator}@{url_host(initiator.url)}",

@@ -11,7 +11,9 @@ the next run).
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -124,7 +126,9 @@ def apply_project(project: Path, *, check: bool = False, limit: str | None = Non
             scrub_command_files(artifacts)
 
     cmdline = "--diff" + (" --check" if check else "")
-    env = {"ANSIBLE_COLLECTIONS_PATH": str(project / "collections"), "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
+    # ansible-runner starts `ansible-playbook` from PATH: prefer the one installed beside us.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {"PATH": path, "ANSIBLE_COLLECTIONS_PATH": str(project / "collections"), "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
            "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
     try:
         with progress:

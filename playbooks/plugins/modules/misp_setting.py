@@ -17,8 +17,9 @@ options:
   misp_api_key: {description: Site admin API key., type: str, required: true}
   validate_certs: {description: Verify the TLS certificate., type: bool, default: true}
   timeout: {description: HTTP timeout in seconds., type: int, default: 60}
-  name: {description: "Setting name, C(Section.key).", type: str, required: true}
-  value: {description: Wanted value (string, number or boolean)., type: raw, required: true}
+  name: {description: "Setting name, C(Section.key). Use O(name) and O(value), or O(settings)., type: str}
+  value: {description: Wanted value (string, number or boolean)., type: raw}
+  settings: {description: "Several settings at once, C({Section.key: value})., type: dict}
   force: {description: Skip MISP's validation of the value., type: bool, default: false}
   sensitive: {description: Hide the value from results and diffs (passwords)., type: bool, default: false}
 author: [misp-planner]
@@ -29,12 +30,13 @@ EXAMPLES = r"""
   misp_planner.misp.misp_setting:
     misp_url: https://misp.example
     misp_api_key: "{{ misp_admin_key }}"
-    name: MISP.baseurl
-    value: https://misp.example
+    settings:
+      MISP.baseurl: https://misp.example
+      MISP.external_baseurl: https://misp.example
 """
 
 RETURN = r"""
-value: {description: The value now set (hidden when sensitive)., returned: success, type: raw}
+changed_settings: {description: Names of the settings that were (or would be) changed., returned: success, type: list}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -50,23 +52,31 @@ def same(current, wanted):
 
 
 def main():
-    spec = dict(MISP_COMMON_ARGS, name=dict(type="str", required=True), value=dict(type="raw", required=True),
+    spec = dict(MISP_COMMON_ARGS, name=dict(type="str"), value=dict(type="raw"), settings=dict(type="dict"),
                 force=dict(type="bool", default=False), sensitive=dict(type="bool", default=False))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_together=[("name", "value")],
+                           required_one_of=[("name", "settings")], mutually_exclusive=[("name", "settings")])
     p = module.params
+    wanted = p["settings"] if p["settings"] is not None else {p["name"]: p["value"]}
 
     def action():
         api = MispApi(module)
-        current = (api.get("/servers/getSetting/%s" % p["name"], allow_404=True) or {}).get("value")
         shown = (lambda v: "(hidden)") if p["sensitive"] else (lambda v: v)
-        if same(current, p["value"]):
-            return dict(changed=False, value=shown(current))
-        if not module.check_mode:
-            answer = api.post("/servers/serverSettingsEdit/%s" % p["name"], dict(value=p["value"], force=p["force"]))
-            if isinstance(answer, dict) and answer.get("saved") is False:
-                raise MispError("setting %s was refused: %s" % (p["name"], answer.get("errors", "")))
-        return dict(changed=True, value=shown(p["value"]),
-                    diff=dict(before={p["name"]: shown(current)}, after={p["name"]: shown(p["value"])}))
+        before, after = {}, {}
+        for name in sorted(wanted):
+            value = wanted[name]
+            current = (api.get("/servers/getSetting/%s" % name, allow_404=True) or {}).get("value")
+            if same(current, value):
+                continue
+            before[name], after[name] = shown(current), shown(value)
+            if not module.check_mode:
+                answer = api.post("/servers/serverSettingsEdit/%s" % name, dict(value=value, force=p["force"]))
+                if isinstance(answer, dict) and answer.get("saved") is False:
+                    raise MispError("setting %s was refused: %s" % (name, answer.get("errors", "")))
+        result = dict(changed=bool(after), changed_settings=sorted(after))
+        if after:
+            result["diff"] = dict(before=before, after=after)
+        return result
 
     run(module, action)
 

@@ -1,0 +1,158 @@
+"""Runs generated projects against MISP test doubles (not MISP): topology, doubles, env, apply."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from misp_test_server.server import MispTestDouble, RunningDouble
+
+from planner.ansible.project import generate_project, env_name
+from planner.ansible.runner import ApplyResult, apply_project
+from planner.pipeline import load_estate
+from planner.sizing import size_estate
+
+MANAGED = ("hub", "ingest", "partner")
+EXTERNAL = "ext"
+
+TOPOLOGY = """\
+version: 1
+name: e2e-estate
+description: three managed test doubles and one run by someone else
+defaults: {{tls_verify: false, platform: debian-12}}
+organisations:
+  csirt: {{name: Test CSIRT}}
+  bank: {{name: Test Bank}}
+  partner-org: {{name: Test Partner}}
+  ext-org: {{name: External Org}}
+communities:
+  national: {{trust: trusted}}
+  partners: {{trust: trusted}}
+instances:
+  hub: {{community: national, host_org: csirt, orgs: [bank], url: "{hub}", purpose: sharing}}
+  ingest: {{community: national, host_org: csirt, url: "{ingest}", purpose: ingest}}
+  partner: {{community: partners, host_org: partner-org, url: "{partner}", purpose: sharing}}
+  ext: {{community: partners, host_org: ext-org, url: "{ext}", managed: false}}
+feeders:
+  osint:
+    kind: osint-feed
+    into: ingest
+    via: feed
+    feed: {{url: "https://feeds.example/osint", format: misp}}
+    distribution: organisation
+  sandbox: {{kind: sandbox, into: ingest, allowed_ips: [127.0.0.1/32]}}
+sync:
+  - {{initiator: hub, remote: ingest, pull: true, internal: true, allowed_ips: [127.0.0.1/32]}}
+  - initiator: hub
+    remote: partner
+    push:
+      tags: {{include: [{push_tags}], exclude: ["tlp:red"]}}
+      orgs: {{exclude: [bank]}}
+    pull: {{tags: {{exclude: ["tlp:amber"]}}}}
+    sightings: true
+    allowed_ips: [127.0.0.1/32]
+  - initiator: partner
+    remote: hub
+    push: {{tags: {{exclude: ["tlp:red"]}}}}
+    allowed_ips: [127.0.0.1/32]
+  - {{initiator: hub, remote: ext, push: true}}
+sharing_groups:
+  fin:
+    orgs: [csirt, bank, partner-org]
+    instances: [hub, partner, ingest]
+    releasability: Test finance group
+consumers:
+  siem: {{kind: siem, from: hub, via: zmq}}
+  ids: {{kind: nids, from: hub, via: api, format: suricata, allowed_ips: [127.0.0.1/32]}}
+"""
+
+
+@dataclass
+class Estate:
+    doubles: dict[str, RunningDouble]
+    topology: Path
+    project: Path
+
+    def state(self, name: str) -> MispTestDouble:
+        return self.doubles[name].state
+
+    def write(self, push_tags: str = '"tlp:green"') -> None:
+        urls = {name: d.url for name, d in self.doubles.items()}
+        self.topology.write_text(TOPOLOGY.format(push_tags=push_tags, **urls), encoding="utf-8")
+
+    def generate(self) -> None:
+        import shutil
+
+        loaded = load_estate(self.topology)
+        if self.project.exists():
+            keep = self.project / "artifacts"
+            for child in self.project.iterdir():
+                if child != keep:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        self.project.mkdir(parents=True, exist_ok=True)
+        generate_project(loaded.estate, size_estate(loaded.estate), self.project)
+
+    def env(self) -> dict[str, str]:
+        env = {env_name("MISP_ADMIN_KEY", name): self.state(name).admin_key for name in MANAGED}
+        env[env_name("MISP_SYNC_KEY", "hub", EXTERNAL)] = self.external_key
+        return env
+
+    def apply(self, check: bool = False) -> ApplyResult:
+        saved = {k: os.environ.get(k) for k in self.env()}
+        os.environ.update(self.env())
+        try:
+            return apply_project(self.project, check=check, extravars={"misp_provision_stack": False}, quiet=True)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def prepare_external(self) -> None:
+        """What the operator of the unmanaged instance does by hand: our org, a sync user, a key."""
+        from misp_test_server.server import dispatch
+
+        ext = self.state(EXTERNAL)
+        loaded = load_estate(self.topology)
+        org = loaded.estate.organisations["csirt"]
+        key = ext.admin_key
+        _, created = dispatch(ext, "POST", "/admin/organisations/add", key, "127.0.0.1",
+                              {"name": org.name, "uuid": org.uuid, "local": False})
+        _, user = dispatch(ext, "POST", "/admin/users/add", key, "127.0.0.1",
+                           {"email": "sync-hub@operator.example", "org_id": created["Organisation"]["id"], "role_id": 5})
+        _, minted = dispatch(ext, "POST", f"/auth_keys/add/{user['User']['id']}", key, "127.0.0.1",
+                             {"comment": "for the CSIRT hub"})
+        self.external_key = minted["AuthKey"]["authkey_raw"]
+        ext_org = loaded.estate.organisations["ext-org"]
+        dispatch(ext, "POST", "/admin/organisations/edit/1", key, "127.0.0.1", {"name": ext_org.name, "uuid": ext_org.uuid})
+
+    external_key: str = ""
+
+    def secrets(self) -> list[str]:
+        found = [self.external_key]
+        for double in self.doubles.values():
+            found.extend(double.state.issued_keys)
+            found.append(double.state.admin_key)
+        return [s for s in found if s]
+
+
+@contextmanager
+def running_estate(tmp: Path) -> Iterator[Estate]:
+    doubles = {name: RunningDouble(name) for name in (*MANAGED, EXTERNAL)}
+    try:
+        estate = Estate(doubles, tmp / "topology.yaml", tmp / "ansible")
+        estate.write()
+        estate.prepare_external()
+        estate.generate()
+        yield estate
+    finally:
+        for double in doubles.values():
+            double.stop()
+
+
+__all__ = ["Estate", "running_estate", "textwrap"]
