@@ -206,6 +206,7 @@ def size(
     fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="table, json or md.")] = SizeFormat.table,
 ) -> None:
     """Size every managed instance: volume now and at the horizon, vCPU, RAM, disk, MariaDB, PHP, workers, Redis."""
+    from planner.rules.sizing import sizing_findings
     from planner.sizing import print_sizing_table, size_estate, sizing_json_text, sizing_markdown
 
     loaded = load_or_exit(file)
@@ -218,8 +219,10 @@ def size(
         from rich.console import Console
 
         print_sizing_table(sizing, Console(width=200))
-    if loaded.findings:
-        sys.stderr.write(render_findings(loaded.findings, FindingFormat.human))
+    findings = [*loaded.findings, *sizing_findings(loaded.estate)]
+    if findings:
+        sys.stderr.write(render_findings(findings, FindingFormat.human))
+    raise typer.Exit(EXIT_FINDINGS if has_errors(findings) else EXIT_OK)
 
 
 class DiffFormat(StrEnum):

@@ -64,3 +64,15 @@ def test_size_of_unreadable_file_is_a_finding_not_a_traceback(tmp_path: Path) ->
     result = runner.invoke(app, ["size", str(bad)])
     assert result.exit_code in (1, 2, 3)
     assert "Traceback" not in result.output
+
+
+def test_size_reports_sizing_findings_and_exits_1_on_errors(tmp_path: Path) -> None:
+    topology = tmp_path / "t.yaml"
+    topology.write_text(
+        "version: 1\nname: t\ndefaults: {sizing_parameters: {share_al: 0.1}}\n"
+        "organisations: {o: {name: O}}\ncommunities: {c: {}}\n"
+        "instances: {a: {community: c, host_org: o, url: https://a.example}}\n", encoding="utf-8")
+    result = runner.invoke(app, ["size", str(topology), "--format", "json"])
+    assert result.exit_code == 1
+    assert "MP304" in result.stderr and "did you mean 'share_all'?" in result.stderr
+    assert json.loads(result.stdout)["instances"]["a"]["vcpu"] >= 2

@@ -99,3 +99,9 @@ def sizing_parameters(estate: Estate) -> Iterator[Finding]:
     for name, message, hint in parameter_problems(estate):
         yield estate.finding("MP304", Severity.ERROR, message, hint,
                              ("defaults", "sizing_parameters", name))
+
+
+def sizing_findings(estate: Estate) -> list[Finding]:
+    """The MP3xx findings alone, for the `size` command (validate and lint run every rule)."""
+    checks = (crosses_threshold, override_below_minimum, redis_for_caching, sizing_parameters)
+    return [finding for check in checks for finding in check(estate)]
