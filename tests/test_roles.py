@@ -66,7 +66,11 @@ def render(tmp: Path, example: str, instance: str) -> Path:
     out.mkdir(parents=True)
     private = tmp / f"runner-{example}-{instance}"
     private.mkdir()
-    extravars = {"render_out": str(out), "misp_sizing": instance_sizing(example, instance), "misp_instance_id": instance}
+    extravars = {
+        "render_out": str(out),
+        "misp_sizing": instance_sizing(example, instance),
+        "misp_instance_id": instance,
+    }
     run = ansible_runner.run(
         private_data_dir=str(private),
         playbook=str(CHROOT_DIR / "render.yml"),
