@@ -154,7 +154,8 @@ def _pass_tags(estate: Estate) -> tuple[str, ...]:
 
 
 def reach_factors(estate: Estate, origin: str, distribution: Distribution, tags: tuple[str, ...],
-                  sharing_group: str | None, params: Mapping[str, float]) -> dict[str, float]:
+                  sharing_group: str | None, params: Mapping[str, float],
+                  pass_tags: tuple[str, ...] | None = None) -> dict[str, float]:
     """Instance -> share of the origin's events at this level that end up there (origin excluded).
 
     An instance the engine reaches with the event as described counts fully. When the event
@@ -173,7 +174,7 @@ def reach_factors(estate: Estate, origin: str, distribution: Distribution, tags:
     origin_instance = base.origin_instance
     factors = {inst: 1.0 for inst in base.reaches if inst != origin_instance}
     if not tags:
-        tagged = _pass_tags(estate)
+        tagged = _pass_tags(estate) if pass_tags is None else pass_tags
         if tagged:
             wider = engine.propagate(EventSpec(origin, distribution, tagged, sharing_group))
             for inst in wider.reaches:
@@ -209,6 +210,7 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
     """
     inflow: dict[str, list[float]] = {iid: [0.0, 0.0] for iid in estate.instances}
     published = params["share_published"]
+    tagged = _pass_tags(estate)
     for sid in sorted(estate.instances):
         inst = estate.instances[sid]
         stock = own_stock(inst, params) * published
@@ -227,7 +229,7 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                     continue
             for gid in groups:
                 part = share / len(groups)
-                for target, factor in reach_factors(estate, sid, level, (), gid, params).items():
+                for target, factor in reach_factors(estate, sid, level, (), gid, params, tagged).items():
                     inflow[target][0] += part * factor * stock
                     inflow[target][1] += part * factor * rate
     for fid in sorted(estate.feeders):
@@ -235,7 +237,7 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
         if not feeder.publish or feeder.rate <= 0 or _cache_only(estate, fid):
             continue
         for target, factor in reach_factors(estate, fid, feeder.distribution, tuple(feeder.tags),
-                                            feeder.sharing_group, params).items():
+                                            feeder.sharing_group, params, tagged).items():
             inflow[target][1] += factor * feeder.rate
     return {iid: (v[0], v[1]) for iid, v in inflow.items()}
 
@@ -475,7 +477,8 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
         vcpu = local_vcpu
         disk = int(_ceil_to(base_disk / GIB + (db_bytes + logs_bytes + attachment_bytes) * headroom / GIB,
                             p["disk_round_gib"]))
-    computed = {"ram_gib": ram, "disk_gib": disk, "vcpu": vcpu, "redis_gib": redis_need_gib, "database": database}
+    computed = {"ram_gib": ram, "disk_gib": disk, "vcpu": vcpu, "redis_gib": redis_need_gib,
+                "database": "dedicated" if dedicated_needed else "local"}
 
     if o.ram is not None:
         overridden = o.ram / GIB
@@ -549,8 +552,8 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
     growth_per_year = vol.per_day * 365 * p["database_bytes_per_attribute"] * (
         1 + p["logs_share_of_database"] + attachment_share) / GIB
 
-    reasons.extend(_reasons(vol, load, crosses, database, ram, disk, vcpu, pool_bytes, fpm, workers,
-                            redis_gib, large, p))
+    final = {"ram_gib": ram, "disk_gib": disk, "vcpu": vcpu, "redis_gib": redis_gib, "database": database}
+    reasons.extend(_reasons(vol, load, crosses, computed, final, pool_need, db_bytes, fpm, workers, large, p))
     return InstanceSizing(
         instance=iid, volume=vol, volume_class=_class(vol.now), volume_class_at_horizon=_class(vol.horizon),
         crosses_50m_in_days=crosses, vcpu=vcpu, ram_gib=ram, disk_gib=disk,
@@ -593,9 +596,14 @@ def _count(value: float) -> str:
     return format_count(value)
 
 
-def _reasons(vol: Volume, load: Load, crosses: int | None, database: str, ram: int, disk: int, vcpu: int,
-             pool: int, fpm: int, workers: Mapping[str, int], redis_gib: float, large: bool,
+def _reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str, Any], final: Mapping[str, Any],
+             pool_need: float, db_bytes: float, fpm: int, workers: Mapping[str, int], large: bool,
              p: Mapping[str, float]) -> list[str]:
+    """One sentence per headline number, about the computed value (and the override, if any)."""
+
+    def overridden(key: str, unit: str) -> str:
+        return f" (the topology sets {final[key]:g}{unit})" if final[key] != computed[key] else ""
+
     years = vol.horizon_days / 365
     out = [
         f"Holds {_count(vol.now)} attributes now ({_count(vol.own_stock)} own, {_count(vol.sync_stock)} "
@@ -607,25 +615,40 @@ def _reasons(vol: Volume, load: Load, crosses: int | None, database: str, ram: i
         out.append("Already above 50M attributes: provisioning changes at that size (REFERENCE §7.1, §7.4).")
     elif crosses is not None and crosses <= vol.horizon_days:
         out.append(f"Crosses 50M attributes in {crosses} days, within the horizon (REFERENCE §7.1).")
-    out.append(f"Disk {disk} GiB: {p['database_bytes_per_attribute']:g} B/attribute measured, plus logs, "
+    out.append(f"Disk {computed['disk_gib']} GiB{overridden('disk_gib', ' GiB')}: a {_gib(db_bytes / GIB)} database "
+               f"at {p['database_bytes_per_attribute']:g} B/attribute (measured), plus logs, "
                f"attachments{' (sandbox samples)' if load.sandbox else ''}, {p['disk_headroom']:g}x headroom "
                "and the system.")
-    out.append(f"RAM {ram} GiB: buffer pool {_gib(pool / GIB)} for the hot working set, {fpm} PHP children, "
+    out.append(f"RAM {computed['ram_gib']} GiB{overridden('ram_gib', ' GiB')}: a buffer pool of at least "
+               f"{_gib(pool_need / GIB)} for the hot working set, {fpm} PHP children, "
                f"{sum(workers.values())} workers and Redis.")
-    out.append(f"{vcpu} vCPU for {load.users} users, {_count(vol.horizon)} attributes to correlate and "
-               f"{_count(vol.per_day)}/day of ingest.")
-    if database == "dedicated":
-        out.append("Database on its own host: above 50M attributes or a very large buffer pool (REFERENCE §7.4).")
-    if load.feeds or load.cached_attributes:
-        out.append(f"Redis {redis_gib:g} GiB: {load.feeds} cached feed(s) at ~1.2 GB for all 84 default feeds "
-                   f"(REFERENCE §3.4) and {_count(load.cached_attributes)} cached sync values.")
+    out.append(f"{computed['vcpu']} vCPU{overridden('vcpu', '')} for {load.users} users, "
+               f"{_count(vol.horizon)} attributes to correlate and {_count(vol.per_day)}/day of ingest.")
+    if final["database"] != computed["database"]:
+        out.append(f"Database {final['database']}, as the topology sets (the model advises {computed['database']}: "
+                   "a dedicated host above 50M attributes at the horizon, REFERENCE §7.4).")
+    elif final["database"] == "dedicated":
+        out.append("Database on its own host: above 50M attributes at the horizon or a very large buffer pool "
+                   "(REFERENCE §7.4).")
+    else:
+        out.append("Database on the MISP host: below 50M attributes at the horizon (REFERENCE §7.4).")
+    out.append(f"Workers: {workers['default']} default for {load.initiated_jobs} server entries and {load.feeds} "
+               f"feeds, {workers['prio']} prio for {load.pushes} pushing entries (REFERENCE §6.3).")
+    out.append(f"Redis {computed['redis_gib']:g} GiB{overridden('redis_gib', ' GiB')}: cache, sessions and jobs, "
+               f"{load.feeds} cached feed(s) at ~1.2 GB for all 84 default feeds (REFERENCE §3.4) and "
+               f"{_count(load.cached_attributes)} cached sync values.")
     if large:
         out.append("PHP memory_limit and max_execution_time raised for large exports (REFERENCE §7.1).")
     return out
 
 
 def size_estate(estate: Estate) -> EstateSizing:
-    """Sizing of every managed instance of the estate."""
+    """Sizing of every managed instance of the estate (computed once per estate object: the
+    command, the rules and the renderers all ask, and an Estate is not changed after resolution)."""
+    return cached_sizing(estate)
+
+
+def _size_estate(estate: Estate) -> EstateSizing:
     params = effective_parameters(estate)
     vols = volumes(estate, params)
     sized = {iid: size_instance(estate, iid, vols, params)
@@ -637,12 +660,11 @@ _SIZINGS: dict[int, tuple[Estate, EstateSizing]] = {}
 
 
 def cached_sizing(estate: Estate) -> EstateSizing:
-    """size_estate, computed once per estate object (several rules and renderers ask)."""
     held = _SIZINGS.get(id(estate))
     if held is None or held[0] is not estate:
         if len(_SIZINGS) > 16:
             _SIZINGS.clear()
-        held = (estate, size_estate(estate))
+        held = (estate, _size_estate(estate))
         _SIZINGS[id(estate)] = held
     return held[1]
 
