@@ -351,3 +351,13 @@ def test_docs_explain_every_parameter() -> None:
     docs = (Path(__file__).resolve().parent.parent / "docs" / "sizing.md").read_text(encoding="utf-8")
     missing = [name for name in parameter_specs() if f"`{name}`" not in docs]
     assert not missing, f"docs/sizing.md does not list: {missing}"
+
+
+def test_shares_that_do_not_add_up_warn() -> None:
+    body = """
+        instances:
+          a: {community: c, host_org: o, url: https://a.example}
+        """
+    assert findings(estate_of(body, "sizing_parameters: {share_all: 0.35, share_connected: 0.1}"), "MP305") == []
+    warned = findings(estate_of(body, "sizing_parameters: {share_all: 0.6}"), "MP305")
+    assert len(warned) == 1 and "add up to 1.35" in warned[0].message

@@ -9,7 +9,7 @@ from planner.diagnostics import Finding, Severity
 from planner.estate import Estate
 from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES
 from planner.rules import rule
-from planner.sizing import cached_sizing, parameter_problems
+from planner.sizing import LEVEL_SHARE, cached_sizing, effective_parameters, parameter_problems, topology_parameters
 from planner.units import format_count
 
 
@@ -101,7 +101,27 @@ def sizing_parameters(estate: Estate) -> Iterator[Finding]:
                              ("defaults", "sizing_parameters", name))
 
 
+@rule("MP305", Severity.WARNING, "Distribution shares do not add up to 1", """
+    The sizing model splits each instance's own data over the five distribution levels of MISP
+    (REFERENCE §2.1) with the parameters share_organisation, share_community, share_connected,
+    share_all and share_sharing_group. When overrides make them add up to more than 1, data is
+    counted more than once; to less than 1, part of it vanishes from every instance's inflow.""")
+def shares_add_up(estate: Estate) -> Iterator[Finding]:
+    given = topology_parameters(estate)
+    if not any(name in given for name in LEVEL_SHARE.values()):
+        return
+    values = effective_parameters(estate)
+    total = sum(values[name] for name in LEVEL_SHARE.values())
+    if abs(total - 1) > 1e-6:
+        first = next(name for name in LEVEL_SHARE.values() if name in given)
+        yield estate.finding(
+            "MP305", Severity.WARNING,
+            f"the five distribution shares add up to {total:g}, not 1",
+            "adjust the share_* overrides so that they add up to 1 (docs/sizing.md §2)",
+            ("defaults", "sizing_parameters", first))
+
+
 def sizing_findings(estate: Estate) -> list[Finding]:
     """The MP3xx findings alone, for the `size` command (validate and lint run every rule)."""
-    checks = (crosses_threshold, override_below_minimum, redis_for_caching, sizing_parameters)
+    checks = (crosses_threshold, override_below_minimum, redis_for_caching, sizing_parameters, shares_add_up)
     return [finding for check in checks for finding in check(estate)]
