@@ -141,7 +141,7 @@ class Organisation(Strict):
     nationality: Text | None = None
     sector: Text | None = None
     type: Text | None = None
-    contacts: Annotated[list[Text], BeforeValidator(_text_or_list)] = []
+    contacts: Annotated[list[Text], BeforeValidator(_text_or_list, json_schema_input_type=list[Text] | Text)] = []
 
 
 class Community(Strict):
@@ -221,7 +221,8 @@ class Instance(InstanceDefaults):
     host_org: Id
     url: Url
     orgs: list[Id] = []
-    volume: Annotated[Volume, BeforeValidator(_volume_from_class)] | None = None
+    volume: Annotated[Volume, BeforeValidator(_volume_from_class,
+                                              json_schema_input_type=Volume | VolumeClass)] | None = None
     ansible_host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")] | None = None
     uuid: Uuid | None = None  # extension: MISP.uuid of the instance; derived when absent
     description: Text = ""  # extension
@@ -276,7 +277,9 @@ class Direction(Strict):
     every: Seconds | None = None
 
 
-DirectionField = Annotated[Direction | None, BeforeValidator(_direction)]
+# The JSON Schema shows what people may write (true/false or a filter), not the parsed value.
+DirectionField = Annotated[Direction | None,
+                           BeforeValidator(_direction, json_schema_input_type=Direction | bool | None)]
 
 
 class Tls(Strict):
@@ -334,7 +337,9 @@ def _targets(value: object) -> object:
     return value
 
 
-Targets = Annotated[list[Annotated[Target, BeforeValidator(_target)]], BeforeValidator(_targets)]
+TargetInput = Target | Id  # an instance id, or {instance: id} / {community: id}
+Targets = Annotated[list[Annotated[Target, BeforeValidator(_target, json_schema_input_type=TargetInput)]],
+                    BeforeValidator(_targets, json_schema_input_type=list[TargetInput] | TargetInput)]
 
 
 class PolicyData(Strict):

@@ -85,12 +85,25 @@ def parse_size_bytes(value: object) -> int:
 
 
 def format_count(value: float) -> str:
-    """The inverse of parse_count for display: 12000000 -> '12M', 1500 -> '1.5k'."""
+    """The inverse of parse_count for display: 12000000 -> '12M', 1500 -> '1.5k', 999600 -> '1M'.
+
+    Three significant digits, never an exponent (which parse_count would not read back).
+    """
+    if not math.isfinite(value):
+        return str(value)
+    rounded = float(f"{value:.3g}")  # round first, so 999600 becomes 1M rather than '1e+03k'
     for unit in ("G", "M", "k"):
         scale = COUNT_SUFFIX[unit]
-        if value >= scale:
-            return f"{value / scale:.3g}{unit}"
-    return f"{value:.3g}" if value != int(value) else str(int(value))
+        if rounded >= scale:
+            return f"{_plain(rounded / scale)}{unit}"
+    return _plain(value)
+
+
+def _plain(number: float) -> str:
+    if number == int(number):
+        return str(int(number))
+    text = f"{number:.3g}"
+    return text if "e" not in text else f"{number:.10f}".rstrip("0").rstrip(".")
 
 
 def format_seconds(seconds: int) -> str:
