@@ -361,3 +361,41 @@ def test_shares_that_do_not_add_up_warn() -> None:
     assert findings(estate_of(body, "sizing_parameters: {share_all: 0.35, share_connected: 0.1}"), "MP305") == []
     warned = findings(estate_of(body, "sizing_parameters: {share_all: 0.6}"), "MP305")
     assert len(warned) == 1 and "add up to 1.35" in warned[0].message
+
+
+def test_dedicated_database_host_split() -> None:
+    e = estate_of("""
+        instances:
+          big: {community: c, host_org: o, url: https://a.example, users: 100, volume: {attributes: 60M}}
+          small: {community: c, host_org: p, url: https://b.example, users: 100, volume: {attributes: 49M}}
+        """)
+    sized = size_estate(e).instances
+    big, small = sized["big"], sized["small"]
+    assert (big.database, small.database) == ("dedicated", "local")
+    hosts = big.hosts
+    assert hosts["misp"]["ram_gib"] + hosts["database"]["ram_gib"] == big.ram_gib
+    assert hosts["misp"]["disk_gib"] + hosts["database"]["disk_gib"] == big.disk_gib
+    assert hosts["misp"]["vcpu"] + hosts["database"]["vcpu"] == big.vcpu
+    # pool need 60M x 3500 B x 0.3 = 58.7 GiB; on one host that would be 117.3 -> 120 GiB with a
+    # 60 GiB pool. The database host keeps at least that pool at 3/4 of its RAM (REFERENCE §7.2):
+    # 80 GiB; the total never drops below the single-host 120 GiB, the rest is the MISP host's.
+    assert big.ram_gib == 120
+    assert hosts["database"]["ram_gib"] == 80 and hosts["misp"]["ram_gib"] == 40
+    assert big.mariadb["innodb_buffer_pool_size"] == 60 * GIB
+    # moving the database out never lowers a total
+    for key in ("ram_gib", "disk_gib", "vcpu"):
+        assert getattr(big, key) >= getattr(small, key)
+    assert big.mariadb["innodb_buffer_pool_size"] >= small.mariadb["innodb_buffer_pool_size"]
+
+
+def test_caching_link_needs_redis_for_the_remote_values() -> None:
+    e = estate_of("""
+        instances:
+          hub: {community: c, host_org: o, url: https://a.example}
+          partner: {community: c, host_org: p, url: https://b.example, managed: false, volume: {attributes: 30M}}
+        sync:
+          - {initiator: hub, remote: partner, pull: true, caching: true}
+        """)
+    s = size_estate(e).instances["hub"]
+    # (0.5 GiB + 30M values x 80 B) x 1.25 = 3.42 GiB -> 3.5 GiB
+    assert s.redis_gib == 3.5
