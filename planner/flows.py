@@ -118,10 +118,6 @@ def _matches(rule: Any, values: Iterable[str]) -> bool:
     return not have.intersection(rule.exclude)
 
 
-def _trivial(direction: Direction) -> bool:
-    return not (direction.tags.include or direction.tags.exclude or direction.orgs.include or direction.orgs.exclude)
-
-
 def filter_passes(direction: Direction, tags: Iterable[str], orgc: str) -> bool:
     """Push rules are evaluated locally, pull rules on the remote; both match event tags (OR/NOT)
     and the creator org ``orgc`` (REFERENCE §1.3)."""
@@ -150,7 +146,21 @@ class Engine:
         for n, link in enumerate(self.links):
             out[link.source].append(n)
         self.out: dict[str, tuple[int, ...]] = {iid: tuple(v) for iid, v in out.items()}
-        self.filtered = tuple(n for n, link in enumerate(self.links) if not _trivial(link.filter))
+        self.names = sorted(estate.instances)
+        self.index = {iid: k for k, iid in enumerate(self.names)}
+        self._all_adjacency: dict[frozenset[str], tuple[list[list[int]], list[list[tuple[int, int, bool]]]]] = {}
+        # Filters are indexed once: tag rules are evaluated per distinct tag set, org rules looked up
+        # by creator org, so that an event costs nothing for the (usual) unfiltered flows.
+        self.tag_filtered = tuple(n for n, link in enumerate(self.links)
+                                  if link.filter.tags.include or link.filter.tags.exclude)
+        self.org_excluding: dict[str, set[int]] = {}
+        self.org_including: list[tuple[int, frozenset[str]]] = []
+        for n, link in enumerate(self.links):
+            for org in link.filter.orgs.exclude:
+                self.org_excluding.setdefault(org, set()).add(n)
+            if link.filter.orgs.include:
+                self.org_including.append((n, frozenset(link.filter.orgs.include)))
+        self._tag_blocked: dict[frozenset[str], frozenset[int]] = {}
         self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
         self.groups = {gid: _Group(frozenset(g.orgs), frozenset(g.instances), g.roaming)
                        for gid, g in estate.sharing_groups.items()}
@@ -188,12 +198,18 @@ class Engine:
                             f"not {event.distribution.word}")
         return instance, org, published
 
+    def tag_blocked(self, tags: frozenset[str]) -> frozenset[int]:
+        if tags not in self._tag_blocked:
+            self._tag_blocked[tags] = frozenset(n for n in self.tag_filtered
+                                                if not _matches(self.links[n].filter.tags, tags))
+        return self._tag_blocked[tags]
+
     def blocked(self, tags: frozenset[str], orgc: str) -> frozenset[int]:
         """Flows whose push/pull rules refuse events with these tags from this creator org."""
         key = (tags, orgc)
         if key not in self._blocked:
-            self._blocked[key] = frozenset(n for n in self.filtered
-                                           if not filter_passes(self.links[n].filter, tags, orgc))
+            by_org = {n for n, allowed in self.org_including if orgc not in allowed}
+            self._blocked[key] = self.tag_blocked(tags) | by_org | self.org_excluding.get(orgc, set())
         return self._blocked[key]
 
     # -- one hop ----------------------------------------------------------------------------
@@ -247,6 +263,16 @@ class Engine:
         level = int(event.distribution)
         group = self.groups[event.sharing_group] if event.sharing_group is not None else None
         blocked = self.blocked(frozenset(event.tags), orgc)
+        # The flow records the creator org it used, so that its output says who created the event.
+        event = replace(event, org=orgc)
+        if level == ALL:
+            return self._propagate_all(event, origin, published, blocked)
+        return self.search(event, origin, published, group, blocked)
+
+    def search(self, event: EventSpec, origin: str, published: bool, group: _Group | None,
+               blocked: frozenset[int]) -> Flow:
+        """The general search over states described in the module docstring."""
+        level, orgc = int(event.distribution), event.org
         links, out, transfer = self.links, self.out, self._transfer
 
         start: State = (origin, level, orgc if level == ORG else None, published)
@@ -284,13 +310,107 @@ class Engine:
                     best[target] = nxt
             for target, nxt in best.items():
                 chosen[target] = ((nxt[1], nxt[2], nxt[3]), chains[nxt])
+            # new_layer is in chain order (parents in chain order, flows sorted by target), so the
+            # chain kept for a tie is the smallest one, whatever the order of entries in the file.
             layer = new_layer
 
         timing = self._timing(origin, chains, blocked, group)
         reaches = {inst: Distribution(chosen[inst][0][0]) for inst in sorted(chosen)}
         paths = {inst: chosen[inst][1] for inst in sorted(chosen) if inst != origin}
-        # The flow records the creator org it used, so that its output says who created the event.
-        return Flow(replace(event, org=orgc), origin, reaches, paths, timing)
+        return Flow(event, origin, reaches, paths, timing)
+
+    def _adjacency(self, tags: frozenset[str]) -> tuple[list[list[int]], list[list[tuple[int, int, bool]]]]:
+        """Per instance index, for events with these tags: the targets of flows with nothing to check
+        per event (no org rules, not `unpublish`), and ``(target, flow, unpublish)`` of the others;
+        both in target order. Built once per tag set, so the level-`all` search never looks at tag
+        rules."""
+        if tags not in self._all_adjacency:
+            tag_blocked = self.tag_blocked(tags)  # org rules are checked per event
+            free: list[list[int]] = [[] for _ in self.names]
+            checked: list[list[tuple[int, int, bool]]] = [[] for _ in self.names]
+            for n, link in enumerate(self.links):  # sorted by source, then target
+                if n in tag_blocked:
+                    continue
+                u, v = self.index[link.source], self.index[link.target]
+                if link.unpublish or link.filter.orgs.include or link.filter.orgs.exclude:
+                    checked[u].append((v, n, link.unpublish))
+                else:
+                    free[u].append(v)
+            self._all_adjacency[tags] = (free, checked)
+        return self._all_adjacency[tags]
+
+    def _propagate_all(self, event: EventSpec, origin: str, published: bool, blocked: frozenset[int]) -> Flow:
+        """:meth:`search` for level `all`, which no hop changes (REFERENCE §2.2 rule 6, §2.4 step 6)
+        and every sync user sees: a copy is only published or not, so this is a plain breadth-first
+        search over instance indices. Same model, same results (a property test compares both);
+        this level floods whole estates, so it is the one worth a shortcut."""
+        free, checked = self._adjacency(frozenset(event.tags))
+        names = self.names
+        start = self.index[origin]
+        chains: list[tuple[str, ...]] = [()] * len(names)  # chain of each holder of a published copy
+        chains[start] = (origin,)
+        unpublished: dict[int, tuple[str, ...]] = {}  # chain of each holder of an unpublished copy
+        # Each layer is kept sorted by chain (parents in chain order, each parent's new targets in
+        # name order), as in search(), so the chain kept for a tie of hops is the smallest one.
+        frontier = [start] if published else []
+        while frontier:
+            layer: list[int] = []
+            for u in frontier:
+                chain = chains[u]
+                begin = len(layer)
+                for v in free[u]:
+                    if not chains[v]:
+                        chains[v] = (*chain, names[v])
+                        layer.append(v)
+                if checked[u]:
+                    mark = len(layer)
+                    for v, n, unpublish in checked[u]:
+                        if n in blocked:
+                            continue
+                        if unpublish:
+                            # An instance on the chain already holds a copy; MISP refuses the echo.
+                            if v != start and v not in unpublished and names[v] not in chain:
+                                unpublished[v] = (*chain, names[v])
+                        elif not chains[v]:
+                            chains[v] = (*chain, names[v])
+                            layer.append(v)
+                    if len(layer) > mark:
+                        layer[begin:] = sorted(layer[begin:])  # this parent's targets in name order
+            frontier = layer
+        # Timing: an instance that may hold an unpublished copy may forward nothing, so what only it
+        # would pass on is not certain (see the module docstring).
+        certain = [False] * len(names)
+        certain[start] = True
+        work = [start] if published else []
+        if not unpublished:  # every holder got a published copy and passed it on: all certain
+            certain = [bool(chain) for chain in chains]
+            work = []
+        while work:
+            u = work.pop()
+            if u in unpublished:
+                continue
+            for v in free[u]:
+                if not certain[v]:
+                    certain[v] = True
+                    work.append(v)
+            for v, n, _ in checked[u]:
+                if not certain[v] and n not in blocked:
+                    certain[v] = True
+                    work.append(v)
+        reaches: dict[str, Distribution] = {}
+        paths: dict[str, tuple[str, ...]] = {}
+        timing: list[str] = []
+        for k, name in enumerate(names):
+            chain = chains[k]
+            if k in unpublished and (not chain or len(unpublished[k]) < len(chain)):
+                chain = unpublished[k]  # fewer hops; on a tie the published copy wins
+            if chain:
+                reaches[name] = Distribution.ALL
+                if k != start:
+                    paths[name] = chain
+                if not certain[k]:
+                    timing.append(name)
+        return Flow(event, origin, reaches, paths, tuple(timing))
 
     def _timing(self, origin: str, chains: Mapping[State, tuple[str, ...]], blocked: frozenset[int],
                 group: _Group | None) -> tuple[str, ...]:

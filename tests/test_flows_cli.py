@@ -36,42 +36,55 @@ def run(args: list[str]) -> Result:
     return result
 
 
-def test_json_is_exactly_one_object_in_the_spec_shape() -> None:
-    result = run([NATIONAL, "--origin", "hub", "--distribution", "all", "--tags", "tlp:green", "--format", "json"])
+def write(tmp_path: Path, estate: Any) -> str:
+    path = tmp_path / "estate.json"  # JSON is YAML 1.2: the loader reads it as a topology file
+    path.write_text(json.dumps(estate.document.data), encoding="utf-8")
+    return str(path)
+
+
+def test_json_is_exactly_one_object_in_the_spec_shape(tmp_path: Path) -> None:
+    estate = build({"hub": "oa", "ingest": "oa", "partner": "ob"},
+                   [push("hub", "partner", filter={"tags": {"include": ["tlp:green"]}}), pull("hub", "ingest")])
+    result = run([write(tmp_path, estate), "--origin", "hub", "--distribution", "all", "--tags", "tlp:green",
+                  "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)  # the whole of stdout is one JSON document
-    assert data["origin"] == "hub"
-    assert data["distribution"] == "all"
-    assert data["tags"] == ["tlp:green"]
-    assert data["sharing_group"] is None
-    # hub pushes tlp:green to partner-misp (the include list names it); ingest only pulls from nothing.
-    assert data["reaches"] == {"hub": "all", "partner-misp": "all"}
-    assert data["paths"] == {"partner-misp": ["hub", "partner-misp"]}
-    assert data["timing_dependent"] == []
+    assert data == {"origin": "hub", "distribution": "all", "tags": ["tlp:green"], "sharing_group": None,
+                    "org": "oa", "reaches": {"hub": "all", "partner": "all"},
+                    "paths": {"partner": ["hub", "partner"]}, "timing_dependent": []}
 
 
-def test_json_for_a_feeder_uses_its_own_distribution() -> None:
-    result = run([NATIONAL, "--origin", "analyst-workbench", "--format", "json"])
+def test_json_on_an_example() -> None:
+    result = run([NATIONAL, "--origin", "hub", "--distribution", "connected", "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    # The workbench publishes community-level events on hub; community data does not leave by push,
-    # and nothing pulls from hub.
-    assert data["distribution"] == "community"
-    assert data["reaches"] == {"hub": "community"}
+    assert set(data) >= {"origin", "distribution", "tags", "sharing_group", "reaches", "paths"}
+    assert data["reaches"]["hub"] == "connected"
 
 
-def test_table_names_levels_paths_and_unreached() -> None:
-    result = run([NATIONAL, "--origin", "ingest", "--distribution", "connected"])
+def test_json_for_a_feeder_uses_its_own_distribution(tmp_path: Path) -> None:
+    estate = build({"a": "oa", "b": "ob"}, [push("a", "b")],
+                   feeders={"bench": {"kind": "workbench", "into": "a", "distribution": "community", "publish": True}})
+    result = run([write(tmp_path, estate), "--origin", "bench", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert "ingest -> hub" in result.stdout
-    assert "Not reached: partner-misp." in result.stdout
+    data = json.loads(result.stdout)
+    # Community-level events do not leave by push (REFERENCE §2.2 rule 2).
+    assert data["distribution"] == "community"
+    assert data["reaches"] == {"a": "community"}
+
+
+def test_table_names_levels_paths_and_unreached(tmp_path: Path) -> None:
+    estate = build({"a": "oa", "b": "ob", "c": "oc"}, [push("a", "b")])
+    result = run([write(tmp_path, estate), "--origin", "a", "--distribution", "connected"])
+    assert result.exit_code == 0, result.output
+    assert "a -> b" in result.stdout
+    assert "community" in result.stdout
+    assert "Not reached: c." in result.stdout
 
 
 def test_table_says_when_the_outcome_depends_on_timing(tmp_path: Path) -> None:
     estate = build({"a": "oa", "b": "ob", "c": "oc"}, [push("a", "b"), push("a", "c"), pull("b", "c")])
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(estate.document.data), encoding="utf-8")
-    result = run([str(path), "--origin", "a", "-d", "connected"])
+    result = run([write(tmp_path, estate), "--origin", "a", "-d", "connected"])
     assert result.exit_code == 0, result.output
     assert "timing-dependent" in result.stdout
     assert "Timing-dependent:" in result.stdout and ": b." in result.stdout

@@ -108,3 +108,18 @@ def test_same_estate_same_answer(data: Any) -> None:
         # The order of entries in the file does not change who holds what (paths may tie differently).
         assert a.reaches == b.reaches
         assert a.timing_dependent == b.timing_dependent
+
+
+@SETTINGS
+@given(estates(), st.lists(st.sampled_from(TAGS), max_size=2, unique=True))
+def test_level_all_shortcut_equals_the_general_search(data: Any, tags: list[str]) -> None:
+    from dataclasses import replace
+
+    instances, sync, extra, groups = data
+    engine = Engine(build(instances, [*sync, extra], groups))
+    for origin in instances:
+        event = EventSpec(origin, Distribution.ALL, tuple(tags))
+        instance, org, published = engine.resolve(event)
+        general = engine.search(replace(event, org=org), instance, published, None,
+                                engine.blocked(frozenset(tags), org))
+        assert engine.propagate(event) == general
