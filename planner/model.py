@@ -58,6 +58,16 @@ def _parse_url(value: object) -> str:
         raise ValueError(f"'{value}' is not an http(s) base URL; write https://misp.example.org")
     if any(ch.isspace() or not ch.isprintable() for ch in value):
         raise ValueError(f"'{value}' contains spaces or control characters")
+    if parts.username or parts.password:
+        # A URL lands in generated files and diagrams; credentials in it would be a leaked secret.
+        raise ValueError(f"'{value}' carries credentials; keys never go in the topology")
+    # The host name becomes an Ansible inventory host: letters, digits, dots and dashes, or an IP.
+    if not re.fullmatch(r"[a-z0-9.-]+|[0-9a-f:.]+", parts.hostname):
+        raise ValueError(f"'{value}' has an invalid host name '{parts.hostname}'")
+    try:
+        parts.port  # noqa: B018 -- evaluating it validates the port
+    except ValueError:
+        raise ValueError(f"'{value}' has an invalid port") from None
     # MISP strips a trailing '/' when it stores a server URL (REFERENCE §1.2); so do we, so that
     # the URL peers store equals MISP.baseurl (REFERENCE §2.6).
     return value.rstrip("/")
@@ -156,6 +166,9 @@ def _volume_from_class(value: object) -> object:
             raise PydanticCustomError("mp_volume", f"'{value}' is not a volume; write below-50M, above-50M "
                                       "or {attributes: 12M, growth: 20k/day}")
         return {"volume_class": value}
+    if not isinstance(value, dict):
+        raise PydanticCustomError("mp_volume", f"{_shown(value)} is not a volume; write below-50M, above-50M "
+                                  "or {attributes: 12M, growth: 20k/day}")
     return value
 
 
@@ -267,6 +280,11 @@ def _direction(value: object) -> object:
 
 
 def _shown(value: object) -> str:
+    """A value as an error message quotes it back."""
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a mapping"
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if value is not None else "nothing (null)"
     text = value if isinstance(value, str) else repr(value)
     return f"'{text}'" if len(text) <= 40 else f"'{text[:37]}...'"
 
@@ -323,7 +341,12 @@ class Consumer(Strict):
 
 
 def _target(value: object) -> object:
-    return {"instance": value} if isinstance(value, str) else value
+    if isinstance(value, str):
+        return {"instance": value}
+    if not isinstance(value, dict):
+        raise PydanticCustomError("mp_target", f"{_shown(value)} is not a policy target; write an instance id "
+                                  "or {community: id}")
+    return value
 
 
 class Target(Strict):
@@ -334,6 +357,9 @@ class Target(Strict):
 def _targets(value: object) -> object:
     if isinstance(value, str | dict):
         return [value]
+    if value is not None and not isinstance(value, list):
+        raise PydanticCustomError("mp_target", f"{_shown(value)} is not a policy target; write an instance id, "
+                                  "{community: id}, or a list of them")
     return value
 
 
