@@ -35,6 +35,7 @@ _CUSTOM = {
     "mp_volume": ("MP116", "write below-50M, above-50M, or {attributes: 12M, growth: 20k/day}"),
     "mp_setting": ("MP103", "write MISP settings as 'Setting.name: value'"),
     "mp_empty": ("MP117", "add at least one entry; see the examples folder"),
+    "mp_target": ("MP103", "write must_reach: [hub, partner-misp] or must_not_reach: {community: partners}"),
     "mp_direction": ("MP103", "write 'true', or a filter object: {tags: {include: [\"tlp:green\"]}, every: 1h}"),
 }
 
@@ -52,15 +53,16 @@ _TYPE_HINTS = {
     "list_type": "write a list: [a, b], or one '- item' per line",
 }
 
-# pydantic's length and range errors in plain words: type -> message template over its context.
+# pydantic's length and range errors in plain words: type -> (message over its context, hint).
 _BOUNDS = {
-    "string_too_long": "is longer than {max_length} characters",
-    "string_too_short": "is empty" ,
-    "too_long": "has more than {max_length} entries",
-    "too_short": "needs at least {min_length} entries",
-    "less_than_equal": "must be at most {le}",
-    "greater_than_equal": "must be at least {ge}",
-    "string_pattern_mismatch": "has characters that are not allowed here (expected {pattern})",
+    "string_too_long": ("is longer than {max_length} characters", "shorten it"),
+    "string_too_short": ("is empty", "write a value, or remove the entry"),
+    "too_long": ("has more than {max_length} entries", "remove entries"),
+    "too_short": ("needs at least {min_length} entries", "add entries"),
+    "less_than_equal": ("must be at most {le}", "use a smaller value"),
+    "greater_than_equal": ("must be at least {ge}", "use a larger value"),
+    "string_pattern_mismatch": ("has characters that are not allowed here (allowed: {pattern})",
+                                "remove spaces and other characters outside the allowed set"),
 }
 
 _TYPE_WORDS = {
@@ -105,6 +107,7 @@ def _finding(doc: Document, error: ErrorDetails) -> Finding:
     at = format_path(path[:-1]) if len(path) > 1 else "the top level"
     # The key the value belongs to: for an item of a list (needs[1]) that is the list's key.
     name = next((str(p) for p in reversed(path) if isinstance(p, str)), "top level")
+    subject = f"'{name}'" if not path or isinstance(path[-1], str) else f"an entry of '{name}'"
 
     if kind == "extra_forbidden":
         key = str(path[-1])
@@ -131,15 +134,15 @@ def _finding(doc: Document, error: ErrorDetails) -> Finding:
         return Finding("MP110", Severity.ERROR, f"{_kind(value)} is not allowed for '{name}'",
                        f"use one of: {expected}", doc.file, where, path)
     if kind in _TYPE_WORDS:
-        return Finding("MP103", Severity.ERROR, f"'{name}' must be {_TYPE_WORDS[kind]}, not {_kind(value)}",
+        return Finding("MP103", Severity.ERROR, f"{subject} must be {_TYPE_WORDS[kind]}, not {_kind(value)}",
                        _TYPE_HINTS.get(kind, "see the spec for this key's type"), doc.file, where, path)
     if kind in _BOUNDS:
+        template, hint = _BOUNDS[kind]
         try:
-            bound = _BOUNDS[kind].format(**error.get("ctx", {}))
+            bound = template.format(**error.get("ctx", {}))
         except (KeyError, IndexError):
             bound = error["msg"].lower()
-        return Finding("MP118", Severity.ERROR, f"'{name}' {bound}", "shorten or correct the value",
-                       doc.file, where, path)
+        return Finding("MP118", Severity.ERROR, f"{subject} {bound}", hint, doc.file, where, path)
     return Finding("MP103", Severity.ERROR, f"'{name}': {error['msg']}",
                    "see the spec for this key's type", doc.file, where, path)
 
