@@ -76,3 +76,13 @@ def test_size_reports_sizing_findings_and_exits_1_on_errors(tmp_path: Path) -> N
     assert result.exit_code == 1
     assert "MP304" in result.stderr and "did you mean 'share_all'?" in result.stderr
     assert json.loads(result.stdout)["instances"]["a"]["vcpu"] >= 2
+
+
+def test_size_without_managed_instances(tmp_path: Path) -> None:
+    topology = tmp_path / "t.yaml"
+    topology.write_text(
+        "version: 1\nname: t\norganisations: {o: {name: O}}\ncommunities: {c: {}}\n"
+        "instances: {a: {community: c, host_org: o, url: https://a.example, managed: false}}\n", encoding="utf-8")
+    assert json.loads(size_output(topology, "json")) == {"instances": {}}
+    assert "No managed instances." in size_output(topology, "md")
+    assert "Sizing per managed instance" in size_output(topology, "table")
