@@ -248,7 +248,40 @@ def _cache_only(estate: Estate, feeder_id: str) -> bool:
 
 
 def feeders_into(estate: Estate, instance_id: str) -> list[str]:
-    return [fid for fid in sorted(estate.feeders) if estate.feeders[fid].into == instance_id]
+    return _index(estate).feeders.get(instance_id, [])
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Per instance: its feeders, its connections and its consumers, built once per estate (a
+    national estate has thousands of instances and tens of thousands of connections)."""
+
+    feeders: dict[str, list[str]]
+    connections: dict[str, list[Any]]
+    consumers: dict[str, int]
+
+
+_INDEXES: dict[int, tuple[Estate, _Index]] = {}
+
+
+def _index(estate: Estate) -> _Index:
+    held = _INDEXES.get(id(estate))
+    if held is None or held[0] is not estate:
+        feeders: dict[str, list[str]] = {}
+        for fid in sorted(estate.feeders):
+            feeders.setdefault(estate.feeders[fid].into, []).append(fid)
+        connections: dict[str, list[Any]] = {}
+        for conn in estate.connections:
+            connections.setdefault(conn.initiator, []).append(conn)
+            connections.setdefault(conn.remote, []).append(conn)
+        consumers: dict[str, int] = {}
+        for consumer in estate.consumers.values():
+            consumers[consumer.from_] = consumers.get(consumer.from_, 0) + 1
+        if len(_INDEXES) > 16:
+            _INDEXES.clear()
+        held = (estate, _Index(feeders, connections, consumers))
+        _INDEXES[id(estate)] = held
+    return held[1]
 
 
 def volumes(estate: Estate, params: Mapping[str, float] | None = None) -> dict[str, Volume]:
@@ -375,14 +408,14 @@ class Load:
 
 def instance_load(estate: Estate, iid: str, vols: Mapping[str, Volume]) -> Load:
     inst = estate.instances[iid]
-    conns = [c for c in estate.connections if iid in (c.initiator, c.remote)]
+    conns = _index(estate).connections.get(iid, [])
     feeders = feeders_into(estate, iid)
     return Load(
         users=inst.users,
         links=len(conns),
         initiated_jobs=sum(1 for c in conns if c.initiator == iid),
         pushes=sum(1 for c in conns if c.initiator == iid and c.push is not None),
-        consumers=sum(1 for c in estate.consumers.values() if c.from_ == iid),
+        consumers=_index(estate).consumers.get(iid, 0),
         api_feeders=sum(1 for f in feeders if estate.feeders[f].via == "api"),
         feeds=sum(1 for f in feeders if estate.feeders[f].via == "feed"),
         sandbox=any(estate.feeders[f].kind == "sandbox" for f in feeders),
