@@ -399,3 +399,21 @@ def test_caching_link_needs_redis_for_the_remote_values() -> None:
     s = size_estate(e).instances["hub"]
     # (0.5 GiB + 30M values x 80 B) x 1.25 = 3.42 GiB -> 3.5 GiB
     assert s.redis_gib == 3.5
+
+
+def test_sharing_group_share_goes_where_the_group_allows() -> None:
+    body = """
+        instances:
+          a: {community: c, host_org: o, url: https://a.example, volume: {attributes: 10M}}
+          b: {community: c, host_org: p, url: https://b.example}
+          d: {community: c, host_org: q, url: https://d.example}
+        sync:
+          - {initiator: a, remote: b, push: true}
+          - {initiator: a, remote: d, push: true}
+        sharing_groups:
+          g: {orgs: [o, p], instances: [a, b]}
+        """
+    flow = inflow(estate_of(body))
+    # connected (0.2) + all (0.25) everywhere a push goes, plus the group's 0.05 only on its member b
+    assert flow["b"][0] == pytest.approx(5_000_000)
+    assert flow["d"][0] == pytest.approx(4_500_000)
