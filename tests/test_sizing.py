@@ -417,3 +417,16 @@ def test_sharing_group_share_goes_where_the_group_allows() -> None:
     # connected (0.2) + all (0.25) everywhere a push goes, plus the group's 0.05 only on its member b
     assert flow["b"][0] == pytest.approx(5_000_000)
     assert flow["d"][0] == pytest.approx(4_500_000)
+
+
+def test_internal_link_carries_every_level() -> None:
+    e = estate_of("""
+        instances:
+          ingest: {community: c, host_org: o, url: https://a.example, volume: {attributes: 8M, growth: 5k/day}}
+          hub: {community: c, host_org: o, url: https://b.example}
+        sync:
+          - {initiator: hub, remote: ingest, internal: true, pull: true}
+        """)
+    # one host org at both ends: no downgrade, organisation-level data crosses (REFERENCE §2.7);
+    # the sharing-group share stays home (the host org is in no group)
+    assert inflow(e)["hub"] == pytest.approx((0.95 * 8_000_000, 0.95 * 5_000))
