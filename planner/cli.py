@@ -364,14 +364,17 @@ def apply(
     project: Annotated[Path, typer.Argument(help="A folder written by `generate`.")],
     check: Annotated[bool, typer.Option("--check", help="Report what would change; change nothing.")] = False,
     limit: Annotated[str | None, typer.Option("--limit", help="Ansible host pattern, e.g. hub.")] = None,
+    extra_vars: Annotated[list[str] | None, typer.Option(
+        "--extra-vars", "-e", help="KEY=VALUE, e.g. misp_provision_stack=false (API phases only).")] = None,
 ) -> None:
     """Run the Ansible project through ansible-runner with live progress and a change summary."""
     from rich.console import Console
 
-    from planner.ansible.runner import apply_project, print_summary
+    from planner.ansible.runner import apply_project, parse_extra_vars, print_summary
 
     console = Console(stderr=True)
-    result = guarded(lambda: apply_project(project, check=check, limit=limit, console=console))
+    extravars = guarded(lambda: parse_extra_vars(extra_vars or []))
+    result = guarded(lambda: apply_project(project, check=check, limit=limit, extravars=extravars, console=console))
     print_summary(result, console, check)
     raise typer.Exit(result.rc)
 

@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from ruamel.yaml import YAML
 
 from planner.diagnostics import Finding, PlannerError, Severity
 
 SECRET_ENV = re.compile(r"(KEY|PASSWORD|PASS|SECRET|TOKEN|SALT)", re.IGNORECASE)
-RESULT_EVENTS = {"runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"}
+RESULT_EVENTS = {"runner_item_on_ok", "runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"}
 
 
 @dataclass
@@ -54,9 +54,19 @@ class ApplyResult:
         return sum(h.changed for h in self.hosts.values())
 
 
+def _says_changed(event: dict[str, Any]) -> bool:
+    """A no_log result is censored, `changed` included; the displayed line still says it."""
+    return any(line.lstrip().startswith("changed:") for line in str(event.get("stdout", "")).splitlines())
+
+
+def _note(summary: HostSummary, task: str) -> None:
+    if task not in summary.changed_tasks:
+        summary.changed_tasks.append(task)
+
+
 def count_tasks(playbook: Path) -> int:
     """Tasks in the playbook, for the progress bar's total (one step per task start)."""
-    plays = yaml.safe_load(playbook.read_text(encoding="utf-8")) or []
+    plays = YAML(typ="safe", pure=True).load(playbook.read_text(encoding="utf-8")) or []
     return sum(len(play.get("tasks", [])) for play in plays if isinstance(play, dict))
 
 
@@ -72,6 +82,18 @@ def scrub_command_files(artifacts: Path) -> None:
         if cleaned != env:
             record["env"] = cleaned
             command.write_text(json.dumps(record), encoding="utf-8")
+
+
+def parse_extra_vars(items: list[str]) -> dict[str, Any]:
+    """`-e KEY=VALUE` pairs; values are read as YAML scalars (false, 3, text)."""
+    result: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise PlannerError([Finding("MP031", Severity.ERROR, f"--extra-vars '{item}' is not KEY=VALUE",
+                                        "write e.g. -e misp_provision_stack=false", "")], exit_code=2)
+        result[key] = YAML(typ="safe", pure=True).load(value) if value else ""
+    return result
 
 
 def _check_project(project: Path) -> None:
@@ -103,22 +125,23 @@ def apply_project(project: Path, *, check: bool = False, limit: str | None = Non
         data = event.get("event_data") or {}
         if kind == "playbook_on_task_start":
             progress.update(bar, advance=1, description=str(data.get("task", ""))[:60])
+        elif kind == "playbook_on_stats":
+            # The authoritative counts (censored results do not say whether they changed).
+            for host in {h for key in ("ok", "changed", "failures", "skipped", "dark") for h in data.get(key) or {}}:
+                summary = hosts[str(host)]
+                summary.ok = int((data.get("ok") or {}).get(host, 0))
+                summary.changed = int((data.get("changed") or {}).get(host, 0))
+                summary.failed = int((data.get("failures") or {}).get(host, 0))
+                summary.skipped = int((data.get("skipped") or {}).get(host, 0))
+                summary.unreachable = int((data.get("dark") or {}).get(host, 0))
         elif kind in RESULT_EVENTS and data.get("host"):
             summary = hosts[str(data["host"])]
             res = data.get("res") or {}
             task = str(data.get("task", ""))
             if kind == "runner_on_failed" and not data.get("ignore_errors"):
-                summary.failed += 1
                 summary.failures.append(f"{task}: {res.get('msg', 'failed')}")
-            elif kind == "runner_on_unreachable":
-                summary.unreachable += 1
-            elif kind == "runner_on_skipped":
-                summary.skipped += 1
-            else:
-                summary.ok += 1
-                if res.get("changed"):
-                    summary.changed += 1
-                    summary.changed_tasks.append(task)
+            elif kind in ("runner_on_ok", "runner_item_on_ok") and (res.get("changed") or _says_changed(event)):
+                _note(summary, task)
         return True  # keep every event in the artifacts
 
     def on_status(status: dict[str, Any], runner_config: Any = None) -> None:
@@ -128,8 +151,8 @@ def apply_project(project: Path, *, check: bool = False, limit: str | None = Non
     cmdline = "--diff" + (" --check" if check else "")
     # ansible-runner starts `ansible-playbook` from PATH: prefer the one installed beside us.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = {"PATH": path, "ANSIBLE_COLLECTIONS_PATH": str(project / "collections"), "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
-           "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
+    env = {"PATH": path, "ANSIBLE_COLLECTIONS_PATH": str(project / "collections"),
+           "ANSIBLE_CONFIG": str(project / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
     try:
         with progress:
             runner = ansible_runner.run(
@@ -152,7 +175,7 @@ def print_summary(result: ApplyResult, console: Console, check: bool) -> None:
         table.add_row(host, str(s.ok), str(s.changed), str(s.failed), str(s.skipped), str(s.unreachable))
     console.print(table)
     for host, s in sorted(result.hosts.items()):
-        for task in dict.fromkeys(s.changed_tasks):
+        for task in s.changed_tasks:
             console.print(f"  {host}: {'would change' if check else 'changed'}: {task}")
         for failure in s.failures:
             console.print(f"  [red]{host}: failed: {failure}[/red]")

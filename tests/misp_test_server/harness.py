@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import textwrap
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from misp_test_server.server import MispTestDouble, RunningDouble
 
@@ -130,6 +131,7 @@ class Estate:
         self.external_key = minted["AuthKey"]["authkey_raw"]
         ext_org = loaded.estate.organisations["ext-org"]
         dispatch(ext, "POST", "/admin/organisations/edit/1", key, "127.0.0.1", {"name": ext_org.name, "uuid": ext_org.uuid})
+        ext.requests.clear()  # only requests the modules send are checked against the contract
 
     external_key: str = ""
 
@@ -139,6 +141,34 @@ class Estate:
             found.extend(double.state.issued_keys)
             found.append(double.state.admin_key)
         return [s for s in found if s]
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def shared_estate() -> tuple[Estate, CheckRun, ApplyResult]:
+    """One estate for the whole session: (estate, the check-mode run on it while fresh, the first
+    real apply). The doubles live until the process ends."""
+    if not _SHARED:
+        tmp = Path(tempfile.mkdtemp(prefix="misp-e2e-"))
+        context = running_estate(tmp)
+        estate = context.__enter__()
+        _SHARED["context"] = context
+        before = {name: d.state.snapshot() for name, d in estate.doubles.items()}
+        check = estate.apply(check=True)
+        after = {name: d.state.snapshot() for name, d in estate.doubles.items()}
+        requests = [r for d in estate.doubles.values() for r in d.state.requests]
+        _SHARED["value"] = (estate, CheckRun(check, before, after, requests), estate.apply())
+    value: tuple[Estate, CheckRun, ApplyResult] = _SHARED["value"]
+    return value
+
+
+@dataclass
+class CheckRun:
+    result: ApplyResult
+    before: dict[str, Any]
+    after: dict[str, Any]
+    requests: list[Any]
 
 
 @contextmanager
@@ -155,4 +185,4 @@ def running_estate(tmp: Path) -> Iterator[Estate]:
             double.stop()
 
 
-__all__ = ["Estate", "running_estate", "textwrap"]
+__all__ = ["Estate", "running_estate", "shared_estate"]

@@ -112,6 +112,15 @@ class MispTestDouble:
                          "MISP.uuid": str(uuidlib.uuid4()), "Plugin.ZeroMQ_enable": False}
         self.admin_key = self._mint(1, "initial admin key", 0, [], record=False)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Everything an apply may change, as a comparable value."""
+        import copy
+
+        with self.lock:
+            return copy.deepcopy({"orgs": self.orgs, "users": self.users, "keys": self.keys, "servers": self.servers,
+                                  "feeds": self.feeds, "tags": self.tags, "sharing_groups": self.sharing_groups,
+                                  "settings": self.settings})
+
     # keys -------------------------------------------------------------------------------------
 
     def _mint(self, user_id: int, comment: str, expiration: int, allowed_ips: list[str], record: bool = True) -> str:

@@ -1,0 +1,172 @@
+"""End to end: generated project -> ansible-runner -> MISP test doubles (a test double of MISP's
+REST contract, tests/misp_test_server, not MISP). Three managed instances and one unmanaged,
+with push, pull, push+pull, filters, a sharing group, feeders and consumers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from misp_test_server.harness import MANAGED, Estate, running_estate, shared_estate
+from misp_test_server.server import MispTestDouble, dispatch
+
+from planner.pipeline import load_estate
+
+SERVER_TASK = "The server entry, with the new key when one was minted"
+
+
+def org_by_uuid(state: MispTestDouble, uuid: str) -> dict[str, Any]:
+    found = [o for o in state.orgs.values() if o["uuid"] == uuid]
+    assert len(found) == 1, f"{state.name}: organisation {uuid} present {len(found)} times"
+    return found[0]
+
+
+def tag_names(state: MispTestDouble, ids: list[str]) -> set[str]:
+    return {state.tags[int(i)]["name"] for i in ids}
+
+
+def verify(e: Estate) -> None:
+    """Everything the topology plans exists on the doubles with the planned fields."""
+    estate = load_estate(e.topology).estate
+    orgs = estate.organisations
+    for iid in MANAGED:
+        state = e.state(iid)
+        host = org_by_uuid(state, orgs[estate.instances[iid].host_org].uuid)
+        assert str(state.settings["MISP.host_org_id"]) == host["id"]
+        assert state.settings["MISP.baseurl"] == estate.instances[iid].url
+    for conn in estate.connections:
+        init, remote = estate.instances[conn.initiator], estate.instances[conn.remote]
+        state = e.state(conn.initiator)
+        entries = [s for s in state.servers.values() if s["url"] == remote.url]
+        assert len(entries) == 1, f"{conn.initiator} has {len(entries)} entries for {conn.remote}"
+        server = entries[0]
+        remote_org = state.orgs[int(server["remote_org_id"])]
+        assert remote_org["uuid"] == orgs[remote.host_org].uuid
+        assert server["push"] is (conn.push is not None) and server["pull"] is (conn.pull is not None)
+        assert server["push_sightings"] is conn.sightings and server["internal"] is conn.internal
+        push_rules, pull_rules = json.loads(server["push_rules"]), json.loads(server["pull_rules"])
+        if conn.push is not None:
+            # REFERENCE §1.3: push rules hold the pusher's local tag and org ids.
+            assert tag_names(state, push_rules["tags"]["OR"]) == set(conn.push.tags.include)
+            assert tag_names(state, push_rules["tags"]["NOT"]) == set(conn.push.tags.exclude)
+            assert {state.orgs[int(i)]["uuid"] for i in push_rules["orgs"]["NOT"]} == \
+                {orgs[o].uuid for o in conn.push.orgs.exclude}
+        if conn.pull is not None:
+            assert set(pull_rules["tags"]["NOT"]) == set(conn.pull.tags.exclude)  # names, evaluated remotely
+        status, answer = dispatch(state, "GET", f"/servers/testConnection/{server['id']}", state.admin_key,
+                                  "127.0.0.1", None)
+        assert (status, answer["status"]) == (200, 1), f"{conn.initiator} -> {conn.remote}: {answer}"
+        if remote.managed:
+            rstate = e.state(conn.remote)
+            sync_org = org_by_uuid(rstate, orgs[init.host_org].uuid)  # same UUID on both sides
+            users = [u for u in rstate.users.values() if u["email"] == f"sync-{conn.initiator}@127.0.0.1"]
+            assert len(users) == 1 and users[0]["role_id"] == "5" and users[0]["org_id"] == sync_org["id"]
+            keys = [k for k in rstate.keys.values() if k["user_id"] == users[0]["id"]
+                    and f"{conn.initiator} -> {conn.remote}" in k["comment"]]
+            assert len(keys) == 1, f"{conn.remote} holds {len(keys)} keys for {conn.initiator}"
+            assert keys[0]["allowed_ips"] == ["127.0.0.1/32"] and int(keys[0]["expiration"]) > time.time()
+    fin = estate.sharing_groups["fin"]
+    for holder in fin.instances:
+        state = e.state(holder)
+        groups = [g for g in state.sharing_groups.values() if g["uuid"] == estate.sharing_group_uuids["fin"]]
+        assert len(groups) == 1
+        assert {state.orgs[int(o)]["uuid"] for o in groups[0]["orgs"]} == {orgs[o].uuid for o in fin.orgs}
+        urls = {estate.instances[holder].url if s == "0" else state.servers[int(s)]["url"] for s in groups[0]["servers"]}
+        assert urls == {estate.instances[i].url for i in fin.instances}
+    ingest = e.state("ingest")
+    feeds = [f for f in ingest.feeds.values() if f["url"] == "https://feeds.example/osint"]
+    assert len(feeds) == 1 and feeds[0]["distribution"] == "0" and feeds[0]["enabled"] is True
+    roles = {u["email"]: u["role_id"] for u in ingest.users.values()}
+    assert roles["feeder-sandbox@127.0.0.1"] == "3"  # adds events, does not publish
+    hub = e.state("hub")
+    assert {u["email"]: u["role_id"] for u in hub.users.values()}["consumer-ids@127.0.0.1"] == "6"  # read only
+    assert hub.settings["Plugin.ZeroMQ_enable"] is True and ingest.settings["Plugin.ZeroMQ_enable"] is False
+
+
+def test_check_mode_on_a_fresh_estate_changes_nothing_and_reports_what_it_would_do() -> None:
+    _, check, _ = shared_estate()
+    assert check.result.rc == 0, {h: s.failures for h, s in check.result.hosts.items()}
+    assert check.before == check.after
+    writes = [r for r in check.requests if r.method == "POST" and r.path != "/auth_keys"]  # /auth_keys: a search
+    assert not writes, writes
+    would = {h: s.changed_tasks for h, s in check.result.hosts.items()}
+    assert all(would[h] for h in MANAGED), would
+    assert SERVER_TASK in would["hub"] and "Feeds of the topology's feeders" in would["ingest"]
+
+
+def test_apply_provisions_both_ends_of_every_link() -> None:
+    estate, _, applied = shared_estate()
+    assert applied.rc == 0, {h: s.failures for h, s in applied.hosts.items()}
+    verify(estate)
+
+
+def test_second_run_changes_nothing() -> None:
+    estate, _, _ = shared_estate()
+    again = estate.apply()
+    assert again.rc == 0 and again.changed == 0, {h: s.changed_tasks for h, s in again.hosts.items()}
+
+
+def test_editing_a_filter_updates_the_one_server_entry_in_place() -> None:
+    estate, _, _ = shared_estate()
+    hub = estate.state("hub")
+    before = {sid: dict(s) for sid, s in hub.servers.items()}
+    estate.write(push_tags='"tlp:green", "tlp:clear"')
+    estate.generate()
+    result = estate.apply()
+    assert result.rc == 0
+    assert result.hosts["hub"].changed_tasks == [SERVER_TASK]
+    assert all(s.changed == 0 for h, s in result.hosts.items() if h != "hub")
+    assert set(hub.servers) == set(before)
+    changed = [sid for sid in before if hub.servers[sid] != before[sid]]
+    assert len(changed) == 1 and hub.servers[changed[0]]["authkey"] == before[changed[0]]["authkey"]
+    verify(estate)
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_no_secret_in_generated_files_logs_or_runner_artifacts() -> None:
+    estate, _, _ = shared_estate()
+    secrets = estate.secrets()
+    assert len(secrets) > 8  # admin keys, sync keys minted during the runs, the external key
+    files = _files(estate.project)
+    assert any("job_events" in str(p) for p in files) and any(p.name == "command" for p in files)
+    for path in files:
+        text = path.read_bytes()
+        leaked = [s[:4] + "..." for s in secrets if s.encode() in text]
+        assert not leaked, f"{path} holds secrets {leaked}"
+
+
+def test_interrupted_apply_converges(tmp_path: Path) -> None:
+    with running_estate(tmp_path) as estate:
+        env = {**os.environ, **estate.env(), "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "planner", "apply", str(estate.project), "-e", "misp_provision_stack=false"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        try:
+            # Kill the run right after a sync key was minted, before the initiator stored it.
+            for _ in range(6000):
+                if any("misp-planner sync" in k["comment"] for d in MANAGED for k in estate.state(d).keys.values()):
+                    break
+                if process.poll() is not None:
+                    pytest.fail(f"the apply ended (rc {process.returncode}) before any key was minted")
+                time.sleep(0.05)
+            os.killpg(process.pid, signal.SIGKILL)
+        finally:
+            process.wait()
+        minted = [k for d in MANAGED for k in estate.state(d).keys.values() if "misp-planner sync" in k["comment"]]
+        assert minted and len(estate.state("hub").servers) < 3  # interrupted before every entry was stored
+        result = estate.apply()
+        assert result.rc == 0, {h: s.failures for h, s in result.hosts.items()}
+        verify(estate)  # one key per link: keys of the interrupted run were replaced
+        for path in _files(estate.project):
+            text = path.read_bytes()
+            assert not [s for s in estate.secrets() if s.encode() in text], path
