@@ -238,11 +238,10 @@ def test_large_instance_advice_needs_volume_and_a_mixed_role(tmp_path: Path) -> 
 # --- examples --------------------------------------------------------------------------------------
 
 
-def test_examples_have_no_design_warnings_but_advice(example: Path) -> None:
-    """Examples may carry notes and genuine warnings; this pins which ones, so a change is seen."""
-    found = {f.code for f in findings_of(example) if f.code in OWN_RULES and f.severity is Severity.WARNING}
-    expected = {"large-estate": {"MP402"}, "national-csirt": set(), "sector-isac": set()}
-    assert found == expected[example.parent.name]
+def test_examples_carry_only_advice(example: Path) -> None:
+    """The examples are designs to copy: the rules may note things on them, but flag nothing."""
+    found = [f for f in findings_of(example) if f.code in OWN_RULES and f.severity is not Severity.INFO]
+    assert found == [], [f"{f.code} {f.message}" for f in found]
 
 
 # --- commands --------------------------------------------------------------------------------------

@@ -88,6 +88,13 @@ def community_data_pulled_out(estate: Estate) -> Iterator[Finding]:
             direction_path(conn, "pull"))
 
 
+def _outgoing(estate: Estate) -> dict[str, list[tuple[str, Mode, Direction, Connection]]]:
+    out: dict[str, list[tuple[str, Mode, Direction, Connection]]] = {}
+    for source, target, mode, direction, conn in flows(estate):
+        out.setdefault(source, []).append((target, mode, direction, conn))
+    return out
+
+
 def _private_leaks(estate: Estate) -> dict[tuple[int, Mode], tuple[str, ...]]:
     """Edges into an untrusted community that untagged data from a private community reaches.
 
@@ -95,27 +102,34 @@ def _private_leaks(estate: Estate) -> dict[tuple[int, Mode], tuple[str, ...]]:
     would do: it crosses every flow without a tag include list (an untagged event cannot match
     one, REFERENCE §1.3) and without an org include list; a copy that arrives by an unpublishing
     push is held but goes no further (§2.5). Returns edge -> the chain of instances it took.
+    O(private communities x flows).
     """
     leaks: dict[tuple[int, Mode], tuple[str, ...]] = {}
-    out: dict[str, list[tuple[str, Mode, Direction, Connection]]] = {}
+    # The open flows once: (target, edge, passes the event on, enters an untrusted community).
+    open_out: dict[str, list[tuple[str, tuple[int, Mode], bool, bool]]] = {}
     for source, target, mode, direction, conn in flows(estate):
-        out.setdefault(source, []).append((target, mode, direction, conn))
+        if not (has_tag_include(direction) or direction.orgs.include):
+            enters = untrusted(estate, target) and crosses_communities(estate, source, target)
+            open_out.setdefault(source, []).append(
+                (target, (conn.index, mode), not (mode == "push" and conn.unpublish), enters))
     for cid in sorted(c for c, com in estate.communities.items() if com.private):
         starts = sorted(i for i, inst in estate.instances.items() if inst.community == cid)
-        chain: dict[str, tuple[str, ...]] = {i: (i,) for i in starts}
+        parent: dict[str, str | None] = dict.fromkeys(starts)  # instances holding a published copy
+
+        def chain(node: str, parent: dict[str, str | None] = parent) -> tuple[str, ...]:
+            path = [node]
+            while (up := parent[path[-1]]) is not None:
+                path.append(up)
+            return tuple(reversed(path))
+
         queue = deque(starts)
         while queue:
             node = queue.popleft()
-            for target, mode, direction, conn in out.get(node, []):
-                if has_tag_include(direction) or direction.orgs.include:
-                    continue
-                path = (*chain[node], target)
-                if untrusted(estate, target) and community(estate, target) != community(estate, node):
-                    leaks.setdefault((conn.index, mode), path)
-                if target in chain:
-                    continue
-                chain[target] = path
-                if not (mode == "push" and conn.unpublish):
+            for target, edge, passes_on, enters in open_out.get(node, ()):
+                if enters and edge not in leaks:
+                    leaks[edge] = (*chain(node), target)
+                if passes_on and target not in parent:
+                    parent[target] = node
                     queue.append(target)
     return leaks
 
@@ -177,8 +191,11 @@ class _Refusal:
     reason: str
 
 
-def _group_edges(estate: Estate, group: SharingGroup) -> tuple[dict[str, list[tuple[str, bool]]], list[_Refusal]]:
-    """Which flows carry a sharing group's events (REFERENCE §2.2 rule 5, §2.4 table, §2.6).
+def _group_edges(estate: Estate, group: SharingGroup, holders: set[str],
+                 out: dict[str, list[tuple[str, Mode, Direction, Connection]]],
+                 ) -> tuple[dict[str, list[tuple[str, bool]]], list[_Refusal]]:
+    """Which flows out of possible holders carry a sharing group's events (REFERENCE §2.2 rule 5,
+    §2.4 table, §2.6).
 
     Push: the remote's host organisation must be a member (checked even on roaming groups), and
     unless the group roams or the link is internal the remote must be on the server list. Pull:
@@ -186,19 +203,21 @@ def _group_edges(estate: Estate, group: SharingGroup) -> tuple[dict[str, list[tu
     Returns source -> [(target, passes on)] and the refused flows with their reasons.
     """
     members = set(group.orgs)
+    listed = set(group.instances)
     accepted: dict[str, list[tuple[str, bool]]] = {}
     refused: list[_Refusal] = []
-    for source, target, mode, _direction, conn in flows(estate):
-        org = estate.instances[target].host_org
-        reason = ""
-        if org not in members:
-            reason = f"'{target}' is run by '{org}', which is not a member of the group"
-        elif mode == "push" and not group.roaming and not conn.internal and target not in group.instances:
-            reason = f"'{target}' is not in the group's instance list"
-        if reason:
-            refused.append(_Refusal(conn, mode, source, target, reason))
-        else:
-            accepted.setdefault(source, []).append((target, not (mode == "push" and conn.unpublish)))
+    for source in sorted(holders):
+        for target, mode, _direction, conn in out.get(source, []):
+            org = estate.instances[target].host_org
+            reason = ""
+            if org not in members:
+                reason = f"'{target}' is run by '{org}', which is not a member of the group"
+            elif mode == "push" and not group.roaming and not conn.internal and target not in listed:
+                reason = f"'{target}' is not in the group's instance list"
+            if reason:
+                refused.append(_Refusal(conn, mode, source, target, reason))
+            else:
+                accepted.setdefault(source, []).append((target, not (mode == "push" and conn.unpublish)))
     return accepted, refused
 
 
@@ -224,6 +243,7 @@ def _reachable(accepted: dict[str, list[tuple[str, bool]]], start: str) -> set[s
     from the group's other holders only over links failing those checks never receives the
     group's events, although the group says it should.""")
 def sharing_group_unreachable(estate: Estate) -> Iterator[Finding]:
+    out = _outgoing(estate)
     for gid in sorted(estate.sharing_groups):
         group = estate.sharing_groups[gid]
         members = set(group.orgs)
@@ -236,14 +256,17 @@ def sharing_group_unreachable(estate: Estate) -> Iterator[Finding]:
         listed = {i for i, _ in targets}
         origins = sorted({i for i in hosting if i in listed}
                          | {f.into for f in estate.feeders.values() if f.sharing_group == gid})
-        accepted, refused = _group_edges(estate, group)
+        # Only instances with a member organisation or a group feeder can ever hold the group's
+        # events: accepted flows lead only to member-run instances.
+        holders = set(hosting) | set(origins)
+        accepted, refused = _group_edges(estate, group, holders, out)
         reach = {o: _reachable(accepted, o) for o in origins}
         for target, path in targets:
             missing = [o for o in origins if o != target and target not in reach[o]]
             if not missing:
                 continue
-            holders = set().union(*(reach[o] for o in missing))
-            blocking = [r for r in refused if r.source in holders]
+            held: set[str] = set().union(*(reach[o] for o in missing))
+            blocking = [r for r in refused if r.source in held]
             if group.roaming and not blocking:
                 continue  # a roaming group goes where links lead; no link is not a refusal
             related = tuple(f"sync[{r.conn.index}] {r.mode} {r.source} -> {r.target}: {r.reason}" for r in blocking)

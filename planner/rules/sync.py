@@ -13,10 +13,11 @@ from planner.rules.common import direction_path
 
 def _opposite_pairs(estate: Estate) -> Iterator[tuple[Connection, Connection]]:
     """(earlier, later) entries where one instance's entry points at the other and vice versa."""
+    seen: dict[tuple[str, str], list[Connection]] = {}
     for later in estate.connections:
-        for earlier in estate.connections[: later.index]:
-            if earlier.initiator == later.remote and earlier.remote == later.initiator:
-                yield earlier, later
+        for earlier in seen.get((later.remote, later.initiator), ()):
+            yield earlier, later
+        seen.setdefault((later.initiator, later.remote), []).append(later)
 
 
 @rule("MP210", Severity.WARNING, "Two instances push to each other over separate entries", """
