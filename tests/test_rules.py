@@ -311,3 +311,36 @@ def test_rule_output_is_deterministic() -> None:
     for example in EXAMPLES:
         first = [f.sort_key() for f in findings_of(example)]
         assert first == [f.sort_key() for f in findings_of(example)]
+
+
+# --- the structural rules agree with the propagation engine on their fixtures ----------------------
+
+
+def _reaches(code: str, kind: str, origin: str, distribution: str, group: str | None = None) -> dict[str, str]:
+    from planner.flows import EventSpec, propagate
+    from planner.misp import Distribution
+
+    estate = load_estate(FIXTURES / code / f"{kind}.yaml").estate
+    level = Distribution.parse(distribution)
+    flow = propagate(estate, EventSpec(origin=origin, distribution=level, sharing_group=group))
+    return {i: Distribution(v).word for i, v in flow.reaches.items()}
+
+
+def test_engine_confirms_connected_data_stops_after_one_hop() -> None:
+    assert "three" not in _reaches("MP214", "fail", "one", "connected")
+    assert _reaches("MP214", "pass", "one", "connected")["two"] == "community"
+
+
+def test_engine_confirms_community_data_leaves_by_pull_only() -> None:
+    assert _reaches("MP215", "fail", "inside", "community").get("outside") == "organisation"
+    assert "outside" not in _reaches("MP215", "pass", "inside", "community")
+
+
+def test_engine_confirms_private_data_reaches_the_untrusted_portal() -> None:
+    assert "portal" in _reaches("MP217", "fail", "one", "all")
+    assert "portal" not in _reaches("MP217", "pass", "one", "all")
+
+
+def test_engine_confirms_the_sharing_group_stops_at_the_hub() -> None:
+    assert "two" not in _reaches("MP218", "fail", "one", "sharing-group", "pair")
+    assert _reaches("MP218", "pass", "one", "sharing-group", "pair").get("two") == "sharing-group"
