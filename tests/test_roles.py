@@ -1,7 +1,9 @@
 """The roles in playbooks/roles: sizing reaches the rendered configuration (golden files), the roles
 pass ansible-lint's production profile, and a playbook using them passes --syntax-check.
 
-Golden files live in tests/chroot/golden/<example>-<instance>/; regenerate them with
+Golden files live in tests/chroot/golden/<example>-<instance>/: `sizing.json` (the instance's sizing
+when they were made, so the roles' golden files do not churn with every sizing change) and the files
+rendered from it. The semantic test uses the sizing computed now. Regenerate both with
 `MISP_PLANNER_REGEN_GOLDEN=1 .venv/bin/pytest tests/test_roles.py`.
 """
 
@@ -60,17 +62,13 @@ def instance_sizing(example: str, instance: str) -> dict[str, Any]:
     return sizing
 
 
-def render(tmp: Path, example: str, instance: str) -> Path:
+def render(tmp: Path, instance: str, sizing: dict[str, Any]) -> Path:
     """Render the roles' sizing templates for one instance with Ansible (ansible-runner, local)."""
-    out = tmp / f"{example}-{instance}"
+    out = tmp / "rendered"
     out.mkdir(parents=True)
-    private = tmp / f"runner-{example}-{instance}"
+    private = tmp / "runner"
     private.mkdir()
-    extravars = {
-        "render_out": str(out),
-        "misp_sizing": instance_sizing(example, instance),
-        "misp_instance_id": instance,
-    }
+    extravars = {"render_out": str(out), "misp_sizing": sizing, "misp_instance_id": instance}
     run = ansible_runner.run(
         private_data_dir=str(private),
         playbook=str(CHROOT_DIR / "render.yml"),
@@ -91,18 +89,26 @@ def ini(path: Path, section: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
-    tmp = tmp_path_factory.mktemp("render")
-    return {pair: render(tmp, *pair) for pair in PAIR}
+    """Each instance of PAIR rendered from the sizing computed now."""
+    return {
+        (example, instance): render(tmp_path_factory.mktemp(instance), instance, instance_sizing(example, instance))
+        for example, instance in PAIR
+    }
 
 
-def test_golden_files(rendered: dict[tuple[str, str], Path]) -> None:
-    for (example, instance), out in rendered.items():
+def test_golden_files(tmp_path: Path) -> None:
+    for example, instance in PAIR:
         golden = GOLDEN / f"{example}-{instance}"
         if os.environ.get("MISP_PLANNER_REGEN_GOLDEN"):
             shutil.rmtree(golden, ignore_errors=True)
-            shutil.copytree(out, golden)
+            golden.mkdir(parents=True)
+            sizing_text = json.dumps(instance_sizing(example, instance), indent=2, sort_keys=True) + "\n"
+            (golden / "sizing.json").write_text(sizing_text)
+        out = render(tmp_path / instance, instance, json.loads((golden / "sizing.json").read_text()))
+        if os.environ.get("MISP_PLANNER_REGEN_GOLDEN"):
+            shutil.copytree(out, golden, dirs_exist_ok=True)
         produced = sorted(p.name for p in out.iterdir())
-        assert produced == sorted(p.name for p in golden.iterdir()), golden
+        assert sorted([*produced, "sizing.json"]) == sorted(p.name for p in golden.iterdir()), golden
         for name in produced:
             assert (out / name).read_text() == (golden / name).read_text(), f"{golden / name} differs"
 

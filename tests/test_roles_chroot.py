@@ -116,6 +116,8 @@ def _apply(tmp: Path, name: str, root: Path, sizing: dict[str, Any], cmdline: st
         cmdline=cmdline or None,
         envvars={
             "ANSIBLE_COLLECTIONS_PATH": str(collections_path(tmp)),
+            # The chroot connection supports pipelining: fewer file transfers per task.
+            "ANSIBLE_PIPELINING": "True",
             "PATH": f"{BIN}:{os.environ['PATH']}:/usr/sbin:/sbin",
         },
         quiet=True,
