@@ -106,7 +106,7 @@ def load_text(text: str, name: str) -> Document:
         raise PlannerError([_error("MP002", "the file contains a NUL byte",
                                    "a topology file is plain text; remove the binary content",
                                    name, _offset_position(text, text.index("\x00")))], EXIT_UNREADABLE)
-    yaml = YAML(typ="rt")
+    yaml = YAML(typ="safe", pure=True)  # composes the same nodes and marks as "rt", ~1.5x faster
     yaml.version = (1, 2)
     try:
         root = yaml.compose(text)
@@ -118,7 +118,11 @@ def load_text(text: str, name: str) -> Document:
             name, _offset_position(text, exc.position))], EXIT_UNREADABLE) from None
     except MarkedYAMLError as exc:
         raise PlannerError([_syntax_error(exc, name, len(lines))], EXIT_UNREADABLE) from None
-    except (YAMLError, RecursionError) as exc:
+    except RecursionError:
+        raise PlannerError([_error("MP010", f"the document nests far deeper than {MAX_DEPTH} levels",
+                                   "flatten the structure; a topology needs a handful of levels",
+                                   name)], EXIT_UNREADABLE) from None
+    except YAMLError as exc:
         message = " ".join(str(exc).split())
         raise PlannerError([_error("MP004", f"YAML syntax error: {message}",
                                    "fix the YAML syntax", name)], EXIT_UNREADABLE) from None
@@ -276,9 +280,13 @@ class _Builder:
         result: dict[str, Any] = {}
         first_seen: dict[str, Position] = {}
         merged: list[tuple[str, Any]] = []
+        # Merged ('<<: *base') values first, so that the positions of keys written here win over
+        # the positions of the same keys in the merged mapping, wherever the '<<' line stands.
         for key_node, value_node in node.value:
             if str(key_node.tag) == _CORE + "merge":
                 merged.extend(self._merge_sources(value_node, path, depth))
+        for key_node, value_node in node.value:
+            if str(key_node.tag) == _CORE + "merge":
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.findings.append(_error("MP004", "a mapping key must be a plain value",

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from planner import __version__
 from planner.cli import app
+from planner.diagnostics import Position
 from planner.estate import PLANNER_NAMESPACE, Estate, derived_uuid, resolve
 from planner.load import load_text
 from planner.misp import Distribution
@@ -343,3 +344,19 @@ def test_inspect_puts_diagnostics_on_stderr() -> None:
     result = runner.invoke(app, ["inspect", str(ROOT / "tests/errors/ref-instance-community.yaml")])
     assert result.stdout == ""
     assert "error MP150: unknown community 'nationl'" in result.stderr
+
+
+def test_merge_keys_share_values_and_explicit_keys_win() -> None:
+    text = SINGLE.replace(
+        'instances: {hub: {community: national, host_org: csirt, url: "https://misp.csirt.example"}}\n',
+        "instances:\n"
+        "  hub: &base\n    community: national\n    host_org: csirt\n    url: https://misp.csirt.example\n"
+        "    users: 10\n"
+        "  edge:\n    users: 99\n    <<: *base\n    url: https://edge.csirt.example\n")
+    estate = _estate(text)
+    edge = estate.instances["edge"]
+    assert (edge.community, edge.host_org, edge.users, edge.url) == (
+        "national", "csirt", 99, "https://edge.csirt.example")
+    doc = estate.document
+    assert doc.where(("instances", "edge", "users")) == Position(12, 12)
+    assert doc.where(("instances", "edge", "url")) == Position(14, 10)
