@@ -187,3 +187,16 @@ def test_syntax_check_of_a_site_playbook(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, check=False, env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_shared_variable_is_documented() -> None:
+    """The ansible helper writes host_vars from playbooks/roles/README.md: every `misp_*` variable the
+    roles read (role-internal `misp_app_*` aside) must be documented there."""
+    readme = (PLAYBOOKS / "roles" / "README.md").read_text()
+    used: set[str] = set()
+    for path in (PLAYBOOKS / "roles").rglob("*"):
+        if path.suffix in {".yml", ".j2"}:
+            used |= set(re.findall(r"\b(misp_[a-z_]+)\b(?!\.log)", path.read_text()))
+    shared = {name for name in used if not name.startswith("misp_app_") and name != "misp_planner"}
+    assert shared, "no shared variables found: the scan is broken"
+    assert sorted(name for name in shared if f"`{name}`" not in readme) == []
