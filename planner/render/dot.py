@@ -43,6 +43,8 @@ def _edge_attrs(styles: Styles, edge: Edge, flow_view: bool) -> dict[str, str]:
         attrs["dir"] = "both"
         attrs["arrowhead"] = "normal" if edge.forward else "none"
         attrs["arrowtail"] = "normal" if edge.backward else "none"
+    if edge.hover:
+        attrs["tooltip"] = edge.hover
     if edge.on_path:
         attrs.update(styles.get("flow", "path").graphviz)
     elif flow_view:
@@ -61,7 +63,6 @@ def _legend(graph: graphviz.Digraph, diagram: Diagram, styles: Styles) -> None:
                     fillcolor="#ffffff", fontsize="12")
         label_rows: list[str] = []
         column: list[str] = []
-        heads: list[str] = []
         for section, key in diagram.styles_used():
             style = styles.get(section, key)
             ident = f"legend_{section}_{key.replace('-', '_')}"
@@ -81,8 +82,7 @@ def _legend(graph: graphviz.Digraph, diagram: Diagram, styles: Styles) -> None:
                 legend.node(f"{ident}_a", label="", shape="point", width="0.05", color="#a0aec0")
                 legend.node(f"{ident}_b", label="", shape="point", width="0.05", color="#a0aec0")
                 legend.edge(f"{ident}_a", f"{ident}_b", id=ident, label=sentence, fontsize="10", **attrs)
-                column.append(f"{ident}_a")
-                heads.append(f"{ident}_b")
+                column += [f"{ident}_a", f"{ident}_b"]
             else:
                 label_rows.append(f'<TR><TD ALIGN="LEFT" ID="{ident}">{text(style.legend)}</TD></TR>')
         if label_rows:
@@ -90,16 +90,16 @@ def _legend(graph: graphviz.Digraph, diagram: Diagram, styles: Styles) -> None:
                      "</B></TD></TR>" + "".join(label_rows) + "</TABLE>>")
             legend.node("legend_labels", label=table, shape="plaintext", fontsize="10", id="legend_labels")
             column.append("legend_labels")
-        for members in (column, heads):
-            if members:
-                with legend.subgraph() as same:
-                    same.attr(rank="same")
-                    for member in members:
-                        same.node(member)
+        if column:
+            with legend.subgraph() as same:
+                same.attr(rank="same")
+                for member in column:
+                    same.node(member)
         # In a left-to-right layout an edge inside one rank runs bottom-up: chain them reversed so the
         # legend reads top to bottom in the styles file's order.
         for upper, lower in itertools.pairwise(column):
-            legend.edge(lower, upper, style="invis")
+            if not (upper.endswith("_a") and lower == upper[:-2] + "_b"):
+                legend.edge(lower, upper, style="invis")
 
 
 def dot_source(diagram: Diagram, styles: Styles) -> str:

@@ -20,9 +20,17 @@ from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES, Distribution
 from planner.model import Direction
 from planner.units import format_count, format_seconds
 
-# Above this many instances the default view draws one node per community: dot needs minutes for
-# thousands of clustered nodes, and nobody reads such a picture (issue 8).
+# Above this many instances or connections the default view draws one node per community: dot's
+# layout time grows steeply with clustered, labelled edges (measured: 180 connections take ~8 s,
+# 390 take ~60 s on 2 cores), and nobody reads such a picture anyway (issue 8).
 AUTO_COLLAPSE_INSTANCES = 150
+AUTO_COLLAPSE_CONNECTIONS = 150
+# The collapsed view uses dot (tidy, ranked) while it is small, and sfdp (force-directed, near-linear)
+# beyond: dot on a few hundred labelled edges already takes tens of seconds.
+DOT_MAX_NODES, DOT_MAX_EDGES = 60, 80
+# Edge labels dominate layout time on big collapsed views (5,000 instances: ~6 s of CPU with labels,
+# 0.3 s without) and are unreadable there anyway; above this many edges the counts move to tooltips.
+LABELLED_EDGES_MAX = 500
 MAX_FILTER_ITEMS = 4  # per list on an edge label; the rest is counted ("+3 more")
 
 LEGEND_ORDER = ("clusters", "nodes", "edges", "labels", "flow")
@@ -59,6 +67,7 @@ class Edge:
     initiator: str | None = None  # sync edges: the instance that opens the connection
     labels: tuple[str, ...] = ()  # labels.<key> notations used in `lines`
     on_path: bool = False  # flow view: a hop the event takes
+    hover: str | None = None  # text shown on hover (SVG tooltip) when the label is left out
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,7 @@ class DrawOptions:
     focus: str | None = None
     depth: int = 1
     auto_collapse: int = AUTO_COLLAPSE_INSTANCES
+    auto_collapse_connections: int = AUTO_COLLAPSE_CONNECTIONS
 
 
 def usage_error(message: str, hint: str) -> PlannerError:
@@ -248,10 +258,13 @@ def build_diagram(estate: Estate, options: DrawOptions | None = None,
                      f"{len(keep)} of {len(estate.instances)} instances")
         return _detailed(estate, sizing, keep, flow, notes, options), notes
     collapse = options.collapse
-    if not collapse and len(estate.instances) > options.auto_collapse:
+    too_many = [f"{count} {what} (more than {limit})" for count, limit, what in (
+        (len(estate.instances), options.auto_collapse, "instances"),
+        (len(estate.connections), options.auto_collapse_connections, "connections")) if count > limit]
+    if not collapse and too_many:
         collapse = True
-        notes.append(f"{len(estate.instances)} instances (more than {options.auto_collapse}): communities "
-                     "collapsed automatically; use --focus INSTANCE --depth N for detail")
+        notes.append(f"{' and '.join(too_many)}: communities collapsed automatically; "
+                     "use --focus INSTANCE --depth N for detail")
     if collapse:
         return _collapsed(estate, flow, notes), notes
     return _detailed(estate, sizing, set(estate.instances), flow, notes, options), notes
@@ -407,16 +420,19 @@ def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
         kind = "community" if community.trust == "trusted" else "community-untrusted"
         nodes.append(Node(id=node_id("k", cid), kind=kind, title=cid, lines=tuple(lines), flow=role))
     edges = []
+    labelled = len(pairs) <= LABELLED_EDGES_MAX
+    if not labelled:
+        notes.append(f"{len(pairs)} links between communities: their counts are in tooltips, not labels")
     for (a, b), agg in sorted(pairs.items()):
         modes = ", ".join(f"{n} {m}" for m, n in sorted(agg.modes.items()))
+        text = f"{agg.connections} connections: {modes}"
         edges.append(Edge(id=f"e_agg_{node_id('k', a)}__{node_id('k', b)}", tail=node_id("k", a),
-                          head=node_id("k", b), kind="aggregate",
-                          lines=(f"{agg.connections} connections: {modes}",),
-                          forward=agg.forward, backward=agg.backward, on_path=agg.on_path))
+                          head=node_id("k", b), kind="aggregate", lines=(text,) if labelled else (),
+                          forward=agg.forward, backward=agg.backward, on_path=agg.on_path,
+                          hover=None if labelled else f"{a} - {b}: {text}"))
     title = f"MISP estate {estate.name}: {len(estate.instances)} instances, one node per community"
     if flow is not None:
         title += f": {_flow_title(flow)}"
-    # dot lays out a few hundred nodes with thousands of edges slowly; sfdp stays fast (issue 8).
-    engine = "dot" if len(nodes) <= 60 and len(edges) <= 300 else "sfdp"
+    engine = "dot" if len(nodes) <= DOT_MAX_NODES and len(edges) <= DOT_MAX_EDGES else "sfdp"
     return Diagram(title=title, notes=tuple(notes), clusters=(), nodes=tuple(nodes), edges=tuple(edges),
                    engine=engine, flow_view=flow is not None, collapsed=True)

@@ -90,7 +90,8 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
         elif section in ("edges", "flow"):
             sample = Edge(id=ident, tail=f"{ident}_a", head=f"{ident}_b", kind=key if section == "edges" else "push",
                           forward=key != "pull", backward=key in ("pull", "push-pull", "consumer-expansion"))
-            legend.append(f'    {ident}_a[" "] {_arrow(sample)}|{_label(None, (style.mermaid_legend,))}| {ident}_b[" "]')
+            sentence = _label(None, (style.mermaid_legend,))
+            legend.append(f'    {ident}_a[" "] {_arrow(sample)}|{sentence}| {ident}_b[" "]')
             css = style.mermaid
             link_styles.append(f"  linkStyle {count} {css}")
             count += 1

@@ -1,0 +1,172 @@
+"""The review report: contents of report.md/report.html, self-containment, and a real headless-Chromium
+load with a screenshot (skipped with a reason where Debian's `chromium` is not installed).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.pipeline import load_estate
+from planner.render.report import collect, inline_svg, render_report
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
+
+
+@pytest.fixture(scope="module")
+def isac_report() -> dict[str, str]:
+    loaded = load_estate(ROOT / "examples/sector-isac/topology.yaml")
+    return render_report(loaded, collect(loaded))
+
+
+class _Assets(HTMLParser):
+    """Every attribute that would make the browser fetch something, and every script."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetches: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script":
+            self.scripts += 1
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href") and value and not value.startswith("#"):
+                self.fetches.append(value)
+
+
+@needs_dot
+def test_html_is_self_contained_with_inline_svg(isac_report: dict[str, str]) -> None:
+    html = isac_report["report.html"]
+    assets = _Assets()
+    assets.feed(html)
+    assert assets.scripts == 0 and assets.fetches == []
+    svg = html[html.index("<svg"): html.index("</svg>") + len("</svg>")]
+    ET.fromstring(svg)  # the inline SVG is well-formed XML
+    assert 'id="i_isac_hub"' in svg and 'id="legend"' in svg
+    assert "<?xml" not in html and "<!DOCTYPE svg" not in html
+
+
+@needs_dot
+def test_report_sections(isac_report: dict[str, str]) -> None:
+    md, html = isac_report["report.md"], isac_report["report.html"]
+    for heading in ("## Diagram", "## Findings", "## Policies", "## Connections", "## Sizing", "## Flow matrix"):
+        assert heading in md
+    assert "![Diagram of the estate](diagram.svg)" in md and "```mermaid\n%% MISP estate" in md
+    # connections: who opens, which modes, which filters
+    assert "| 0 | bank-a-misp | isac-hub | push + pull | tags -tlp:red | every 1h |" in md
+    assert "| 2 | isac-hub | bank-c-misp | push | tags +tlp:white +tlp:green +tlp:clear |  |" in md
+    # flow matrix: bank-a's `all` events reach the three instances the sync graph connects
+    matrix = md[md.index("## Flow matrix"):]
+    row = next(line for line in matrix.splitlines() if line.startswith("| bank-a-misp | "))
+    assert "3: bank-a-misp (all), bank-b-misp (all), isac-hub (all)" in row
+    # findings from the rules and the policy verdicts
+    assert "MP404" in md and "MP404" in html
+    assert "| fraud data never reaches Bank C |" in md
+    assert md.count("**holds**") + md.count("**violated**") == 2
+    assert "<h2 id=\"sizing\">Sizing</h2>" in html
+
+
+def test_policy_verdict_follows_mp201(tmp_path: Path) -> None:
+    text = (ROOT / "examples/sector-isac/topology.yaml").read_text()
+    # The second policy now forbids what the first requires: it must be reported violated.
+    text = text.replace("must_not_reach: [bank-c-misp]", "must_not_reach: [bank-a-misp]")
+    topo = tmp_path / "t.yaml"
+    topo.write_text(text)
+    loaded = load_estate(topo)
+    artifacts = collect(loaded)
+    md = render_report(loaded, artifacts)["report.md"]
+    if not any(f.code == "MP201" for f in artifacts.findings):
+        pytest.skip("the MP201 policy rule is not installed")
+    assert re.search(r"\| fraud data never reaches Bank C \|.*\*\*violated\*\*", md)
+    assert re.search(r"\| fraud data reaches both member banks .*\*\*holds\*\*", md)
+
+
+def test_markdown_cells_escape_pipes_and_html(tmp_path: Path) -> None:
+    text = (ROOT / "examples/sector-isac/topology.yaml").read_text()
+    text = text.replace("name: fraud data never reaches Bank C", "name: 'fraud | <b>never</b> reaches Bank C'")
+    topo = tmp_path / "t.yaml"
+    topo.write_text(text)
+    loaded = load_estate(topo)
+    files = render_report(loaded, collect(loaded))
+    assert "| fraud \\| &lt;b&gt;never&lt;/b&gt; reaches Bank C |" in files["report.md"]
+    assert "fraud | &lt;b&gt;never&lt;/b&gt; reaches Bank C" in files["report.html"]
+
+
+def test_report_command_writes_both_files(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", str(ROOT / "examples/sector-isac/topology.yaml"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} >= {"report.md", "report.html", "diagram.svg"}
+
+
+def test_inline_svg_strips_prolog() -> None:
+    svg = '<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "x" "y">\n<!-- Generated -->\n<svg a="1"><!-- c --><g/></svg>\n'
+    assert inline_svg(svg) == '<svg a="1"><g/></svg>'
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CONSOLE = re.compile(r":CONSOLE[:(]")
+
+
+@needs_dot
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_report_opens_in_headless_chromium_without_console_errors(tmp_path: Path, example: Path) -> None:
+    loaded = load_estate(example)
+    html = tmp_path / "report.html"
+    html.write_text(render_report(loaded, collect(loaded))["report.html"], encoding="utf-8")
+    shot = tmp_path / "screenshot.png"
+    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}",
+               "--enable-logging=stderr", "--v=0", "--hide-scrollbars", "--window-size=1400,2400",
+               f"--screenshot={shot}", html.as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if CONSOLE.search(line)]
+    assert console == [], console
+    data = shot.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 20_000  # a rendered page, not a blank one
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_chromium_console_check_catches_errors(tmp_path: Path) -> None:
+    """The console check above can fail: a page with a script error is caught by the same pattern."""
+    page = tmp_path / "bad.html"
+    page.write_text("<!DOCTYPE html><html><body><script>console.error('boom'); nope();</script></body></html>")
+    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               f"--user-data-dir={tmp_path / 'p'}", "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert any(CONSOLE.search(line) and "boom" in line for line in done.stderr.splitlines())
+
+
+def test_example_outputs_are_current(example: Path) -> None:
+    """The report committed beside each example is what the planner writes today (golden test).
+
+    `UPDATE_GOLDEN=1` rewrites every committed output of the example: report/, diagram.svg, diagram.png
+    (diagram.dot and diagram.mmd are the golden files of tests/test_render.py).
+    """
+    import os
+
+    from planner.render import DrawOptions, draw
+    from planner.render.report import write_report
+
+    loaded = load_estate(example)
+    folder = example.parent
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        write_report(loaded, folder / "report")
+        for fmt in ("svg", "png"):
+            draw(loaded.estate, folder / f"diagram.{fmt}", DrawOptions())
+    md = render_report(loaded, collect(loaded))["report.md"]
+    committed = folder / "report/report.md"
+    assert committed.is_file(), f"{committed} is missing; run with UPDATE_GOLDEN=1"
+    assert md == committed.read_text(encoding="utf-8"), f"{committed} differs; UPDATE_GOLDEN=1 regenerates it"
