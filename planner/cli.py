@@ -57,7 +57,7 @@ def _sources(findings: Sequence[Finding]) -> dict[str, list[str]]:
     for f in findings:
         if f.file and f.file not in sources:
             try:
-                sources[f.file] = Path(f.file).read_text(encoding="utf-8", errors="replace").splitlines()
+                sources[f.file] = Path(f.file).read_text(encoding="utf-8-sig", errors="replace").splitlines()
             except OSError:
                 sources[f.file] = []
     return sources

@@ -105,7 +105,7 @@ def format_human(findings: Sequence[Finding], sources: dict[str, list[str]] | No
             gutter = " " * len(number)
             shown = _printable(src)
             lines.append(f"  {number} | {shown}")
-            lines.append(f"  {gutter} | {' ' * _caret_offset(src, f.position.column)}^")
+            lines.append(f"  {gutter} | {_caret_prefix(src, f.position.column)}^")
         lines.extend(f"  {_escaped(extra)}" for extra in f.related)
         if f.hint:
             lines.append(f"  hint: {_escaped(f.hint)}")
@@ -128,8 +128,10 @@ def _printable(line: str, limit: int = 200) -> str:
     return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
-def _caret_offset(line: str, column: int) -> int:
-    return min(max(column - 1, 0), 200)
+def _caret_prefix(line: str, column: int) -> str:
+    """Blanks up to the column; a tab stays a tab so the caret lines up under tab-indented text."""
+    width = min(max(column - 1, 0), 200)
+    return "".join("\t" if ch == "\t" else " " for ch in line[:width]).ljust(width)
 
 
 def summary_line(findings: Sequence[Finding]) -> str:

@@ -117,7 +117,7 @@ def load_text(text: str, name: str) -> Document:
             "remove it; write special characters inside double quotes as escapes (\\x07, \\u00e9)",
             name, _offset_position(text, exc.position))], EXIT_UNREADABLE) from None
     except MarkedYAMLError as exc:
-        raise PlannerError([_syntax_error(exc, name, len(lines))], EXIT_UNREADABLE) from None
+        raise PlannerError([_syntax_error(exc, name, lines)], EXIT_UNREADABLE) from None
     except RecursionError:
         raise PlannerError([_error("MP010", f"the document nests far deeper than {MAX_DEPTH} levels",
                                    "flatten the structure; a topology needs a handful of levels",
@@ -175,7 +175,7 @@ _SYNTAX: list[tuple[str, str, str, str, bool]] = [
 ]
 
 
-def _syntax_error(exc: MarkedYAMLError, name: str, line_count: int) -> Finding:
+def _syntax_error(exc: MarkedYAMLError, name: str, lines: list[str]) -> Finding:
     problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
     context = " ".join(str(exc.context or "").split())
     problem_mark, context_mark = exc.problem_mark, exc.context_mark
@@ -190,7 +190,11 @@ def _syntax_error(exc: MarkedYAMLError, name: str, line_count: int) -> Finding:
     else:
         if context and context_mark is not None and exc.problem:
             message = f"{problem} ({context} on line {context_mark.line + 1})"
-    if mark is not None and mark.line >= line_count and context_mark is not None:
+    if message.startswith("a tab") and mark is not None and mark.line < len(lines) \
+            and lines[mark.line][: mark.column].strip():
+        message = "a tab character separates the value from its key"
+        hint = "use spaces here; the YAML reader accepts tabs only inside quoted text"
+    if mark is not None and mark.line >= len(lines) and context_mark is not None:
         mark = context_mark  # the end of the file has no line to show; point where the construct began
     position = Position(mark.line + 1, mark.column + 1) if mark is not None else None
     return _error("MP004", f"YAML syntax error: {message}", hint, name, position)

@@ -360,3 +360,16 @@ def test_merge_keys_share_values_and_explicit_keys_win() -> None:
     doc = estate.document
     assert doc.where(("instances", "edge", "users")) == Position(12, 12)
     assert doc.where(("instances", "edge", "url")) == Position(14, 10)
+
+
+def test_human_format_escapes_control_characters_and_aligns_the_caret_after_tabs() -> None:
+    from planner.diagnostics import Finding, Severity, format_human
+
+    finding = Finding("MP109", Severity.ERROR, "key 'hub\x1b[2J' is not a valid id", "rename it", "t.yaml",
+                      Position(1, 8), ("instances", "hub\x1b[2J"))
+    text = format_human([finding], {"t.yaml": ["\tname:\tbad value"]})
+    assert "\x1b" not in text
+    assert "key 'hub\\x1b[2J' is not a valid id" in text and "at instances.hub\\x1b[2J" in text
+    source, caret = text.splitlines()[2:4]
+    assert source == "  1 | \tname:\tbad value"
+    assert caret == "    | \t     \t^"
