@@ -442,7 +442,10 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
     base_disk = p["disk_base_gib"] * GIB
 
     # Memory: the hot working set in the buffer pool (REFERENCE §7.2, §7.4).
-    pool_need = max(p["buffer_pool_min_bytes"], db_bytes * p["buffer_pool_share_of_database"])
+    # Capped at what one host should carry: beyond it the dataset belongs on several instances
+    # (REFERENCE §7.4), which MP250 advises.
+    pool_need = min(p["buffer_pool_max_bytes"],
+                    max(p["buffer_pool_min_bytes"], db_bytes * p["buffer_pool_share_of_database"]))
 
     # PHP-FPM children: busy-hour users plus one request per link, consumer and API tool.
     fpm = max(int(p["fpm_children_min"]),
@@ -480,8 +483,8 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
     cpu_users = math.ceil(load.users / p["users_per_vcpu"])
     cpu_data = math.ceil(n / p["attributes_per_vcpu"])
     cpu_ingest = math.ceil(vol.per_day / p["inflow_per_vcpu_per_day"])
-    vcpu_min = int(p["vcpu_min"])
-    local_vcpu = _even(max(vcpu_min, cpu_users + cpu_data + cpu_ingest))
+    vcpu_min, vcpu_max = int(p["vcpu_min"]), int(p["vcpu_max"])
+    local_vcpu = min(vcpu_max, _even(max(vcpu_min, cpu_users + cpu_data + cpu_ingest)))
 
     dedicated_needed = n >= p["dedicated_db_attributes"] or pool_need >= p["dedicated_db_buffer_pool_gib"] * GIB
     database = "dedicated" if dedicated_needed else "local"
@@ -499,8 +502,8 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
         local_pool = local_ram * GIB * p["ram_share_buffer_pool_local"]
         db_ram_min = ram_gib_for(max(pool_need, local_pool) / p["ram_share_buffer_pool_dedicated"])
         ram = max(local_ram, misp_ram + db_ram_min)
-        misp_vcpu = _even(max(vcpu_min, cpu_users + cpu_ingest))
-        db_vcpu = _even(max(vcpu_min, cpu_data))
+        misp_vcpu = min(vcpu_max, _even(max(vcpu_min, cpu_users + cpu_ingest)))
+        db_vcpu = min(vcpu_max, _even(max(vcpu_min, cpu_data)))
         vcpu = max(local_vcpu, misp_vcpu + db_vcpu)
         misp_disk = int(_ceil_to(base_disk / GIB + attachment_bytes * headroom / GIB, p["disk_round_gib"]))
         db_disk = int(_ceil_to(base_disk / GIB + (db_bytes + logs_bytes) * headroom / GIB, p["disk_round_gib"]))

@@ -66,16 +66,17 @@ def test_single_instance_formulas_by_hand() -> None:
     # PHP children: max(5, ceil(100 x 0.05) = 5); workers: installer defaults (5/5/5/5/1)
     assert s.php["fpm_max_children"] == 5
     assert s.workers == {"default": 5, "prio": 5, "email": 5, "cache": 5, "update": 1}
-    # buffer pool need 0.3 x 47.775e9 = 13.35 GiB; local host RAM = 2 x that -> 26.7 -> 28 GiB (steps of 4)
-    assert s.ram_gib == 28
+    # buffer pool need 0.15 x 47.775e9 = 6.67 GiB; local host RAM = max(2 x that = 13.35 GiB,
+    # pool + 2 GiB OS + (5 PHP children + 21 workers) x 256 MiB + 0.625 GiB Redis = 15.8 GiB) -> 16 GiB
+    assert s.ram_gib == 16
     assert s.database == "local"
-    # the pool takes half of the host (REFERENCE §7.2): 14 GiB
-    assert s.mariadb["innodb_buffer_pool_size"] == 14 * GIB
-    assert s.mariadb["innodb_log_file_size"] == 14 * GIB // 8  # 1/8 of the pool, above 600 MiB
+    # the pool takes half of the host (REFERENCE §7.2): 8 GiB
+    assert s.mariadb["innodb_buffer_pool_size"] == 8 * GIB
+    assert s.mariadb["innodb_log_file_size"] == 8 * GIB // 8  # 1/8 of the pool, above 600 MiB
     assert s.mariadb["innodb_buffer_pool_instances"] == 8
     assert s.mariadb["innodb_io_capacity"] == 1000
     assert s.mariadb["max_connections"] == 151  # 5 + 21 + 50 = 76 < MariaDB's 151
-    # vCPU: ceil(100/500) + ceil(13.65M/10M) + ceil(10k/500k) = 1 + 2 + 1 = 4
+    # vCPU: ceil(100/500) + ceil(13.65M/20M) + ceil(10k/500k) = 1 + 1 + 1 = 3 -> even: 4
     assert s.vcpu == 4
     assert s.php["memory_limit"] == "2048M" and s.php["max_execution_time"] == 300
     assert s.php["upload_max_filesize"] == "50M" and s.php["post_max_size"] == "50M"
@@ -296,7 +297,7 @@ def test_overrides_win_and_are_listed_and_warned() -> None:
     assert [o.split(":")[0] for o in s.overrides] == ["ram", "disk", "vcpu", "redis"]
     assert s.mariadb["innodb_buffer_pool_size"] == 4 * GIB  # the pool fits the overridden host
     ram_warnings = findings(e, "MP302")
-    assert len(ram_warnings) == 1 and "sizing.ram to 8 GiB, below the 28 GiB" in ram_warnings[0].message
+    assert len(ram_warnings) == 1 and "sizing.ram to 8 GiB, below the 16 GiB" in ram_warnings[0].message
     assert ram_warnings[0].path == ("instances", "a", "sizing", "ram")
     assert ram_warnings[0].position is not None
     redis = findings(e, "MP303")
@@ -376,12 +377,12 @@ def test_dedicated_database_host_split() -> None:
     assert hosts["misp"]["ram_gib"] + hosts["database"]["ram_gib"] == big.ram_gib
     assert hosts["misp"]["disk_gib"] + hosts["database"]["disk_gib"] == big.disk_gib
     assert hosts["misp"]["vcpu"] + hosts["database"]["vcpu"] == big.vcpu
-    # pool need 60M x 3500 B x 0.3 = 58.7 GiB; on one host that would be 117.3 -> 120 GiB with a
-    # 60 GiB pool. The database host keeps at least that pool at 3/4 of its RAM (REFERENCE §7.2):
-    # 80 GiB; the total never drops below the single-host 120 GiB, the rest is the MISP host's.
-    assert big.ram_gib == 120
-    assert hosts["database"]["ram_gib"] == 80 and hosts["misp"]["ram_gib"] == 40
-    assert big.mariadb["innodb_buffer_pool_size"] == 60 * GIB
+    # pool need 60M x 3500 B x 0.15 = 29.3 GiB; on one host that would be 58.7 -> 60 GiB with a
+    # 30 GiB pool. The database host keeps at least that pool at 3/4 of its RAM (REFERENCE §7.2):
+    # 40 GiB; the total never drops below the single-host 60 GiB, the rest is the MISP host's.
+    assert big.ram_gib == 60
+    assert hosts["database"]["ram_gib"] == 40 and hosts["misp"]["ram_gib"] == 20
+    assert big.mariadb["innodb_buffer_pool_size"] == 30 * GIB
     # moving the database out never lowers a total
     for key in ("ram_gib", "disk_gib", "vcpu"):
         assert getattr(big, key) >= getattr(small, key)
