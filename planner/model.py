@@ -73,6 +73,20 @@ def _parse_url(value: object) -> str:
     return value.rstrip("/")
 
 
+def _parse_feed_url(value: object) -> str:
+    """A feed's URL is fetched as written (a query string is fine); it is not a MISP base URL."""
+    if not isinstance(value, str):
+        raise ValueError(f"'{value}' is not a URL; write https://www.circl.lu/doc/misp/feed-osint")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ValueError(f"'{value}' is not an http(s) URL; write https://www.circl.lu/doc/misp/feed-osint")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(f"'{value}' contains spaces or control characters")
+    if parts.username or parts.password:
+        raise ValueError(f"'{value}' carries credentials; keys never go in the topology")
+    return value
+
+
 def _parse_cidr(value: object) -> str:
     try:
         if isinstance(value, str):
@@ -115,6 +129,7 @@ _DISTRIBUTION_SCHEMA = {"anyOf": [{"enum": list(DISTRIBUTION_WORDS.values())},
 Id = Annotated[str, _checked(_parse_id, "mp_id"), WithJsonSchema({"type": "string", "pattern": ID_PATTERN})]
 Uuid = Annotated[str, _checked(_parse_uuid, "mp_uuid"), WithJsonSchema({"type": "string", "format": "uuid"})]
 Url = Annotated[str, _checked(_parse_url, "mp_url"), WithJsonSchema({"type": "string", "format": "uri"})]
+FeedUrl = Annotated[str, _checked(_parse_feed_url, "mp_feed_url"), WithJsonSchema({"type": "string", "format": "uri"})]
 Cidr = Annotated[str, _checked(_parse_cidr, "mp_cidr"), WithJsonSchema({"type": "string"})]
 Count = Annotated[int, _checked(parse_count, "mp_count"), WithJsonSchema(_COUNT_SCHEMA)]
 RatePerDay = Annotated[float, _checked(parse_rate_per_day, "mp_rate"), WithJsonSchema(_RATE_SCHEMA)]
@@ -242,7 +257,7 @@ class Instance(InstanceDefaults):
 
 
 class Feed(Strict):
-    url: Url
+    url: FeedUrl
     format: Literal["misp", "freetext", "csv"] = "misp"
     fetch_every: Seconds | None = None
     cache_only: bool = False

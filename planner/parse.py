@@ -24,6 +24,7 @@ _CUSTOM = {
     "mp_id": ("MP109", "rename it: lower-case letters, digits and '-', starting with a letter"),
     "mp_uuid": ("MP112", "write a UUID like 5d9c1f0e-3a2b-4c4d-9e8f-0a1b2c3d4e5f, or leave it out to derive one"),
     "mp_url": ("MP113", "write the instance's base URL, as in MISP.baseurl: https://misp.example.org"),
+    "mp_feed_url": ("MP113", "write the URL MISP fetches the feed from: https://www.circl.lu/doc/misp/feed-osint"),
     "mp_cidr": ("MP114", "write an address or network in CIDR form: 198.51.100.7/32"),
     "mp_count": ("MP104", "counts are written 250, 12k, 1.5M, 50M or 2G"),
     "mp_rate": ("MP105", "rates are written 20k/day, 500/hour, 3M/month or 40M/year"),

@@ -203,6 +203,11 @@ sync:
     tls: {verify: true}
 feeders:
   sandbox: {kind: sandbox, into: hub, rate: 3M/month}
+  osint:
+    kind: osint-feed
+    into: hub
+    via: feed
+    feed: {url: "https://feeds.example/export?format=misp&days=30", fetch_every: 1d}
 """
 
 
@@ -237,6 +242,10 @@ def test_defaults_are_applied_and_instance_values_win() -> None:
     assert estate.feeders["sandbox"].rate == pytest.approx(100_000)
     assert estate.feeder_org("sandbox") == "csirt"
     assert estate.feeder_value("sandbox") == "low"
+    # A feed URL is fetched as written: its query string stays.
+    feed = estate.feeders["osint"].feed
+    assert feed is not None and feed.url == "https://feeds.example/export?format=misp&days=30"
+    assert feed.fetch_every == DAY and feed.format == "misp"
 
 
 def test_built_in_defaults_and_uuids() -> None:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from planner.cli import app
 from planner.load import load_file
 from planner.misp import Distribution
-from planner.model import _parse_cidr, _parse_id, _parse_url, _parse_uuid, _parse_version
+from planner.model import _parse_cidr, _parse_feed_url, _parse_id, _parse_url, _parse_uuid, _parse_version
 from planner.units import (
     SECONDS_PER,
     format_count,
@@ -53,7 +53,7 @@ yaml_values = st.recursive(
 
 PARSERS: list[Callable[[object], object]] = [
     parse_count, parse_rate_per_day, parse_duration_seconds, parse_size_bytes, Distribution.parse,
-    _parse_id, _parse_uuid, _parse_url, _parse_cidr, _parse_version,
+    _parse_id, _parse_uuid, _parse_url, _parse_feed_url, _parse_cidr, _parse_version,
 ]
 
 
