@@ -113,7 +113,7 @@ def load_text(text: str, name: str) -> Document:
     except ReaderError as exc:
         # YAML forbids most control characters anywhere in the text, even inside quotes.
         raise PlannerError([_error(
-            "MP002", f"the file contains the control character U+{exc.character:04X}",
+            "MP002", f"the file contains the control character U+{_code_point(exc.character):04X}",
             "remove it; write special characters inside double quotes as escapes (\\x07, \\u00e9)",
             name, _offset_position(text, exc.position))], EXIT_UNREADABLE) from None
     except MarkedYAMLError as exc:
@@ -147,6 +147,10 @@ def load_text(text: str, name: str) -> Document:
 
 def _pos(node: Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _code_point(character: object) -> int:
+    return ord(character) if isinstance(character, str) and len(character) == 1 else int(str(character), 0)
 
 
 def _offset_position(text: str, offset: int) -> Position:

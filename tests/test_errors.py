@@ -89,6 +89,26 @@ def test_corpus_file_machine_formats(path: Path) -> None:
     assert findings and all(f["code"].startswith("MP") and f["hint"] for f in findings)
     results = json.loads(sarif.stdout)["runs"][0]["results"]
     assert [r["ruleId"] for r in results] == [f["code"] for f in findings]
+    # inspect refuses the same file with the same exit code, and prints no data.
+    inspected = run(["inspect", relative])
+    assert inspected.exit_code == human.exit_code
+    assert inspected.stdout == ""
+    assert f"error {findings[0]['code']}" in inspected.stderr
+
+
+def test_estate_size_limits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # 20,000 instances take a while to write out; the limit is lowered instead of the file raised.
+    import planner.estate
+
+    monkeypatch.setattr(planner.estate, "MAX_INSTANCES", 1)
+    path = tmp_path / "two.yaml"
+    path.write_text("version: 1\nname: two\norganisations: {csirt: {name: CSIRT}}\ncommunities: {national: {}}\n"
+                    "instances:\n  a: {community: national, host_org: csirt, url: https://a.example}\n"
+                    "  b: {community: national, host_org: csirt, url: https://b.example}\n"
+                    "sync: [{initiator: a, remote: b, pull: true}]\n", encoding="utf-8")
+    result = run(["validate", str(path)])
+    assert result.exit_code == 1
+    assert "error MP012: 2 instances and 1 connections exceed the limits (1 and " in result.stdout
 
 
 def test_ten_megabyte_value(tmp_path: Path) -> None:
