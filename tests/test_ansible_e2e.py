@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from misp_test_server.harness import MANAGED, Estate, running_estate, shared_estate
+from misp_test_server.harness import MANAGED, Estate, edited_run, running_estate, shared_estate
 from misp_test_server.server import MispTestDouble, dispatch
 
 from planner.pipeline import load_estate
@@ -116,10 +116,7 @@ def test_second_run_changes_nothing() -> None:
 def test_editing_a_filter_updates_the_one_server_entry_in_place() -> None:
     estate, _, _ = shared_estate()
     hub = estate.state("hub")
-    before = {sid: dict(s) for sid, s in hub.servers.items()}
-    estate.write(push_tags='"tlp:green", "tlp:clear"')
-    estate.generate()
-    result = estate.apply()
+    before, result = edited_run()
     assert result.rc == 0
     assert result.hosts["hub"].changed_tasks == [SERVER_TASK]
     assert all(s.changed == 0 for h, s in result.hosts.items() if h != "hub")

@@ -163,6 +163,19 @@ def shared_estate() -> tuple[Estate, CheckRun, ApplyResult]:
     return value
 
 
+def edited_run() -> tuple[dict[str, Any], ApplyResult]:
+    """Once per session, after the first apply: edit a push filter, regenerate, apply again.
+    Returns the hub's server entries before the edit and the run's result."""
+    if "edited" not in _SHARED:
+        estate, _, _ = shared_estate()
+        before = {sid: dict(server) for sid, server in estate.state("hub").servers.items()}
+        estate.write(push_tags='"tlp:green", "tlp:clear"')
+        estate.generate()
+        _SHARED["edited"] = (before, estate.apply())
+    value: tuple[dict[str, Any], ApplyResult] = _SHARED["edited"]
+    return value
+
+
 @dataclass
 class CheckRun:
     result: ApplyResult
@@ -185,4 +198,4 @@ def running_estate(tmp: Path) -> Iterator[Estate]:
             double.stop()
 
 
-__all__ = ["Estate", "running_estate", "shared_estate"]
+__all__ = ["Estate", "edited_run", "running_estate", "shared_estate"]

@@ -64,7 +64,8 @@ def main():
         if found is None:
             after = dict(wanted)
             if not module.check_mode:
-                body = dict(wanted, change_pw=False, termsaccepted=True, notify=False, autoalert=False)
+                # change_pw is a "0"/"1" string in MISP's OpenAPI document, the other flags booleans.
+                body = dict(wanted, change_pw="0", termsaccepted=True, notify=False, autoalert=False)
                 created = api.post("/admin/users/add", body)
                 if not created.get("User"):
                     raise MispError("user %s was not created: %s" % (p["email"], scrub(created)))
