@@ -1,12 +1,14 @@
 """Benchmark: the full flow matrix on a synthetic estate of 2,000 instances and 20,000 connections.
 
-Run: ``.venv/bin/python benchmarks/bench_flows.py [n_instances] [seed]``. Prints timings; asserts
-nothing (timings belong in benchmarks, never in tests).
+Run: ``.venv/bin/python benchmarks/bench_flows.py [n_instances] [seed]``. Prints timings (and the
+machine's load average, since a shared machine skews them); asserts nothing (timings belong in
+benchmarks, never in tests).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -16,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.synthetic import generate
 from planner.flows import Engine
+from planner.misp import Distribution
 from planner.pipeline import load_estate
 
 
@@ -29,15 +32,25 @@ def main() -> None:
         estate = load_estate(path).estate
         loaded = time.perf_counter()
     engine = Engine(estate)
-    events = engine.matrix_events()
     prepared = time.perf_counter()
-    flows = [engine.propagate(event) for event in events]
+    flows = engine.matrix()
     done = time.perf_counter()
-    held = sum(len(f.reaches) for f in flows)
     print(f"estate: {len(estate.instances)} instances, {len(estate.connections)} connections, "
-          f"{sum(1 for c in estate.connections for _ in c.flows())} flows")
+          f"{len(engine.links)} flows (one per direction)")
     print(f"load: {loaded - started:.2f} s; engine setup: {prepared - loaded:.2f} s")
-    print(f"matrix: {len(flows)} events, {held} (instance, copy) results in {done - prepared:.2f} s")
+    held = sum(len(f.reaches) for f in flows)
+    print(f"full matrix: {len(flows)} events, {held} (event, holder) results in {done - prepared:.2f} s")
+    for level in Distribution:
+        events = [e for e in engine.matrix_events() if e.distribution == level]
+        started = time.perf_counter()
+        if level == Distribution.ALL:
+            engine.matrix_all([e.origin for e in events])
+        else:
+            for event in events:
+                engine.propagate(event)
+        print(f"  {level.word}: {len(events)} events in {time.perf_counter() - started:.2f} s")
+    print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

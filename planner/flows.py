@@ -28,8 +28,8 @@ user's org to be one, so membership already decides).
 
 The reported outcome is deterministic: **breadth-first by hop count** (the copy that needs fewest
 sync hops is taken to arrive first); between copies arriving after the same number of hops, the
-highest level wins, then a published copy over an unpublished one, then the smallest chain
-(compared as tuples of instance ids). ``paths`` gives the chain of that copy for every holder but
+highest level wins, then a published copy over an unpublished one, then the copy sent by the
+instance first in id order. ``paths`` gives the chain of that copy for every holder but
 the origin. ``timing_dependent`` names the instances whose outcome depends on the order of jobs:
 those that could hold the copy at another level by another route, and those that receive a copy
 only in some orders (e.g. only through an instance that may get an unpublished copy first). The
@@ -58,7 +58,7 @@ connections: see that script's output (the figure is in the flows helper's repor
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -155,7 +155,7 @@ class Engine:
         self.out: dict[str, tuple[int, ...]] = {iid: tuple(v) for iid, v in out.items()}
         self.names = sorted(estate.instances)
         self.index = {iid: k for k, iid in enumerate(self.names)}
-        self._all_adjacency: dict[frozenset[str], tuple[list[list[int]], list[list[tuple[int, int, bool]]]]] = {}
+        self._all_adjacency: dict[frozenset[str], tuple[list[int], list[list[tuple[int, int, bool]]]]] = {}
         # Filters are indexed once: tag rules are evaluated per distinct tag set, org rules looked up
         # by creator org, so that an event costs nothing for the (usual) unfiltered flows.
         self.tag_filtered = tuple(n for n, link in enumerate(self.links)
@@ -317,93 +317,74 @@ class Engine:
                     best[target] = nxt
             for target, nxt in best.items():
                 chosen[target] = ((nxt[1], nxt[2], nxt[3]), chains[nxt])
-            # new_layer is in chain order (parents in chain order, flows sorted by target), so the
-            # chain kept for a tie is the smallest one, whatever the order of entries in the file.
-            layer = new_layer
+            # Parents go in id order, so a tie of hops keeps the chain through the parent first in id
+            # order (the same rule as the level-`all` searches below).
+            layer = sorted(new_layer, key=lambda state: state[0])
 
         timing = self._timing(origin, chains, blocked, group)
         reaches = {inst: Distribution(chosen[inst][0][0]) for inst in sorted(chosen)}
         paths = {inst: chosen[inst][1] for inst in sorted(chosen) if inst != origin}
         return Flow(event, origin, reaches, paths, timing)
 
-    def _adjacency(self, tags: frozenset[str]) -> tuple[list[list[int]], list[list[tuple[int, int, bool]]]]:
-        """Per instance index, for events with these tags: the targets of flows with nothing to check
-        per event (no org rules, not `unpublish`), and ``(target, flow, unpublish)`` of the others;
-        both in target order. Built once per tag set, so the level-`all` search never looks at tag
-        rules."""
+    def _adjacency(self, tags: frozenset[str]) -> tuple[list[int], list[list[tuple[int, int, bool]]]]:
+        """Per instance index, for events with these tags: a bit set of the targets of flows with
+        nothing to check per event (no org rules, not `unpublish`), and ``(target, flow, unpublish)``
+        of the others. Built once per tag set, so the level-`all` search never looks at tag rules."""
         if tags not in self._all_adjacency:
             tag_blocked = self.tag_blocked(tags)  # org rules are checked per event
-            free: list[list[int]] = [[] for _ in self.names]
+            free = [0] * len(self.names)
             checked: list[list[tuple[int, int, bool]]] = [[] for _ in self.names]
-            for n, link in enumerate(self.links):  # sorted by source, then target
+            for n, link in enumerate(self.links):
                 if n in tag_blocked:
                     continue
                 u, v = self.index[link.source], self.index[link.target]
                 if link.unpublish or link.filter.orgs.include or link.filter.orgs.exclude:
                     checked[u].append((v, n, link.unpublish))
                 else:
-                    free[u].append(v)
+                    free[u] |= 1 << v
             self._all_adjacency[tags] = (free, checked)
         return self._all_adjacency[tags]
 
     def _propagate_all(self, event: EventSpec, origin: str, published: bool, blocked: frozenset[int]) -> Flow:
         """:meth:`search` for level `all`, which no hop changes (REFERENCE §2.2 rule 6, §2.4 step 6)
-        and every sync user sees: a copy is only published or not, so this is a plain breadth-first
-        search over instance indices. Same model, same results (a property test compares both);
-        this level floods whole estates, so it is the one worth a shortcut."""
+        and every sync user sees: a copy is only published or not, so this is a breadth-first
+        search over instance indices, with the not-yet-reached instances as a bit set (each parent
+        costs one big-integer AND, not one step per flow). Same model, same results (a property
+        test compares both); this level floods whole estates, so it is the one worth a shortcut."""
         free, checked = self._adjacency(frozenset(event.tags))
         names = self.names
         start = self.index[origin]
         chains: list[tuple[str, ...]] = [()] * len(names)  # chain of each holder of a published copy
         chains[start] = (origin,)
         unpublished: dict[int, tuple[str, ...]] = {}  # chain of each holder of an unpublished copy
-        # Each layer is kept sorted by chain (parents in chain order, each parent's new targets in
-        # name order), as in search(), so the chain kept for a tie of hops is the smallest one.
+        remaining = ((1 << len(names)) - 1) ^ (1 << start)  # instances without a published copy
+        # Parents are taken in index (= id) order, as in search(): a tie of hops keeps the chain
+        # through the parent first in id order.
         frontier = [start] if published else []
         while frontier:
             layer: list[int] = []
             for u in frontier:
                 chain = chains[u]
-                begin = len(layer)
-                for v in free[u]:
-                    if not chains[v]:
+                kids = free[u] & remaining
+                for v, n, unpublish in checked[u]:
+                    if n in blocked:
+                        continue
+                    if not unpublish:
+                        kids |= (1 << v) & remaining
+                    # An instance on the chain already holds a copy; MISP refuses the echo.
+                    elif v != start and v not in unpublished and names[v] not in chain:
+                        unpublished[v] = (*chain, names[v])
+                if kids:
+                    remaining ^= kids
+                    while kids:
+                        low = kids & -kids
+                        v = low.bit_length() - 1
+                        kids ^= low
                         chains[v] = (*chain, names[v])
                         layer.append(v)
-                if checked[u]:
-                    mark = len(layer)
-                    for v, n, unpublish in checked[u]:
-                        if n in blocked:
-                            continue
-                        if unpublish:
-                            # An instance on the chain already holds a copy; MISP refuses the echo.
-                            if v != start and v not in unpublished and names[v] not in chain:
-                                unpublished[v] = (*chain, names[v])
-                        elif not chains[v]:
-                            chains[v] = (*chain, names[v])
-                            layer.append(v)
-                    if len(layer) > mark:
-                        layer[begin:] = sorted(layer[begin:])  # this parent's targets in name order
+            layer.sort()
             frontier = layer
-        # Timing: an instance that may hold an unpublished copy may forward nothing, so what only it
-        # would pass on is not certain (see the module docstring).
-        certain = [False] * len(names)
-        certain[start] = True
-        work = [start] if published else []
-        if not unpublished:  # every holder got a published copy and passed it on: all certain
-            certain = [bool(chain) for chain in chains]
-            work = []
-        while work:
-            u = work.pop()
-            if u in unpublished:
-                continue
-            for v in free[u]:
-                if not certain[v]:
-                    certain[v] = True
-                    work.append(v)
-            for v, n, _ in checked[u]:
-                if not certain[v] and n not in blocked:
-                    certain[v] = True
-                    work.append(v)
+        certain = self._certain_all(start, published, unpublished, free, checked, blocked)
         reaches: dict[str, Distribution] = {}
         paths: dict[str, tuple[str, ...]] = {}
         timing: list[str] = []
@@ -415,9 +396,32 @@ class Engine:
                 reaches[name] = Distribution.ALL
                 if k != start:
                     paths[name] = chain
-                if not certain[k]:
+                if not (certain >> k) & 1:
                     timing.append(name)
         return Flow(event, origin, reaches, paths, tuple(timing))
+
+    @staticmethod
+    def _certain_all(start: int, published: bool, unpublished: Mapping[int, tuple[str, ...]], free: list[int],
+                     checked: list[list[tuple[int, int, bool]]], blocked: frozenset[int]) -> int:
+        """Bit set of the instances that receive a copy in every order of jobs: an instance that may
+        hold an unpublished copy may forward nothing (see the module docstring)."""
+        certain = 1 << start
+        work = [start] if published else []
+        while work:
+            u = work.pop()
+            if u in unpublished:
+                continue
+            new = free[u]
+            for v, n, _ in checked[u]:
+                if n not in blocked:
+                    new |= 1 << v
+            new &= ~certain
+            certain |= new
+            while new:
+                low = new & -new
+                work.append(low.bit_length() - 1)
+                new ^= low
+        return certain
 
     def _timing(self, origin: str, chains: Mapping[State, tuple[str, ...]], blocked: frozenset[int],
                 group: _Group | None) -> tuple[str, ...]:
@@ -441,6 +445,143 @@ class Engine:
                     work.append(target)
         return tuple(sorted(varied | (set(states) - certain)))
 
+    def matrix(self) -> list[Flow]:
+        """:func:`flow_matrix`: the level-`all` rows of every origin at once, the others one by one."""
+        import gc
+
+        events = self.matrix_events()
+        floods = [event.origin for event in events if event.distribution == Distribution.ALL]
+        # Millions of small tuples, none of them in a reference cycle: the cycle collector would only
+        # rescan them again and again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            batch = dict(zip(floods, self.matrix_all(floods), strict=True))
+            return [batch[event.origin] if event.distribution == Distribution.ALL else self.propagate(event)
+                    for event in events]
+        finally:
+            if collecting:
+                gc.enable()
+
+    def matrix_all(self, origins: list[str]) -> list[Flow]:
+        """Level `all`, untagged, created by each origin's host org, for all ``origins`` at once.
+
+        The same search as :meth:`_propagate_all`, run for every origin together: each instance
+        holds a bit set of the origins whose copy it holds, and a layer costs one big-integer
+        operation per flow instead of one per flow and origin. Chains are still built one tuple
+        per (origin, holder): that output is the floor of the matrix's cost. A property test
+        checks that this equals :meth:`propagate` of each event.
+        """
+        names, index = self.names, self.index
+        size, count = len(names), len(origins)
+        everyone = (1 << count) - 1
+        by_org: dict[str, int] = {}
+        for i, origin in enumerate(origins):
+            host = self.estate.instances[origin].host_org
+            by_org[host] = by_org.get(host, 0) | 1 << i
+        tag_blocked = self.tag_blocked(frozenset())
+        incoming: list[list[tuple[int, int]]] = [[] for _ in names]  # (source, origins it blocks), by source
+        outgoing: list[list[tuple[int, int]]] = [[] for _ in names]  # (target, origins it blocks)
+        unpublishing: list[tuple[int, int, int]] = []  # (source, target, origins it blocks)
+        for n, link in enumerate(self.links):  # sorted by source
+            if n in tag_blocked:
+                continue
+            u, v = index[link.source], index[link.target]
+            rules = link.filter.orgs
+            mask = 0  # REFERENCE §1.3: org rules match the creator org, here each origin's host org
+            for org in rules.exclude:
+                mask |= by_org.get(org, 0)
+            if rules.include:
+                mask |= everyone & ~sum(by_org.get(org, 0) for org in set(rules.include))
+            if link.unpublish:
+                unpublishing.append((u, v, mask))
+            else:
+                incoming[v].append((u, mask))
+            outgoing[u].append((v, mask))
+
+        starts = [index[origin] for origin in origins]
+        empty: tuple[str, ...] = ()
+        chains = [[empty] * size for _ in range(count)]  # chains[origin][instance]: published copy's chain
+        reached = [0] * size  # per instance: origins whose published copy it holds
+        frontier = [0] * size
+        for i, (origin, k) in enumerate(zip(origins, starts, strict=True)):
+            reached[k] |= 1 << i
+            frontier[k] |= 1 << i
+            chains[i][k] = (origin,)
+        while any(frontier):
+            layer = [0] * size
+            for v in range(size):
+                todo = everyone & ~reached[v]
+                if not todo:
+                    continue
+                name = names[v]
+                for u, mask in incoming[v]:  # parents in index order: a tie keeps the first
+                    got = frontier[u] & todo
+                    if mask:
+                        got &= ~mask
+                    if not got:
+                        continue
+                    todo ^= got
+                    layer[v] |= got
+                    # The set bits of `got`, inline: this loop runs once per (origin, holder).
+                    text = bin(got)
+                    last = len(text) - 1
+                    j = text.rfind("1")
+                    while j > 1:
+                        held = chains[last - j]
+                        held[v] = (*held[u], name)
+                        j = text.rfind("1", 2, j)
+                    if not todo:
+                        break
+                reached[v] |= layer[v]
+            frontier = layer
+
+        unpublished: list[dict[int, tuple[str, ...]]] = [{} for _ in range(count)]
+        may_hold_unpublished = [0] * size
+        for u, v, mask in sorted(unpublishing):  # by source: a tie of hops keeps the first
+            name = names[v]
+            for i in _bits(reached[u] & ~mask):
+                chain = chains[i][u]
+                if starts[i] == v or name in chain:  # MISP refuses the echo
+                    continue
+                old = unpublished[i].get(v)
+                if old is None or len(chain) + 1 < len(old):
+                    unpublished[i][v] = (*chain, name)
+                may_hold_unpublished[v] |= 1 << i
+
+        certain = [0] * size  # per instance: origins for which it receives a copy in every order
+        wave = [0] * size
+        for i, k in enumerate(starts):
+            certain[k] |= 1 << i
+            wave[k] |= 1 << i
+        while any(wave):
+            nxt = [0] * size
+            for u in range(size):
+                sending = wave[u] & ~may_hold_unpublished[u]
+                if sending:
+                    for v, mask in outgoing[u]:
+                        nxt[v] |= sending & ~mask if mask else sending
+            for v in range(size):
+                nxt[v] &= ~certain[v]
+                certain[v] |= nxt[v]
+            wave = nxt
+        timing: list[list[str]] = [[] for _ in range(count)]
+        for v in range(size):
+            for i in _bits((reached[v] | may_hold_unpublished[v]) & ~certain[v]):
+                timing[i].append(names[v])
+
+        flows: list[Flow] = []
+        for i, origin in enumerate(origins):
+            held = chains[i]
+            for k, chain in unpublished[i].items():
+                if not held[k] or len(chain) < len(held[k]):
+                    held[k] = chain  # fewer hops; on a tie the published copy wins
+            reaches = dict.fromkeys([names[k] for k in range(size) if held[k]], Distribution.ALL)
+            paths = {names[k]: chain for k, chain in enumerate(held) if chain and k != starts[i]}
+            event = EventSpec(origin, Distribution.ALL, (), None, self.estate.instances[origin].host_org)
+            flows.append(Flow(event, origin, reaches, paths, tuple(timing[i])))
+        return flows
+
     def matrix_events(self) -> list[EventSpec]:
         """Every instance x every level; level sharing-group once per group its host org is in."""
         events: list[EventSpec] = []
@@ -453,6 +594,16 @@ class Engine:
                 else:
                     events.append(EventSpec(iid, level))
         return events
+
+
+def _bits(value: int) -> Iterator[int]:
+    """Positions of the set bits of ``value``, lowest first (C-speed search in its binary text)."""
+    text = bin(value)
+    last = len(text) - 1
+    j = text.rfind("1")
+    while j > 1:
+        yield last - j
+        j = text.rfind("1", 2, j)
 
 
 def _unknown(kind: str, value: str, known: list[str]) -> str:
@@ -469,8 +620,7 @@ def propagate(estate: Estate, event: EventSpec) -> Flow:
 def flow_matrix(estate: Estate) -> list[Flow]:
     """Every origin instance x every distribution level (sharing-group: once per group the host org
     is a member of; an instance whose host org is in no group has no sharing-group row)."""
-    engine = Engine(estate)
-    return [engine.propagate(event) for event in engine.matrix_events()]
+    return Engine(estate).matrix()
 
 
 def feeder_event(estate: Estate, feeder_id: str) -> EventSpec:

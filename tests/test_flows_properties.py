@@ -21,6 +21,7 @@ filters = st.one_of(
               st.lists(st.sampled_from(TAGS), max_size=2, unique=True),
               st.lists(st.sampled_from(TAGS), max_size=1, unique=True)),
     st.builds(lambda exc: {"orgs": {"exclude": exc}}, st.lists(st.sampled_from(ORGS), min_size=1, max_size=1)),
+    st.builds(lambda inc: {"orgs": {"include": inc}}, st.lists(st.sampled_from(ORGS), min_size=1, max_size=2)),
 )
 
 
@@ -65,7 +66,7 @@ def events(engine: Engine, tags: tuple[str, ...]) -> list[EventSpec]:
     return result
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -123,3 +124,11 @@ def test_level_all_shortcut_equals_the_general_search(data: Any, tags: list[str]
         general = engine.search(replace(event, org=org), instance, published, None,
                                 engine.blocked(frozenset(tags), org))
         assert engine.propagate(event) == general
+
+
+@SETTINGS
+@given(estates())
+def test_matrix_equals_one_event_at_a_time(data: Any) -> None:
+    instances, sync, extra, groups = data
+    engine = Engine(build(instances, [*sync, extra], groups))
+    assert engine.matrix() == [engine.propagate(event) for event in engine.matrix_events()]
