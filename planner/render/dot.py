@@ -7,7 +7,6 @@ unicode in names cannot break the dot syntax (containerlab's users hit exactly t
 from __future__ import annotations
 
 import html
-import itertools
 import shutil
 
 import graphviz
@@ -52,54 +51,55 @@ def _edge_attrs(styles: Styles, edge: Edge, flow_view: bool) -> dict[str, str]:
     return attrs
 
 
-def _legend(graph: graphviz.Digraph, diagram: Diagram, styles: Styles) -> None:
-    """A sample of every style the diagram uses, with its sentence; `id`s make it testable.
+LINES = {"solid": "\u2500", "dashed": "\u254c", "dotted": "\u00b7 ", "bold": "\u2501"}
 
-    Node samples and the tails of edge samples share one rank, so in a left-to-right layout the
-    legend is one column of samples with a column of edge heads beside it.
+
+def _glyph(attrs: dict[str, str]) -> str:
+    """An edge style drawn in text: line pattern, the arrowheads, and the initiator's dot."""
+    style = attrs.get("style", "solid")
+    line = next((LINES[s] for s in ("bold", "dashed", "dotted") if s in style), LINES["solid"])
+    both = attrs.get("dir") == "both"
+    tail = attrs.get("arrowtail", "none") if both else "none"
+    head = attrs.get("arrowhead", "normal")
+    start = ("\u25c0" if "normal" in tail else "") + ("\u25cf" if "dot" in tail else "")
+    end = "\u25b6" if "normal" in head else ""
+    return f'<FONT COLOR="{text(attrs.get("color", "black"))}">{text(start + (line * 6).strip() + end)}</FONT>'
+
+
+def _swatch(attrs: dict[str, str]) -> str:
+    """A node or cluster style as a small box with its fill, border colour and dash."""
+    style = attrs.get("style", "")
+    table_style = ",".join(s for s in ("rounded", "dashed") if s in style) or "solid"
+    width = "3" if "bold" in style or float(attrs.get("penwidth", "1")) >= 2.5 else "1"
+    return (f'<TABLE BORDER="{width}" CELLBORDER="0" STYLE="{table_style}" COLOR="{text(attrs.get("color", "black"))}"'
+            f' BGCOLOR="{text(attrs.get("fillcolor", "white"))}"><TR><TD WIDTH="46" HEIGHT="14"> </TD></TR></TABLE>')
+
+
+def _legend(graph: graphviz.Digraph, diagram: Diagram, styles: Styles) -> None:
+    """One table node: a sample of every style the diagram uses, with its sentence.
+
+    A single node keeps the legend compact whatever the layout; each row carries an ID and a
+    tooltip, so the SVG names the styles it explains (tests check it lists exactly those used).
     """
-    with graph.subgraph(name="cluster_legend") as legend:
-        legend.attr(label=_label("Legend", ()), id="legend", style="rounded", color="#a0aec0",
-                    fillcolor="#ffffff", fontsize="12")
-        label_rows: list[str] = []
-        column: list[str] = []
-        for section, key in diagram.styles_used():
-            style = styles.get(section, key)
-            ident = f"legend_{section}_{key.replace('-', '_')}"
-            sentence = _label(None, (style.legend,))
-            if section == "clusters":
-                legend.node(ident, label=sentence, id=ident, shape="box", fontsize="10", **style.graphviz)
-                column.append(ident)
-            elif section == "nodes" or (section == "flow" and key not in ("path", "idle")):
-                attrs = dict(style.graphviz)
-                if section == "flow":
-                    attrs = {**styles.get("nodes", "instance").graphviz, **style.graphviz}
-                legend.node(ident, label=sentence, id=ident, fontsize="10", **attrs)
-                column.append(ident)
-            elif section in ("edges", "flow"):
-                attrs = dict(style.graphviz) if section == "edges" else {
-                    **styles.get("edges", "push").graphviz, **style.graphviz}
-                legend.node(f"{ident}_a", label="", shape="point", width="0.05", color="#a0aec0")
-                legend.node(f"{ident}_b", label="", shape="point", width="0.05", color="#a0aec0")
-                legend.edge(f"{ident}_a", f"{ident}_b", id=ident, label=sentence, fontsize="10", **attrs)
-                column += [f"{ident}_a", f"{ident}_b"]
-            else:
-                label_rows.append(f'<TR><TD ALIGN="LEFT" ID="{ident}">{text(style.legend)}</TD></TR>')
-        if label_rows:
-            table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1"><TR><TD ALIGN="LEFT"><B>edge labels'
-                     "</B></TD></TR>" + "".join(label_rows) + "</TABLE>>")
-            legend.node("legend_labels", label=table, shape="plaintext", fontsize="10", id="legend_labels")
-            column.append("legend_labels")
-        if column:
-            with legend.subgraph() as same:
-                same.attr(rank="same")
-                for member in column:
-                    same.node(member)
-        # In a left-to-right layout an edge inside one rank runs bottom-up: chain them reversed so the
-        # legend reads top to bottom in the styles file's order.
-        for upper, lower in itertools.pairwise(column):
-            if not (upper.endswith("_a") and lower == upper[:-2] + "_b"):
-                legend.edge(lower, upper, style="invis")
+    rows = ['<TR><TD COLSPAN="2" ALIGN="CENTER"><B>Legend</B></TD></TR>']
+    for section, key in diagram.styles_used():
+        style = styles.get(section, key)
+        ident = f"legend_{section}_{key.replace('-', '_')}"
+        if section == "clusters" or section == "nodes":
+            sample = _swatch(style.graphviz)
+        elif section == "flow" and key not in ("path", "idle"):
+            sample = _swatch({**styles.get("nodes", "instance").graphviz, **style.graphviz})
+        elif section == "edges":
+            sample = _glyph(style.graphviz)
+        elif section == "flow":
+            sample = _glyph({**styles.get("edges", "push").graphviz, **style.graphviz})
+        else:
+            sample = "<I>label</I>"
+        rows.append(f'<TR><TD ALIGN="CENTER">{sample}</TD><TD ALIGN="LEFT" ID="{ident}" TOOLTIP="{text(key)}"'
+                    f' HREF="#{ident}">{text(style.legend)}</TD></TR>')
+    table = ('<<TABLE BORDER="1" COLOR="#a0aec0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" STYLE="rounded">'
+             + "".join(rows) + "</TABLE>>")
+    graph.node("legend", label=table, shape="plaintext", fontsize="10", id="legend", margin="0")
 
 
 def dot_source(diagram: Diagram, styles: Styles) -> str:
