@@ -445,26 +445,27 @@ class Engine:
                     work.append(target)
         return tuple(sorted(varied | (set(states) - certain)))
 
-    def matrix(self) -> list[Flow]:
-        """:func:`flow_matrix`: the level-`all` rows of every origin at once, the others one by one."""
+    def matrix(self, tags: tuple[str, ...] = ()) -> list[Flow]:
+        """:func:`flow_matrix` (for events carrying ``tags``): the level-`all` rows of every origin at
+        once, the others one by one."""
         import gc
 
-        events = self.matrix_events()
+        events = [replace(event, tags=tags) for event in self.matrix_events()]
         floods = [event.origin for event in events if event.distribution == Distribution.ALL]
         # Millions of small tuples, none of them in a reference cycle: the cycle collector would only
         # rescan them again and again.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            batch = dict(zip(floods, self.matrix_all(floods), strict=True))
+            batch = dict(zip(floods, self.matrix_all(floods, tags), strict=True))
             return [batch[event.origin] if event.distribution == Distribution.ALL else self.propagate(event)
                     for event in events]
         finally:
             if collecting:
                 gc.enable()
 
-    def matrix_all(self, origins: list[str]) -> list[Flow]:
-        """Level `all`, untagged, created by each origin's host org, for all ``origins`` at once.
+    def matrix_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> list[Flow]:
+        """Level `all`, with ``tags``, created by each origin's host org, for all ``origins`` at once.
 
         The same search as :meth:`_propagate_all`, run for every origin together: each instance
         holds a bit set of the origins whose copy it holds, and a layer costs one big-integer
@@ -479,7 +480,7 @@ class Engine:
         for i, origin in enumerate(origins):
             host = self.estate.instances[origin].host_org
             by_org[host] = by_org.get(host, 0) | 1 << i
-        tag_blocked = self.tag_blocked(frozenset())
+        tag_blocked = self.tag_blocked(frozenset(tags))
         incoming: list[list[tuple[int, int]]] = [[] for _ in names]  # (source, origins it blocks), by source
         outgoing: list[list[tuple[int, int]]] = [[] for _ in names]  # (target, origins it blocks)
         unpublishing: list[tuple[int, int, int]] = []  # (source, target, origins it blocks)
@@ -578,7 +579,7 @@ class Engine:
                     held[k] = chain  # fewer hops; on a tie the published copy wins
             reaches = dict.fromkeys([names[k] for k in range(size) if held[k]], Distribution.ALL)
             paths = {names[k]: chain for k, chain in enumerate(held) if chain and k != starts[i]}
-            event = EventSpec(origin, Distribution.ALL, (), None, self.estate.instances[origin].host_org)
+            event = EventSpec(origin, Distribution.ALL, tags, None, self.estate.instances[origin].host_org)
             flows.append(Flow(event, origin, reaches, paths, tuple(timing[i])))
         return flows
 
@@ -690,11 +691,13 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
         if origin is not None or distribution is not None or sharing_group is not None or org is not None:
             raise FlowError("--matrix covers every origin and level; leave --origin, --distribution, "
                             "--sharing-group and --org out")
-        flows = flow_matrix(estate)
+        tag_list = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+        flows = Engine(estate).matrix(tag_list)
         if fmt == "json":
-            return json.dumps({"estate": estate.name, "flows": [flow_to_json(f) for f in flows]},
+            return json.dumps({"estate": estate.name, "tags": list(tag_list),
+                               "flows": [flow_to_json(f) for f in flows]},
                               indent=2, sort_keys=True) + "\n"
-        return matrix_table(estate, flows)
+        return matrix_table(estate, flows, tag_list)
     if origin is None:
         raise FlowError("--origin is required (or use --matrix)")
     flow = Engine(estate).propagate(build_event(estate, origin, distribution, tags, sharing_group, org))
@@ -740,7 +743,7 @@ def flow_table(estate: Estate, flow: Flow) -> str:
     return text
 
 
-def matrix_table(estate: Estate, flows: list[Flow]) -> str:
+def matrix_table(estate: Estate, flows: list[Flow], tags: tuple[str, ...] = ()) -> str:
     from rich.table import Table
 
     table = Table()
@@ -755,5 +758,7 @@ def matrix_table(estate: Estate, flows: list[Flow]) -> str:
         rows.setdefault(flow.event.origin, {}).setdefault(flow.event.distribution, []).append(cell)
     for origin in sorted(rows):
         table.add_row(origin, *("\n".join(rows[origin].get(level, ["-"])) for level in Distribution))
-    return (f"Instances holding a copy, per origin and level ({estate.name}; * = timing-dependent):\n"
+    carrying = f"events tagged {', '.join(tags)}" if tags else "untagged events"
+    return (f"Instances holding a copy of {carrying}, per origin and level ({estate.name}; "
+            "* = timing-dependent):\n"
             + _render(table))

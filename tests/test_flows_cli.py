@@ -119,6 +119,14 @@ def test_matrix_table_lists_every_origin() -> None:
     assert "energy-sector: " in result.stdout
 
 
+def test_matrix_for_tagged_events() -> None:
+    result = run([NATIONAL, "--matrix", "--tags", "tlp:green", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["tags"] == ["tlp:green"]
+    assert {tuple(flow["tags"]) for flow in data["flows"]} == {("tlp:green",)}
+
+
 def _examples() -> list[Path]:
     return sorted((ROOT / "examples").glob("*/topology.yaml"))
 

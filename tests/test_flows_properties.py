@@ -127,8 +127,11 @@ def test_level_all_shortcut_equals_the_general_search(data: Any, tags: list[str]
 
 
 @SETTINGS
-@given(estates())
-def test_matrix_equals_one_event_at_a_time(data: Any) -> None:
+@given(estates(), st.lists(st.sampled_from(TAGS), max_size=2, unique=True))
+def test_matrix_equals_one_event_at_a_time(data: Any, tags: list[str]) -> None:
+    from dataclasses import replace
+
     instances, sync, extra, groups = data
     engine = Engine(build(instances, [*sync, extra], groups))
-    assert engine.matrix() == [engine.propagate(event) for event in engine.matrix_events()]
+    assert engine.matrix(tuple(tags)) == [engine.propagate(replace(event, tags=tuple(tags)))
+                                          for event in engine.matrix_events()]
