@@ -242,7 +242,7 @@ def test_collapse_communities_aggregates_edges() -> None:
     assert {n.id for n in diagram.nodes} == {"k_national", "k_public"}
     assert diagram.clusters == ()
     (edge,) = diagram.edges
-    assert edge.kind == "aggregate" and edge.lines == ("1 connections: 1 push",)
+    assert edge.kind == "aggregate" and edge.lines == ("1 connection: 1 push",)
     assert edge.forward and not edge.backward  # data only flows national -> public
     national = next(n for n in diagram.nodes if n.id == "k_national")
     assert "4 instances" in national.lines[0] and "3 connections inside" in national.lines[-1]

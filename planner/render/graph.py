@@ -367,6 +367,10 @@ class _Aggregate:
     on_path: bool = False
 
 
+def _many(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
     members: dict[str, list[Instance]] = defaultdict(list)
     for inst in estate.instances.values():
@@ -398,13 +402,14 @@ def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
         community = estate.communities[cid]
         insts = members.get(cid, [])
         others = sum(1 for i in insts if not i.managed)
-        lines = [f"{community.trust} · {len(insts)} instances" + (f" ({others} run by others)" if others else "")]
+        run_by_others = f" ({others} run by others)" if others else ""
+        lines = [f"{community.trust} · {_many(len(insts), 'instance')}{run_by_others}"]
         stock = sum(i.attributes for i in insts)
         if stock:
             lines.append(f"{format_count(stock)} attributes")
-        extra = [f"{inside[cid]} connections inside"] if inside[cid] else []
-        extra += [f"{feeders[cid]} feeders"] if feeders[cid] else []
-        extra += [f"{consumers[cid]} consumers"] if consumers[cid] else []
+        extra = [f"{_many(inside[cid], 'connection')} inside"] if inside[cid] else []
+        extra += [_many(feeders[cid], "feeder")] if feeders[cid] else []
+        extra += [_many(consumers[cid], "consumer")] if consumers[cid] else []
         if extra:
             lines.append(" · ".join(extra))
         role: FlowRole | None = None
@@ -425,7 +430,7 @@ def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
         notes.append(f"{len(pairs)} links between communities: their counts are in tooltips, not labels")
     for (a, b), agg in sorted(pairs.items()):
         modes = ", ".join(f"{n} {m}" for m, n in sorted(agg.modes.items()))
-        text = f"{agg.connections} connections: {modes}"
+        text = f"{_many(agg.connections, 'connection')}: {modes}"
         edges.append(Edge(id=f"e_agg_{node_id('k', a)}__{node_id('k', b)}", tail=node_id("k", a),
                           head=node_id("k", b), kind="aggregate", lines=(text,) if labelled else (),
                           forward=agg.forward, backward=agg.backward, on_path=agg.on_path,
