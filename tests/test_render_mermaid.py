@@ -23,7 +23,7 @@ from planner.render.mermaid import mermaid_source
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CANDIDATES = [os.environ.get("MERMAID_JS", ""), str(ROOT / "node_modules/mermaid/dist/mermaid.min.js"),
-              "/tmp/mm/node_modules/mermaid/dist/mermaid.min.js"]
+              str(ROOT / ".ci/node/node_modules/mermaid/dist/mermaid.min.js")]
 MERMAID_JS = next((Path(c) for c in CANDIDATES if c and Path(c).is_file()), None)
 
 pytestmark = [
