@@ -17,9 +17,9 @@ options:
   misp_api_key: {description: Site admin API key., type: str, required: true}
   validate_certs: {description: Verify the TLS certificate., type: bool, default: true}
   timeout: {description: HTTP timeout in seconds., type: int, default: 60}
-  name: {description: "Setting name, C(Section.key). Use O(name) and O(value), or O(settings)., type: str}
+  name: {description: "Setting name, C(Section.key). Use O(name) and O(value), or O(settings).", type: str}
   value: {description: Wanted value (string, number or boolean)., type: raw}
-  settings: {description: "Several settings at once, C({Section.key: value})., type: dict}
+  settings: {description: "Several settings at once, C({Section.key: value}).", type: dict}
   force: {description: Skip MISP's validation of the value., type: bool, default: false}
   sensitive: {description: Hide the value from results and diffs (passwords)., type: bool, default: false}
 author: [misp-planner]
