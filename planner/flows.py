@@ -321,7 +321,10 @@ class Engine:
             # order (the same rule as the level-`all` searches below).
             layer = sorted(new_layer, key=lambda state: state[0])
 
-        timing = self._timing(origin, chains, blocked, group)
+        # One published copy per holder: each was sent by a holder with no other copy, so every
+        # holder is certain and no level varies (the walk in _timing would find nothing).
+        simple = len(chains) == len(chosen) and all(state[3] for state in chains)
+        timing = () if simple else self._timing(origin, chains, blocked, group)
         reaches = {inst: Distribution(chosen[inst][0][0]) for inst in sorted(chosen)}
         paths = {inst: chosen[inst][1] for inst in sorted(chosen) if inst != origin}
         return Flow(event, origin, reaches, paths, timing)
