@@ -78,7 +78,8 @@ def verify(e: Estate) -> None:
         groups = [g for g in state.sharing_groups.values() if g["uuid"] == estate.sharing_group_uuids["fin"]]
         assert len(groups) == 1
         assert {state.orgs[int(o)]["uuid"] for o in groups[0]["orgs"]} == {orgs[o].uuid for o in fin.orgs}
-        urls = {estate.instances[holder].url if s == "0" else state.servers[int(s)]["url"] for s in groups[0]["servers"]}
+        urls = {estate.instances[holder].url if sid == "0" else state.servers[int(sid)]["url"]
+                for sid in groups[0]["servers"]}
         assert urls == {estate.instances[i].url for i in fin.instances}
     ingest = e.state("ingest")
     feeds = [f for f in ingest.feeds.values() if f["url"] == "https://feeds.example/osint"]

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from misp_test_server.server import MispTestDouble, RunningDouble
-
-from planner.ansible.project import generate_project, env_name
+from planner.ansible.project import env_name, generate_project
 from planner.ansible.runner import ApplyResult, apply_project
 from planner.pipeline import load_estate
 from planner.sizing import size_estate
@@ -125,12 +124,14 @@ class Estate:
         _, created = dispatch(ext, "POST", "/admin/organisations/add", key, "127.0.0.1",
                               {"name": org.name, "uuid": org.uuid, "local": False})
         _, user = dispatch(ext, "POST", "/admin/users/add", key, "127.0.0.1",
-                           {"email": "sync-hub@operator.example", "org_id": created["Organisation"]["id"], "role_id": 5})
+                           {"email": "sync-hub@operator.example", "org_id": created["Organisation"]["id"],
+                            "role_id": 5})
         _, minted = dispatch(ext, "POST", f"/auth_keys/add/{user['User']['id']}", key, "127.0.0.1",
                              {"comment": "for the CSIRT hub"})
         self.external_key = minted["AuthKey"]["authkey_raw"]
         ext_org = loaded.estate.organisations["ext-org"]
-        dispatch(ext, "POST", "/admin/organisations/edit/1", key, "127.0.0.1", {"name": ext_org.name, "uuid": ext_org.uuid})
+        dispatch(ext, "POST", "/admin/organisations/edit/1", key, "127.0.0.1",
+                 {"name": ext_org.name, "uuid": ext_org.uuid})
         ext.requests.clear()  # only requests the modules send are checked against the contract
 
     external_key: str = ""

@@ -316,7 +316,8 @@ def add_user(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]
     uid = next_id(m.users)
     new = {"id": str(uid), "email": email, "org_id": org_id, "role_id": str(role_id),
            "disabled": as_bool(data.get("disabled", False)),
-           "change_pw": as_bool(data.get("change_pw", True)), "termsaccepted": as_bool(data.get("termsaccepted", False)),
+           "change_pw": as_bool(data.get("change_pw", True)),
+           "termsaccepted": as_bool(data.get("termsaccepted", False)),
            # the legacy field is not a usable key with advanced authkeys on (REFERENCE §11)
            "authkey": new_key()}
     m.users[uid] = new
@@ -361,7 +362,8 @@ def add_key(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str])
         try:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
-            raise refuse(403, "The auth key could not be saved.", {"allowed_ips": [f"Invalid IP address {cidr}"]})
+            raise refuse(403, "The auth key could not be saved.",
+                         {"allowed_ips": [f"Invalid IP address {cidr}"]}) from None
     expiration = data.get("expiration", 0) or 0
     if isinstance(expiration, str) and not expiration.isdigit():
         expiration = int(time.mktime(time.strptime(expiration, "%Y-%m-%d")))
@@ -388,7 +390,7 @@ def _check_rules(data: dict[str, Any]) -> None:
                     raise ValueError
                 json.loads(data[key])
             except ValueError:
-                raise refuse(403, "The server could not be saved.", {key: ["Invalid JSON."]})
+                raise refuse(403, "The server could not be saved.", {key: ["Invalid JSON."]}) from None
 
 
 def _internal_allowed(m: MispTestDouble, remote_org_id: str) -> bool:
@@ -443,7 +445,8 @@ def edit_server(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[s
     _check_rules(data)
     if data.get("authkey"):
         if not KEY_PATTERN.match(str(data["authkey"])):
-            raise refuse(403, "The server could not be saved.", {"authkey": ["A authkey is 40 alphanumeric characters."]})
+            raise refuse(403, "The server could not be saved.",
+                         {"authkey": ["A authkey is 40 alphanumeric characters."]})
         server["authkey"] = data["authkey"]
     if "remote_org_id" in data:
         remote = m.org(data["remote_org_id"])
@@ -677,16 +680,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._serve("POST")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 
