@@ -20,7 +20,13 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from planner.diagnostics import Finding, PlannerError, Position, Severity, YamlPath
-from planner.limits import MAX_DEPTH, MAX_EXPANDED_NODES, MAX_FILE_BYTES, MAX_STRING_CHARS
+from planner.limits import (
+    MAX_ALIAS_EXTRA_NODES,
+    MAX_DEPTH,
+    MAX_EXPANDED_NODES,
+    MAX_FILE_BYTES,
+    MAX_STRING_CHARS,
+)
 
 EXIT_UNREADABLE = 3
 
@@ -218,13 +224,31 @@ class _Builder:
         self._seen: set[int] = set()
 
     def check_expansion(self, root: Node) -> None:
-        """Count the nodes the data would have once every alias is expanded, before expanding."""
-        sizes: dict[int, int] = {}
+        """Measure the data as it will be once every alias is expanded, before expanding anything.
+
+        Three bounds: the values in total (a "billion laughs" file), the extra values aliases add
+        to what is written in the file (each extra value costs memory and a position), and the
+        nesting depth, which aliases can deepen without the text looking deep.
+        """
+        sizes: dict[int, int] = {}  # node -> values once expanded
+        heights: dict[int, int] = {}  # node -> nesting levels once expanded
+        uses: dict[int, int] = {}  # node -> how many times it is reached
+        nodes: dict[int, Node] = {}
         on_stack: set[int] = set()
+
+        def too_deep(node: Node, through_alias: bool = False) -> PlannerError:
+            how = " (counting through aliases)" if through_alias else ""
+            return PlannerError([_error(
+                "MP010", f"the document nests deeper than {MAX_DEPTH} levels{how}",
+                "flatten the structure; a topology needs a handful of levels",
+                self.name, _pos(node))], EXIT_UNREADABLE)
 
         def size(node: Node, depth: int) -> int:
             key = id(node)
+            uses[key] = uses.get(key, 0) + 1
             if key in sizes:
+                if depth + heights[key] > MAX_DEPTH:
+                    raise too_deep(node, through_alias=True)
                 return sizes[key]
             if key in on_stack:
                 anchor = getattr(node, "anchor", None)
@@ -234,24 +258,22 @@ class _Builder:
                     "an alias may only refer to a value defined before and outside it; write the value out",
                     self.name, _pos(node))], EXIT_UNREADABLE)
             if depth > MAX_DEPTH:
-                raise PlannerError([_error(
-                    "MP010", f"the document nests deeper than {MAX_DEPTH} levels",
-                    "flatten the structure; a topology needs a handful of levels",
-                    self.name, _pos(node))], EXIT_UNREADABLE)
+                raise too_deep(node)
             on_stack.add(key)
-            total = 1
+            nodes[key] = node
+            total, height = 1, 0
+            children: list[Node] = []
             if isinstance(node, MappingNode):
-                for k, v in node.value:
-                    total += size(k, depth + 1) + size(v, depth + 1)
-                    if total > MAX_EXPANDED_NODES:
-                        break
+                children = [part for pair in node.value for part in pair]
             elif isinstance(node, SequenceNode):
-                for item in node.value:
-                    total += size(item, depth + 1)
-                    if total > MAX_EXPANDED_NODES:
-                        break
+                children = list(node.value)
+            for child in children:
+                total += size(child, depth + 1)
+                height = max(height, heights[id(child)] + 1)
+                if total > MAX_EXPANDED_NODES:
+                    break
             on_stack.discard(key)
-            sizes[key] = total
+            sizes[key], heights[key] = total, height
             if total > MAX_EXPANDED_NODES:
                 raise PlannerError([_error(
                     "MP006", f"aliases expand to more than {MAX_EXPANDED_NODES:,} values",
@@ -259,7 +281,16 @@ class _Builder:
                     "use fewer nested aliases", self.name, _pos(node))], EXIT_UNREADABLE)
             return total
 
-        size(root, 0)
+        expanded = size(root, 0)
+        extra = expanded - len(sizes)
+        if extra > MAX_ALIAS_EXTRA_NODES:
+            # Point at the anchored value whose repetitions weigh most.
+            worst = max((k for k in uses if uses[k] > 1), key=lambda k: (uses[k] - 1) * sizes[k])
+            raise PlannerError([_error(
+                "MP006", f"aliases add {extra:,} values to the {len(sizes):,} written in the file (at most "
+                f"{MAX_ALIAS_EXTRA_NODES:,} may be added); the value here is repeated {uses[worst] - 1:,} times",
+                "this looks like an alias bomb (\"billion laughs\"); write the values out or "
+                "use fewer nested aliases", self.name, _pos(nodes[worst]))], EXIT_UNREADABLE)
 
     def build(self, node: Node, path: YamlPath, depth: int, at: Position | None = None) -> Any:
         # A node met a second time was reached through an alias: point at the referring key.
