@@ -200,3 +200,75 @@ def test_every_shared_variable_is_documented() -> None:
     shared = {name for name in used if not name.startswith("misp_app_") and name != "misp_planner"}
     assert shared, "no shared variables found: the scan is broken"
     assert sorted(name for name in shared if f"`{name}`" not in readme) == []
+
+
+def _apply_settings(tmp: Path, name: str, cake: Path, extra: dict[str, Any]) -> ansible_runner.Runner:
+    private = tmp / name
+    private.mkdir()
+    host = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        # The role runs cake as the web user; here FakeCake runs as whoever runs the test.
+        "ansible_become": False,
+        "misp_app_cake": str(cake),
+        "misp_app_settings_reader": [str(cake), "dump"],
+        "misp_baseurl": "https://hub.example.org",
+        "misp_uuid": "5b4b8d40-4c3f-4f3e-9a51-6c1f0e8e4a10",
+        "misp_host_org": {"name": "CSIRT", "uuid": "0d6c3b9e-1f2a-4e5b-8c7d-9a0b1c2d3e4f"},
+        "misp_sizing": instance_sizing(*PAIR[1]),
+        "misp_redis_password": "r" * 32,
+        "misp_supervisor_password": "s" * 16,
+        "misp_security_salt": "t" * 32,
+        "misp_encryption_key": "k" * 32,
+        **extra,
+    }
+    inventory = private / "hosts.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"hub": host}}}))
+    run = ansible_runner.run(
+        private_data_dir=str(private),
+        playbook=str(CHROOT_DIR / "settings.yml"),
+        inventory=str(inventory),
+        envvars={"ANSIBLE_COLLECTIONS_PATH": str(collections_path(tmp))},
+        quiet=True,
+    )
+    assert run.status == "successful", run.stdout.read()[-4000:]
+    return run
+
+
+def _set_calls(cake: Path) -> list[str]:
+    log = cake.parent / "calls.log"
+    calls = [line.split()[2] for line in log.read_text().splitlines() if line.startswith("Admin setSetting")]
+    assert calls == sorted(set(calls), key=calls.index)  # no setting written twice in one run
+    log.write_text("")
+    return calls
+
+
+@pytest.mark.slow
+def test_settings_are_written_only_when_they_differ(tmp_path: Path) -> None:
+    """misp_app's setSetting tasks against FakeCake: everything is set once, nothing on the second
+    run, and only a setting that drifted (changed in the UI) on the third."""
+    cake = tmp_path / "cake" / "fake_cake.py"
+    cake.parent.mkdir()
+    shutil.copy(CHROOT_DIR / "fake_cake.py", cake)
+    extra = {"misp_settings": {"Plugin.Sightings_policy": 2, "MISP.disablerestalert": True}}
+
+    _apply_settings(tmp_path, "first", cake, extra)
+    state = json.loads((cake.parent / "settings.json").read_text())
+    first = _set_calls(cake)
+    assert len(first) == len(state) > 40
+    assert state["MISP.baseurl"] == "https://hub.example.org"
+    assert state["MISP.external_baseurl"] == "https://hub.example.org"
+    assert state["MISP.uuid"] == "5b4b8d40-4c3f-4f3e-9a51-6c1f0e8e4a10"
+    assert state["MISP.correlation_engine"] == instance_sizing(*PAIR[1])["correlation"]["engine"]
+    assert state["SimpleBackgroundJobs.enabled"] == 1  # "true" stored as MISP stores it
+    assert state["Plugin.ZeroMQ_enable"] == 0
+    assert state["Plugin.Sightings_policy"] == "2"  # the topology's settings come on top
+    assert state["Security.password_policy_length"] == "12"
+
+    _apply_settings(tmp_path, "second", cake, extra)
+    assert _set_calls(cake) == []
+
+    state["MISP.baseurl"] = "https://changed-in-the-ui.example.org"
+    (cake.parent / "settings.json").write_text(json.dumps(state))
+    _apply_settings(tmp_path, "third", cake, extra)
+    assert _set_calls(cake) == ["MISP.baseurl"]
