@@ -17,8 +17,6 @@ from planner.diagnostics import format_human, format_json, has_errors, summary_l
 from planner.estate import estate_as_data
 from planner.output import atomic_output, write_text
 from planner.pipeline import Loaded
-from planner.render import load_styles, render
-from planner.render.graph import build_diagram
 from planner.render.report import Artifacts, collect, render_report
 
 
@@ -45,8 +43,6 @@ def build_files(loaded: Loaded, artifacts: Artifacts, sizing: Any) -> dict[str, 
     from planner.flows import flow_to_json  # type: ignore[import-not-found,unused-ignore]
 
     estate = loaded.estate
-    styles = load_styles()
-    diagram, _notes = build_diagram(estate, sizing=artifacts.sizing)
     files = {
         "findings.json": format_json(artifacts.findings),
         "estate.json": _json(estate_as_data(estate)),
@@ -54,7 +50,7 @@ def build_files(loaded: Loaded, artifacts: Artifacts, sizing: Any) -> dict[str, 
         "flows.json": _json({"flows": [flow_to_json(flow) for flow in artifacts.flows]}),
         "diagram.svg": artifacts.svg,
         "diagram.mmd": artifacts.mermaid,
-        "diagram.dot": render(diagram, styles, "dot").decode("utf-8"),
+        "diagram.dot": artifacts.dot,
     }
     files.update({f"report/{name}": text for name, text in render_report(loaded, artifacts).items()})
     return files

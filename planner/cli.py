@@ -320,11 +320,16 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for report.md and report.html.")],
     force: Annotated[bool, typer.Option("--force", help="Replace a folder misp-planner did not create.")] = False,
 ) -> None:
-    """Write the design-review report: diagram, findings, sizing, flow matrix, connections, policies."""
+    """Write the design-review report: diagram, findings, sizing, flow matrix, connections, policies.
+
+    The report is written even when the estate has errors (exit 1 then): they are what a review discusses.
+    """
     from planner.render.report import write_report
 
     loaded = load_or_exit(file)
-    guarded(lambda: write_report(loaded, output, force=force))
+    findings = guarded(lambda: write_report(loaded, output, force=force))
+    sys.stderr.write(f"report written to {output}: {summary_line(findings)}\n")
+    raise typer.Exit(EXIT_FINDINGS if has_errors(findings) else EXIT_OK)
 
 
 @app.command()

@@ -110,6 +110,16 @@ def test_report_command_writes_both_files(tmp_path: Path) -> None:
     assert {p.name for p in out.iterdir()} >= {"report.md", "report.html", "diagram.svg"}
 
 
+def test_report_of_an_estate_with_errors_is_written_and_exits_1(tmp_path: Path) -> None:
+    text = (ROOT / "examples/sector-isac/topology.yaml").read_text()
+    topo = tmp_path / "t.yaml"
+    topo.write_text(text.replace("must_not_reach: [bank-c-misp]", "must_not_reach: [bank-a-misp]"))
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", str(topo), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "MP201" in (out / "report.md").read_text() and "1 error" in result.output
+
+
 def test_inline_svg_strips_prolog() -> None:
     svg = '<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "x" "y">\n<!-- Generated -->\n<svg a="1"><!-- c --><g/></svg>\n'
     assert inline_svg(svg) == '<svg a="1"><g/></svg>'

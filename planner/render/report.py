@@ -37,6 +37,7 @@ class Artifacts:
     flows: list[Any]
     svg: str
     mermaid: str
+    dot: str
     notes: list[str] = field(default_factory=list)
 
 
@@ -55,6 +56,7 @@ def collect(loaded: Loaded, styles: Styles | None = None,
         flows=flow_matrix(estate),
         svg=render(diagram, styles, "svg").decode("utf-8"),
         mermaid=render(diagram, styles, "mmd").decode("utf-8"),
+        dot=render(diagram, styles, "dot").decode("utf-8"),
         notes=notes,
     )
 
@@ -212,7 +214,10 @@ def write_report_files(root: Path, files: dict[str, str]) -> None:
         write_text(root, name, text)
 
 
-def write_report(loaded: Loaded, output: Path, *, force: bool = False) -> None:
-    files = render_report(loaded, collect(loaded))
+def write_report(loaded: Loaded, output: Path, *, force: bool = False) -> list[Finding]:
+    """Write the report folder (also when the estate has errors: they are what a review discusses)."""
+    artifacts = collect(loaded)
+    files = render_report(loaded, artifacts)
     with atomic_output(output, force=force) as staging:
         write_report_files(staging, files)
+    return artifacts.findings
