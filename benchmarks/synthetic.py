@@ -8,7 +8,7 @@ v1; dump it as YAML or JSON) with:
   second instance of its predecessor's host org (so ``internal`` links are possible);
 * about 10 sync connections per instance (8 inside its community, 2 to other communities; no pair
   repeated), mixing push, pull and both, some with tag or org filters, a few ``unpublish`` and
-  ``internal`` ones;
+  ``internal`` ones; every direction that touches an untrusted community has a tag filter;
 * one sharing group per community (its orgs, listed instances; every third one roaming), feeders
   on every tenth instance and consumers on every twentieth.
 
@@ -23,6 +23,7 @@ from typing import Any
 CONNECTIONS_PER_INSTANCE = 10
 COMMUNITY_SIZE = 20
 TAGS = ("tlp:clear", "tlp:green", "tlp:amber", "tlp:red", "osint", "fraud")
+GUARD = {"tags": {"include": ["tlp:clear", "osint"], "exclude": ["tlp:red", "tlp:amber"]}}
 
 
 def generate(n_instances: int, seed: int = 0) -> dict[str, Any]:
@@ -64,7 +65,9 @@ def generate(n_instances: int, seed: int = 0) -> dict[str, Any]:
                 continue
             pairs.add((iid, remote))
             wanted -= 1
-            sync.append(_connection(rng, iid, remote, host[iid] == host[remote], list(organisations)))
+            guarded = "untrusted" in (communities[inst["community"]]["trust"],
+                                      communities[instances[remote]["community"]]["trust"])
+            sync.append(_connection(rng, iid, remote, host[iid] == host[remote], list(organisations), guarded))
 
     sharing_groups: dict[str, Any] = {}
     for n, (cid, ids) in enumerate(members.items()):
@@ -102,15 +105,17 @@ def generate(n_instances: int, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def _connection(rng: random.Random, initiator: str, remote: str, same_host: bool, orgs: list[str]) -> dict[str, Any]:
+def _connection(rng: random.Random, initiator: str, remote: str, same_host: bool, orgs: list[str],
+                guarded: bool) -> dict[str, Any]:
+    """One sync entry; `guarded` (an end in an untrusted community) always gets an explicit tag filter,
+    as a careful architect would write it."""
     conn: dict[str, Any] = {"initiator": initiator, "remote": remote}
     kind = rng.random()
     push = kind < 0.7
     pull = kind >= 0.4
-    if push:
-        conn["push"] = _direction(rng, orgs)
-    if pull:
-        conn["pull"] = _direction(rng, orgs)
+    for mode, wanted in (("push", push), ("pull", pull)):
+        if wanted:
+            conn[mode] = GUARD if guarded else _direction(rng, orgs)
     if push and rng.random() < 0.03:
         conn["unpublish"] = True
     if same_host and rng.random() < 0.5:
