@@ -10,6 +10,7 @@ graph before expanding anything, and build the data ourselves.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,11 @@ def load_text(text: str, name: str) -> Document:
     yaml = YAML(typ="safe", pure=True)  # composes the same nodes and marks as "rt", ~1.5x faster
     yaml.version = (1, 2)
     try:
-        root = yaml.compose(text)
+        with warnings.catch_warnings():
+            # A redefined anchor is legal YAML (later aliases use the new value); ruamel would
+            # print a Python warning on stderr in the middle of our output.
+            warnings.simplefilter("ignore")
+            root = yaml.compose(text)
     except ReaderError as exc:
         # YAML forbids most control characters anywhere in the text, even inside quotes.
         raise PlannerError([_error(

@@ -382,3 +382,13 @@ def test_human_format_escapes_control_characters_and_aligns_the_caret_after_tabs
     source, caret = text.splitlines()[2:4]
     assert source == "  1 | \tname:\tbad value"
     assert caret == "    | \t     \t^"
+
+
+def test_redefined_anchor_follows_yaml_and_prints_no_python_warning() -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        doc = load_text("a: &x 1\nb: &x 2\nc: *x\n", "anchors.yaml")
+    assert doc.data == {"a": 1, "b": 2, "c": 2}
+    assert caught == []

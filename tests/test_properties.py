@@ -222,3 +222,24 @@ def test_nan_and_infinity_are_refused_as_counts() -> None:
     for value in (math.nan, math.inf, -math.inf):
         with pytest.raises(ValueError):
             parse_count(value)
+
+
+yaml_tokens = st.sampled_from([
+    "a:", "b: 1", "- ", "  ", "    ", "&x ", "*x", "&y ", "*y", "[", "]", "{", "}", ", ", "<<: ", "!!str ", "!!map ",
+    "!foo ", "? ", ": ", "|", ">", "'q'", '"q', "---", "...", "%YAML 1.2", "#c", "\t", "~", "1e9", "0x1F", "é",
+])
+yaml_lines = st.lists(st.lists(yaml_tokens, max_size=6).map("".join), min_size=1, max_size=12).map("\n".join)
+
+
+@FAST
+@given(text=yaml_lines)
+def test_yaml_shaped_text_never_crashes_the_loader(text: str) -> None:
+    from planner.diagnostics import PlannerError
+    from planner.load import load_text
+
+    try:
+        doc = load_text(text, "fuzz.yaml")
+    except PlannerError as error:
+        assert error.exit_code == 3 and error.findings
+    else:
+        assert isinstance(doc.data, dict)
