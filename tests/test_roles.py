@@ -62,13 +62,13 @@ def instance_sizing(example: str, instance: str) -> dict[str, Any]:
     return sizing
 
 
-def render(tmp: Path, instance: str, sizing: dict[str, Any]) -> Path:
+def render(tmp: Path, instance: str, sizing: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
     """Render the roles' sizing templates for one instance with Ansible (ansible-runner, local)."""
     out = tmp / "rendered"
     out.mkdir(parents=True)
     private = tmp / "runner"
     private.mkdir()
-    extravars = {"render_out": str(out), "misp_sizing": sizing, "misp_instance_id": instance}
+    extravars = {"render_out": str(out), "misp_sizing": sizing, "misp_instance_id": instance, **(extra or {})}
     run = ansible_runner.run(
         private_data_dir=str(private),
         playbook=str(CHROOT_DIR / "render.yml"),
@@ -152,6 +152,17 @@ def test_mariadb_and_php_follow_sizing(rendered: dict[tuple[str, str], Path]) ->
         section, name = key.split(".")
         assert (a != b) == (big[section][name] != small[section][name]), key
     assert seen["mariadb.innodb_buffer_pool_size"][0] != seen["mariadb.innodb_buffer_pool_size"][1]
+
+
+def test_dedicated_database_host_listens_for_its_clients(tmp_path: Path) -> None:
+    """On a dedicated DB host (clients given by the generator) MariaDB listens beyond localhost."""
+    example, instance = PAIR[0]
+    sizing = instance_sizing(example, instance)
+    assert sizing["database"] == "dedicated"
+    out = render(tmp_path, instance, sizing, {"misp_database_clients": ["10.0.0.5"]})
+    db = ini(out / "z-misp.cnf", "mariadb")
+    assert db["bind-address"] == "0.0.0.0"
+    assert db["innodb_buffer_pool_size"] == str(sizing["mariadb"]["innodb_buffer_pool_size"])
 
 
 def _php_ini(path: Path) -> dict[str, str]:
