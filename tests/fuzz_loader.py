@@ -1,7 +1,7 @@
 """Coverage-guided byte-level fuzzing of the loader with atheris, for long local sessions.
 
     pip install atheris
-    python tests/fuzz_loader.py -max_total_time=600 tests/fuzz_regressions
+    mkdir -p /tmp/loader-corpus && python tests/fuzz_loader.py -max_total_time=600 /tmp/loader-corpus
 
 The target is the one tests/test_fuzz.py drives with hypothesis in CI: any bytes either load or
 raise PlannerError with exit code 3. Any other exception is a crash; atheris writes the input as
