@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from planner.cli import app
@@ -306,3 +309,25 @@ def test_rendering_is_deterministic(example: Path) -> None:
     first = render(build_diagram(estate)[0], load_styles(), "dot")
     second = render(build_diagram(load_estate(example).estate)[0], load_styles(), "dot")
     assert first == second
+
+
+@needs_dot
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=12))
+def test_any_text_survives_graphviz_and_mermaid(names: list[str]) -> None:
+    """Property: whatever a name holds, dot accepts the label, the SVG parses and shows it, and the
+    Mermaid escaping round-trips to the same visible text."""
+    from planner.render.dot import dot_source, render_bytes
+    from planner.render.graph import Diagram, Node
+
+    visible = [" ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in n).split()) for n in names]
+    nodes = tuple(Node(id=f"n{i}", kind="instance", title=f"n{i}", lines=(name,)) for i, name in enumerate(names))
+    diagram = Diagram(title="property", notes=(), clusters=(), nodes=nodes, edges=())
+    svg = ET.fromstring(render_bytes(dot_source(diagram, load_styles()), "svg", "dot"))
+    shown = {g.get("id"): " ".join(_texts(g).split()) for g in svg.iter(f"{SVG}g")}
+    for i, expected in enumerate(visible):
+        assert expected in shown[f"n{i}"]
+    for name, expected in zip(names, visible, strict=True):
+        escaped = mermaid_text(name)
+        assert not set(escaped) & set('"<>|`\n')
+        assert _mermaid_unescape(escaped) == expected

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import shutil
+import unicodedata
 
 import graphviz
 
@@ -19,8 +20,13 @@ FORMATS = ("svg", "png", "pdf", "dot")
 
 
 def text(value: str) -> str:
-    """Plain text for inside an HTML-like label; numeric references keep the dot file ASCII-safe."""
-    return html.escape(value, quote=True).encode("ascii", "xmlcharrefreplace").decode("ascii")
+    """Plain text for inside an HTML-like label; numeric references keep the dot file ASCII-safe.
+
+    Control characters (a YAML "\\x01" escape can put one in a name) are not allowed in XML, so the
+    SVG would not parse: they become spaces.
+    """
+    visible = "".join(" " if unicodedata.category(c) == "Cc" else c for c in value)
+    return html.escape(visible, quote=True).encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 def _label(title: str | None, lines: tuple[str, ...], align: str = "CENTER") -> str:

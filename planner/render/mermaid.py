@@ -8,6 +8,8 @@ opens the connection ("opened by hub").
 
 from __future__ import annotations
 
+import unicodedata
+
 from planner.render.graph import Diagram, Edge, Node
 from planner.render.styles import Styles
 
@@ -26,7 +28,8 @@ SHAPES = {
 
 
 def text(value: str) -> str:
-    cleaned = " ".join(value.split())  # a newline would end the statement
+    # A newline would end the statement; other control characters have no business in a label.
+    cleaned = " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in value).split())
     return "".join(f"#{ord(c)};" if c in _SPECIAL else c for c in cleaned)
 
 
