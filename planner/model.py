@@ -9,6 +9,7 @@ text. Keys this project adds to the language are marked "extension" and listed i
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -153,7 +154,9 @@ ContextNeed = Literal["taxonomies", "galaxies", "tags", "objects", "sightings", 
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    # allow_inf_nan=False: no quantity in a topology is infinite, and NaN would break JSON output.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 def _text_or_list(value: object) -> object:
@@ -212,6 +215,8 @@ def _settings(value: object) -> object:
             if isinstance(item, dict | list):
                 raise PydanticCustomError("mp_setting", f"setting '{key}' must be a single value, "
                                           "not a mapping or list")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise PydanticCustomError("mp_setting", f"setting '{key}' must be a finite number, not {item}")
     return value
 
 

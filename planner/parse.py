@@ -62,6 +62,7 @@ _BOUNDS = {
     "too_short": ("needs at least {min_length} entries", "add entries"),
     "less_than_equal": ("must be at most {le}", "use a smaller value"),
     "greater_than_equal": ("must be at least {ge}", "use a larger value"),
+    "finite_number": ("must be a finite number, not infinity or NaN", "write a plain number"),
     "string_pattern_mismatch": ("has characters that are not allowed here (allowed: {pattern})",
                                 "remove spaces and other characters outside the allowed set"),
 }
