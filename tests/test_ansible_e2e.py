@@ -43,6 +43,14 @@ def verify(e: Estate) -> None:
         assert state.settings["MISP.baseurl"] == estate.instances[iid].url
     for conn in estate.connections:
         init, remote = estate.instances[conn.initiator], estate.instances[conn.remote]
+        if not init.managed:
+            # Someone else's initiator: our remote gives it its org and a sync user, and no key.
+            rstate = e.state(conn.remote)
+            sync_org = org_by_uuid(rstate, orgs[init.host_org].uuid)
+            users = [u for u in rstate.users.values() if u["email"] == f"sync-{conn.initiator}@127.0.0.1"]
+            assert len(users) == 1 and users[0]["role_id"] == "5" and users[0]["org_id"] == sync_org["id"]
+            assert not [k for k in rstate.keys.values() if k["user_id"] == users[0]["id"]]
+            continue
         state = e.state(conn.initiator)
         entries = [s for s in state.servers.values() if s["url"] == remote.url]
         assert len(entries) == 1, f"{conn.initiator} has {len(entries)} entries for {conn.remote}"

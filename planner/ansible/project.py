@@ -144,7 +144,7 @@ class _Writer:
         # Both ends of a link know each other's host org by the same UUID (REFERENCE §1.5 steps 1
         # and 4); creating them with the other organisations puts them before any user or entry.
         for link in self.links:
-            if link.remote == iid and link.connection is not None and self.e.instances[link.initiator].managed:
+            if link.remote == iid and link.connection is not None:
                 needed.append(self.e.instances[link.initiator].host_org)
             if link.initiator == iid:
                 needed.append(self.e.instances[link.remote].host_org)
@@ -281,9 +281,10 @@ class _Writer:
             # The API phases of site.yml.
             "misp_admin_key_env": env_name("MISP_ADMIN_KEY", inst.id),
             "misp_orgs": orgs,
+            # Also for initiators run by someone else: our side gives them an org and a sync user;
+            # their operator gets the key from ours (README), so no key is minted for them here.
             "misp_links_as_remote": [self.link_as_remote(k) for k in self.links
-                                     if k.remote == inst.id and k.connection is not None
-                                     and self.e.instances[k.initiator].managed],
+                                     if k.remote == inst.id and k.connection is not None],
             "misp_links_as_initiator": [self.link_as_initiator(k) for k in self.links if k.initiator == inst.id],
             "misp_sharing_groups": self.sharing_groups(inst.id),
             "misp_feeds": self.feeds(inst),
@@ -348,6 +349,9 @@ def _readme(estate: Estate, writer: _Writer) -> str:
     users = [f"- `{u['email']}` on `{i.id}` ({u['for']}, role {u['role']}), key pinned to "
              f"{', '.join(u['allowed_ips']) or 'no address: add allowed_ips in the topology'}"
              for i in managed for u in writer.api_users(i)]
+    users += [f"- `{link['sync_user']}` on `{i.id}` (sync user for `{link['initiator']}`, run by someone else: "
+              f"give its operator a key pinned to {', '.join(link['allowed_ips']) or 'its egress address'})"
+              for i in managed for link in writer.host_vars(i)["misp_links_as_remote"] if not link["initiator_managed"]]
     return _template("README.md").format(
         name=estate.name, file=Path(estate.file).name,
         admin_keys="\n".join(lines) or "- (no managed instance)",
@@ -374,7 +378,9 @@ def generate_project(estate: Estate, sizing: SizingLike, target: Path) -> None:
                        "---\n" + header + dump_yaml({"misp_sizing": sizing_json[iid]}))
             if sizing_json[iid].get("database") == "dedicated":
                 write_text(target, f"host_vars/{iid}-db/misp.yml", "---\n" + header + dump_yaml({
-                    "misp_sizing": sizing_json[iid], "misp_database_clients": [inst.ansible_host]}))
+                    "misp_sizing": sizing_json[iid], "misp_database_clients": [inst.ansible_host],
+                    # The topology does not know the DB host's private address; its facts do.
+                    "misp_database_bind_address": "{{ ansible_default_ipv4.address }}"}))
     write_text(target, "README.md", _readme(estate, writer))
     _copy_collection(target)
 

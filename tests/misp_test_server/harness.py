@@ -60,6 +60,7 @@ sync:
     push: {{tags: {{exclude: ["tlp:red"]}}}}
     allowed_ips: [127.0.0.1/32]
   - {{initiator: hub, remote: ext, push: true}}
+  - {{initiator: ext, remote: partner, pull: true}}
 sharing_groups:
   fin:
     orgs: [csirt, bank, partner-org]
