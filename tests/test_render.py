@@ -331,3 +331,16 @@ def test_any_text_survives_graphviz_and_mermaid(names: list[str]) -> None:
         escaped = mermaid_text(name)
         assert not set(escaped) & set('"<>|`\n')
         assert _mermaid_unescape(escaped) == expected
+
+
+def test_collapsed_flow_view_counts_copies_per_community(tmp_path: Path) -> None:
+    path = tmp_path / "arrows.yaml"
+    path.write_text(ARROWS, encoding="utf-8")
+    estate = load_estate(path).estate
+    diagram, _ = build_diagram(estate, DrawOptions(collapse=True, flow="hub:all"))
+    nodes = {n.id: n for n in diagram.nodes}
+    # ingest only sends to hub (hub pulls from it); the push to the partner needs tag tlp:white
+    assert nodes["k_home"].flow == "origin" and nodes["k_away"].flow == "unreached"
+    assert nodes["k_home"].lines[-1] == "1 of 2 hold a copy: 1 at all"
+    (edge,) = diagram.edges
+    assert edge.lines == ("2 connections: 1 push, 1 push+pull",) and edge.forward and edge.backward

@@ -240,7 +240,6 @@ def build_diagram(estate: Estate, options: DrawOptions | None = None,
                   sizing: dict[str, dict[str, Any]] | None = None) -> tuple[Diagram, list[str]]:
     """The diagram to draw, and notes for stderr (e.g. that a large estate was collapsed)."""
     options = options or DrawOptions()
-    sizing = sizing_of(estate) if sizing is None else sizing
     notes: list[str] = []
     flow = None
     if options.flow:
@@ -256,7 +255,10 @@ def build_diagram(estate: Estate, options: DrawOptions | None = None,
                                                          options.focus, cutoff=options.depth))
         notes.append(f"neighbourhood of {options.focus}, depth {options.depth}: "
                      f"{len(keep)} of {len(estate.instances)} instances")
-        return _detailed(estate, sizing, keep, flow, notes, options), notes
+        shown = sum(1 for c in estate.connections if c.initiator in keep and c.remote in keep)
+        if shown > options.auto_collapse_connections:
+            notes.append(f"{shown} connections in view: the layout may take minutes; a smaller --depth is faster")
+        return _detailed(estate, sizing_of(estate) if sizing is None else sizing, keep, flow, notes, options), notes
     collapse = options.collapse
     too_many = [f"{count} {what} (more than {limit})" for count, limit, what in (
         (len(estate.instances), options.auto_collapse, "instances"),
@@ -267,6 +269,8 @@ def build_diagram(estate: Estate, options: DrawOptions | None = None,
                      "use --focus INSTANCE --depth N for detail")
     if collapse:
         return _collapsed(estate, flow, notes), notes
+    # Sizing only labels the detailed view: a collapsed view of thousands of instances skips it.
+    sizing = sizing_of(estate) if sizing is None else sizing
     return _detailed(estate, sizing, set(estate.instances), flow, notes, options), notes
 
 
