@@ -153,6 +153,11 @@ class Engine:
         for n, link in enumerate(self.links):
             out[link.source].append(n)
         self.out: dict[str, tuple[int, ...]] = {iid: tuple(v) for iid, v in out.items()}
+        # The flows that can carry an organisation or community copy at all: pulls and internal
+        # pushes (REFERENCE §2.2 rule 2). Most copies a search meets are such copies.
+        self.out_low: dict[str, tuple[int, ...]] = {
+            iid: tuple(n for n in v if self.links[n].mode == "pull" or self.links[n].internal)
+            for iid, v in out.items()}
         self.names = sorted(estate.instances)
         self.index = {iid: k for k, iid in enumerate(self.names)}
         self._all_adjacency: dict[frozenset[str], tuple[list[int], list[list[tuple[int, int, bool]]]]] = {}
@@ -280,7 +285,7 @@ class Engine:
                blocked: frozenset[int]) -> Flow:
         """The general search over states described in the module docstring."""
         level, orgc = int(event.distribution), event.org
-        links, out, transfer = self.links, self.out, self._transfer
+        links, out, out_low, transfer = self.links, self.out, self.out_low, self._transfer
 
         start: State = (origin, level, orgc if level == ORG else None, published)
         chains: dict[State, tuple[str, ...]] = {start: (origin,)}
@@ -293,7 +298,7 @@ class Engine:
                 if not pub:
                     continue  # REFERENCE §0 rule 2: only published events travel
                 chain = chains[state]
-                for n in out[inst]:
+                for n in (out[inst] if lvl >= CONNECTED else out_low[inst]):
                     link = links[n]
                     target = link.target
                     if n in blocked or target == origin or target in chain:
