@@ -9,6 +9,7 @@ the result: the answer must always be findings and an exit code in 0-3, never a 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +38,7 @@ from planner.yamlout import dump_yaml
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*/topology.yaml"))
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-CLI = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+CLI = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 runner = CliRunner()
 
@@ -125,14 +126,21 @@ EXAMPLE_DATA = {p: load_file(p).data for p in EXAMPLES}
 EXAMPLE_PATHS = {p: _paths(d) for p, d in EXAMPLE_DATA.items()}
 
 
+def _refuse_constant(name: str) -> None:
+    raise AssertionError(f"{name} in JSON output")
+
+
 def _check_cli(path: Path) -> None:
-    for args in (["validate", str(path)], ["inspect", str(path)], ["validate", "--format", "json", str(path)]):
+    for args in (["validate", str(path)], ["inspect", str(path)], ["validate", "--format", "json", str(path)],
+                 ["inspect", "--format", "json", str(path)]):
         result = runner.invoke(app, args)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise AssertionError(f"{args[0]} raised {result.exception!r} on:\n{path.read_bytes()[:3000]!r}") \
                 from result.exception
         assert 0 <= result.exit_code <= 3, (args, result.output)
         assert "Traceback" not in result.output
+        if "json" in args and result.stdout:
+            json.loads(result.stdout, parse_constant=_refuse_constant)  # strict JSON: no NaN or Infinity
 
 
 @st.composite
