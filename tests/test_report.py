@@ -180,3 +180,12 @@ def test_example_outputs_are_current(example: Path) -> None:
     committed = folder / "report/report.md"
     assert committed.is_file(), f"{committed} is missing; run with UPDATE_GOLDEN=1"
     assert md == committed.read_text(encoding="utf-8"), f"{committed} differs; UPDATE_GOLDEN=1 regenerates it"
+
+
+def test_markdown_leaves_out_mermaid_beyond_its_edge_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.render.report as report
+
+    loaded = load_estate(ROOT / "examples/sector-isac/topology.yaml")
+    monkeypatch.setattr(report, "MERMAID_MAX_EDGES", 2)
+    md = report.render_report(loaded, report.collect(loaded))["report.md"]
+    assert "```mermaid" not in md and "too many edges for Mermaid" in md

@@ -24,7 +24,10 @@ from planner.render.styles import Styles
 from planner.units import format_count, format_seconds
 
 POLICY_RULE = "MP201"  # a policy holds unless this rule names it
-MAX_NAMES_PER_CELL = 8  # flow-matrix cells list at most this many instances, then count the rest
+MAX_NAMES_PER_CELL = 8
+# Mermaid refuses diagrams with more edges than its `maxEdges` setting (500 by default), so a report
+# of a bigger view links the SVG only.
+MERMAID_MAX_EDGES = 500  # flow-matrix cells list at most this many instances, then count the rest
 LEVELS = tuple(Distribution)
 
 
@@ -39,6 +42,7 @@ class Artifacts:
     mermaid: str
     dot: str
     notes: list[str] = field(default_factory=list)
+    edges: int = 0  # in the diagram
 
 
 def collect(loaded: Loaded, styles: Styles | None = None,
@@ -58,6 +62,7 @@ def collect(loaded: Loaded, styles: Styles | None = None,
         mermaid=render(diagram, styles, "mmd").decode("utf-8"),
         dot=render(diagram, styles, "dot").decode("utf-8"),
         notes=notes,
+        edges=len(diagram.edges),
     )
 
 
@@ -177,7 +182,7 @@ def context(loaded: Loaded, artifacts: Artifacts) -> dict[str, Any]:
         "connections": [_connection(estate, c) for c in estate.connections],
         "policies": _policies(estate, findings),
         "svg": inline_svg(artifacts.svg),
-        "mermaid": artifacts.mermaid,
+        "mermaid": artifacts.mermaid if artifacts.edges <= MERMAID_MAX_EDGES else "",
         "instances": len(estate.instances),
         "communities": len(estate.communities),
     }
