@@ -71,11 +71,16 @@ def chroot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             shutil.copy(deb, root / "var/cache/apt/archives" / deb.name)
     print(f"\nchroot ready in {time.monotonic() - started:.0f}s at {root}")
     proc = root / "proc"
-    subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True)  # package scripts read /proc
+    # Package scripts read /proc; where mounting is not allowed (an unprivileged container) they
+    # mostly cope without it, so the test goes on and says so.
+    mounted = subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=False).returncode == 0
+    if not mounted:
+        print("could not mount /proc in the chroot; continuing without it")
     try:
         yield root
     finally:
-        subprocess.run(["umount", "-l", str(proc)], check=False)
+        if mounted:
+            subprocess.run(["umount", "-l", str(proc)], check=False)
         DEBS.mkdir(parents=True, exist_ok=True)
         for deb in (root / "var/cache/apt/archives").glob("*.deb"):
             if not (DEBS / deb.name).exists():
