@@ -392,3 +392,34 @@ def test_redefined_anchor_follows_yaml_and_prints_no_python_warning() -> None:
         doc = load_text("a: &x 1\nb: &x 2\nc: *x\n", "anchors.yaml")
     assert doc.data == {"a": 1, "b": 2, "c": 2}
     assert caught == []
+
+
+def _values(data: object, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], object]]:
+    found: list[tuple[tuple[str | int, ...], object]] = [(path, data)]
+    items = list(data.items()) if isinstance(data, dict) else list(enumerate(data)) if isinstance(data, list) else []
+    for key, value in items:
+        found.extend(_values(value, (*path, key)))
+    return found
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*/topology.yaml")),
+                         ids=lambda p: p.parent.name)
+def test_every_text_value_is_found_where_its_position_says(example: Path) -> None:
+    from planner.load import load_file
+
+    doc = load_file(example)
+    checked = 0
+    for path, value in _values(doc.data):
+        if not isinstance(value, str) or "\n" in value or not path:
+            continue
+        position = doc.positions[path]
+        text = doc.lines[position.line - 1][position.column - 1:]
+        # The first word is enough: a long plain value may continue on the next lines.
+        first_word = value.split()[0] if value.split() else ""
+        assert text.lstrip("'\"").startswith(first_word), (path, position, text)
+        key_position = doc.key_positions.get(path)
+        if key_position is not None:
+            key_text = doc.lines[key_position.line - 1][key_position.column - 1:]
+            assert key_text.lstrip("'\"").startswith(str(path[-1])), (path, key_position, key_text)
+        checked += 1
+    assert checked > 50
