@@ -180,8 +180,8 @@ class _Resolver:
     def resolve(self) -> Estate | None:
         t = self.t
         if len(t.instances) > MAX_INSTANCES or len(t.sync) > MAX_CONNECTIONS:
-            self.error("MP012", f"{len(t.instances)} instances and {len(t.sync)} connections exceed the "
-                       f"limits ({MAX_INSTANCES} and {MAX_CONNECTIONS})",
+            self.error("MP012", f"the estate is too large: {len(t.instances):,} instances (at most {MAX_INSTANCES:,}) "
+                       f"and {len(t.sync):,} sync entries (at most {MAX_CONNECTIONS:,})",
                        "split the estate into several files", ())
             return None
         orgs = self.organisations()

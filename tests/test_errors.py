@@ -108,7 +108,8 @@ def test_estate_size_limits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
                     "sync: [{initiator: a, remote: b, pull: true}]\n", encoding="utf-8")
     result = run(["validate", str(path)])
     assert result.exit_code == 1
-    assert "error MP012: 2 instances and 1 connections exceed the limits (1 and " in result.stdout
+    assert "error MP012: the estate is too large: 2 instances (at most 1) and 1 sync entries (at most " \
+        in result.stdout
 
 
 def test_ten_megabyte_value(tmp_path: Path) -> None:
