@@ -131,12 +131,6 @@ def _matches(rule: Any, values: Iterable[str]) -> bool:
     return not have.intersection(rule.exclude)
 
 
-def filter_passes(direction: Direction, tags: Iterable[str], orgc: str) -> bool:
-    """Push rules are evaluated locally, pull rules on the remote; both match event tags (OR/NOT)
-    and the creator org ``orgc`` (REFERENCE §1.3)."""
-    return _matches(direction.tags, tags) and _matches(direction.orgs, [orgc])
-
-
 class Engine:
     """The estate's flows prepared once; :meth:`propagate` answers one event."""
 
