@@ -161,6 +161,8 @@ def apply_project(project: Path, *, check: bool = False, limit: str | None = Non
                 cmdline=cmdline, limit=limit, extravars=extravars or None, envvars=env, quiet=True,
                 event_handler=on_event, status_handler=on_status, rotate_artifacts=20,
             )
+            # Plays without hosts (e.g. no dedicated database) start no tasks: end the bar full.
+            progress.update(bar, completed=progress.tasks[0].total, description=f"done ({runner.status})")
     finally:
         scrub_command_files(artifacts)
     rc = int(runner.rc if runner.rc is not None else 1)
