@@ -154,3 +154,12 @@ def test_generate_command_writes_atomically_and_refuses_foreign_folders(tmp_path
     assert refused.returncode == 2 and (foreign / "notes.txt").is_file()
     forced = subprocess.run([*cli[:-1], str(foreign), "--force"], capture_output=True, text=True, timeout=300)
     assert forced.returncode == 0 and not (foreign / "notes.txt").exists()
+
+
+def test_apply_refuses_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "planner", "apply", str(tmp_path)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 2 and "not a generated Ansible project" in run.stderr
+    bad = subprocess.run([sys.executable, "-m", "planner", "apply", str(tmp_path), "-e", "no-equals"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr

@@ -177,7 +177,10 @@ class _Writer:
                 "push_sightings": conn.sightings,
                 "push_galaxy_clusters": conn.galaxy_clusters in ("push", "both"),
                 "pull_galaxy_clusters": conn.galaxy_clusters in ("pull", "both"),
-                "caching_enabled": conn.caching, "unpublish_event": conn.unpublish, "internal": conn.internal,
+                "caching_enabled": conn.caching, "unpublish_event": conn.unpublish,
+                # MISP saves internal=0 silently unless the remote org is the host org (REFERENCE §1.2,
+                # §11); asking for it anyway would report a change on every run.
+                "internal": conn.internal and self.e.instances[link.initiator].host_org == remote.host_org,
                 "self_signed": not conn.tls_verify,
                 # REFERENCE §1.3: push rules hold local ids (the module resolves names on the pusher),
                 # pull rules are evaluated on the remote and keep names / UUIDs.
