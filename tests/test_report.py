@@ -189,3 +189,20 @@ def test_markdown_leaves_out_mermaid_beyond_its_edge_limit(monkeypatch: pytest.M
     monkeypatch.setattr(report, "MERMAID_MAX_EDGES", 2)
     md = report.render_report(loaded, report.collect(loaded))["report.md"]
     assert "```mermaid" not in md and "too many edges for Mermaid" in md
+
+
+@needs_dot
+def test_hostile_names_cannot_inject_markup(tmp_path: Path) -> None:
+    from test_render import HOSTILE
+
+    topo = tmp_path / "hostile.yaml"
+    topo.write_text(HOSTILE, encoding="utf-8")
+    loaded = load_estate(topo)
+    files = render_report(loaded, collect(loaded))
+    for name in ("report.md", "report.html"):
+        assert "<script" not in files[name] and "<b>bold</b>" not in files[name], name
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in files["report.html"]
+    assert "Org &quot;A&quot; &lt;b&gt;bold&lt;/b&gt;" in files["report.html"]
+    assets = _Assets()
+    assets.feed(files["report.html"])
+    assert assets.scripts == 0
