@@ -10,14 +10,18 @@ graph before expanding anything, and build the data ourselves.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeAlias
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode as RuamelMapping
+from ruamel.yaml.nodes import ScalarNode as RuamelScalar
+from ruamel.yaml.nodes import SequenceNode as RuamelSequence
 from ruamel.yaml.reader import ReaderError
 
 from planner.diagnostics import Finding, PlannerError, Position, Severity, YamlPath
@@ -30,6 +34,14 @@ from planner.limits import (
 )
 
 EXIT_UNREADABLE = 3
+
+# Two parsers compose the same node graph (tag, value, style, start_mark): libyaml's C parser,
+# fast, for files it accepts; ruamel's pure parser, the reference, for the rest -- it explains
+# syntax errors in the words `_SYNTAX` rephrases and accepts what libyaml refuses (redefined anchors).
+Node: TypeAlias = Any  # a node of either parser
+MAPPING_NODES = (RuamelMapping, pyyaml.MappingNode)
+SEQUENCE_NODES = (RuamelSequence, pyyaml.SequenceNode)
+SCALAR_NODES = (RuamelScalar, pyyaml.ScalarNode)
 
 _CORE = "tag:yaml.org,2002:"
 _STANDARD_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")}
@@ -113,6 +125,54 @@ def load_text(text: str, name: str) -> Document:
         raise PlannerError([_error("MP002", "the file contains a NUL byte",
                                    "a topology file is plain text; remove the binary content",
                                    name, _offset_position(text, text.index("\x00")))], EXIT_UNREADABLE)
+    root = _fast_compose(text)
+    if root is None:
+        root = _reference_compose(text, name, lines)
+    if root is None:
+        raise PlannerError([_error("MP003", "the file is empty",
+                                   "start from one of the examples: version, name, organisations, "
+                                   "communities, instances", name, Position(1, 1))], EXIT_UNREADABLE)
+    if not isinstance(root, MAPPING_NODES):
+        kind = "a list" if isinstance(root, SEQUENCE_NODES) else "a single value"
+        raise PlannerError([_error("MP007", f"the top level is {kind}, not a mapping",
+                                   "a topology file is a mapping with keys version, name, "
+                                   "organisations, communities, instances", name,
+                                   _pos(root))], EXIT_UNREADABLE)
+    builder = _Builder(name, lines)
+    builder.check_expansion(root)
+    data = builder.build(root, (), 0)
+    if builder.findings:
+        raise PlannerError(builder.findings, EXIT_UNREADABLE)
+    assert isinstance(data, dict)
+    return Document(name, data, lines, builder.positions, builder.key_positions)
+
+
+class _Yaml12Loader(getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser with the YAML 1.2 core schema's tag resolution (`no` is a string)."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str | None, list[tuple[str, Any]]]] = {}
+
+
+for _tag, _pattern, _first in (
+    ("null", r"^(?:null|Null|NULL|~|)$", ["n", "N", "~", ""]),
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", list("-+.0123456789")),
+    ("merge", r"^(?:<<)$", ["<"]),
+):
+    _Yaml12Loader.add_implicit_resolver(_CORE + _tag, re.compile(_pattern), _first)
+
+
+def _fast_compose(text: str) -> Any:
+    """The node graph by libyaml, or None when libyaml refuses the text (the reference decides)."""
+    try:
+        return pyyaml.compose(text, Loader=_Yaml12Loader)
+    except (pyyaml.YAMLError, RecursionError):
+        return None
+
+
+def _reference_compose(text: str, name: str, lines: list[str]) -> Any:
     yaml = YAML(typ="safe", pure=True)  # composes the same nodes and marks as "rt", ~1.5x faster
     yaml.version = (1, 2)
     try:
@@ -137,23 +197,7 @@ def load_text(text: str, name: str) -> Document:
         message = " ".join(str(exc).split())
         raise PlannerError([_error("MP004", f"YAML syntax error: {message}",
                                    "fix the YAML syntax", name)], EXIT_UNREADABLE) from None
-    if root is None:
-        raise PlannerError([_error("MP003", "the file is empty",
-                                   "start from one of the examples: version, name, organisations, "
-                                   "communities, instances", name, Position(1, 1))], EXIT_UNREADABLE)
-    if not isinstance(root, MappingNode):
-        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
-        raise PlannerError([_error("MP007", f"the top level is {kind}, not a mapping",
-                                   "a topology file is a mapping with keys version, name, "
-                                   "organisations, communities, instances", name,
-                                   _pos(root))], EXIT_UNREADABLE)
-    builder = _Builder(name)
-    builder.check_expansion(root)
-    data = builder.build(root, (), 0)
-    if builder.findings:
-        raise PlannerError(builder.findings, EXIT_UNREADABLE)
-    assert isinstance(data, dict)
-    return Document(name, data, lines, builder.positions, builder.key_positions)
+    return root
 
 
 def _pos(node: Node) -> Position:
@@ -221,12 +265,22 @@ def _shown_tag(tag: str) -> str:
 
 
 class _Builder:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, lines: list[str]) -> None:
         self.name = name
+        self.lines = lines
         self.findings: list[Finding] = []
         self.positions: dict[YamlPath, Position] = {}
         self.key_positions: dict[YamlPath, Position] = {}
         self._seen: set[int] = set()
+
+    def anchor_of(self, node: Node) -> str | None:
+        """The anchor name written at the node (libyaml's nodes do not keep it)."""
+        anchor = getattr(node, "anchor", None)
+        if isinstance(anchor, str):
+            return anchor
+        line, column = node.start_mark.line, node.start_mark.column
+        found = re.match(r"&([^\s,\[\]{}]+)", self.lines[line][column:]) if line < len(self.lines) else None
+        return found.group(1) if found else None
 
     def check_expansion(self, root: Node) -> None:
         """Measure the data as it will be once every alias is expanded, before expanding anything.
@@ -256,7 +310,7 @@ class _Builder:
                     raise too_deep(node, through_alias=True)
                 return sizes[key]
             if key in on_stack:
-                anchor = getattr(node, "anchor", None)
+                anchor = self.anchor_of(node)
                 shown = f"'&{anchor}' " if isinstance(anchor, str) else ""
                 raise PlannerError([_error(
                     "MP010", f"the anchor {shown}is used inside the value it names (a recursive alias)",
@@ -268,9 +322,9 @@ class _Builder:
             nodes[key] = node
             total, height = 1, 0
             children: list[Node] = []
-            if isinstance(node, MappingNode):
+            if isinstance(node, MAPPING_NODES):
                 children = [part for pair in node.value for part in pair]
-            elif isinstance(node, SequenceNode):
+            elif isinstance(node, SEQUENCE_NODES):
                 children = list(node.value)
             for child in children:
                 total += size(child, depth + 1)
@@ -302,7 +356,7 @@ class _Builder:
         repeated = id(node) in self._seen
         self._seen.add(id(node))
         self.positions[path] = at if (repeated and at) else _pos(node)
-        if at is not None and isinstance(node, ScalarNode) and node.value == "" and node.style is None:
+        if at is not None and isinstance(node, SCALAR_NODES) and node.value == "" and not node.style:
             # An empty value ('instances:' and nothing after it) starts on the next line: point at its key.
             self.positions[path] = at
         tag = str(node.tag)
@@ -312,15 +366,15 @@ class _Builder:
                 "remove the tag; a topology file uses plain YAML values only",
                 self.name, _pos(node), path))
             return None
-        if isinstance(node, MappingNode):
+        if isinstance(node, MAPPING_NODES):
             return self._mapping(node, path, depth)
-        if isinstance(node, SequenceNode):
+        if isinstance(node, SEQUENCE_NODES):
             return [self.build(item, (*path, i), depth + 1, at if repeated else None)
                     for i, item in enumerate(node.value)]
-        assert isinstance(node, ScalarNode)
+        assert isinstance(node, SCALAR_NODES)
         return self._scalar(node, path)
 
-    def _mapping(self, node: MappingNode, path: YamlPath, depth: int) -> dict[str, Any]:
+    def _mapping(self, node: Node, path: YamlPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         first_seen: dict[str, Position] = {}
         merged: list[tuple[str, Any]] = []
@@ -332,7 +386,7 @@ class _Builder:
         for key_node, value_node in node.value:
             if str(key_node.tag) == _CORE + "merge":
                 continue
-            if not isinstance(key_node, ScalarNode):
+            if not isinstance(key_node, SCALAR_NODES):
                 self.findings.append(_error("MP004", "a mapping key must be a plain value",
                                             "use a simple word as the key", self.name,
                                             _pos(key_node), path))
@@ -353,10 +407,10 @@ class _Builder:
         return result
 
     def _merge_sources(self, node: Node, path: YamlPath, depth: int) -> list[tuple[str, Any]]:
-        sources = node.value if isinstance(node, SequenceNode) else [node]
+        sources = node.value if isinstance(node, SEQUENCE_NODES) else [node]
         pairs: list[tuple[str, Any]] = []
         for source in sources:
-            if not isinstance(source, MappingNode):
+            if not isinstance(source, MAPPING_NODES):
                 self.findings.append(_error("MP004", "'<<' (merge) needs a mapping or a list of mappings",
                                             "merge an anchored mapping: '<<: *defaults'", self.name,
                                             _pos(source), path))
@@ -364,7 +418,7 @@ class _Builder:
             pairs.extend(self._mapping(source, path, depth).items())
         return pairs
 
-    def _scalar(self, node: ScalarNode, path: YamlPath) -> Any:
+    def _scalar(self, node: Node, path: YamlPath) -> Any:
         value = str(node.value)
         if node.style == ">":
             value = value.replace("\a", "")  # ruamel marks fold points of folded scalars with BEL
