@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from misp_test_server.harness import MANAGED, Estate, edited_run, running_estate, shared_estate
+from misp_test_server.harness import MANAGED, Estate, edited_check, edited_run, running_estate, shared_estate
 from misp_test_server.server import MispTestDouble, dispatch
 
 from planner.pipeline import load_estate
@@ -133,6 +133,13 @@ def test_editing_a_filter_updates_the_one_server_entry_in_place() -> None:
     changed = [sid for sid in before if hub.servers[sid] != before[sid]]
     assert len(changed) == 1 and hub.servers[changed[0]]["authkey"] == before[changed[0]]["authkey"]
     verify(estate)
+
+
+def test_check_mode_after_an_edit_reports_the_one_update_and_changes_nothing() -> None:
+    check, unchanged = edited_check()
+    assert check.rc == 0 and unchanged
+    assert check.hosts["hub"].changed_tasks == [SERVER_TASK]
+    assert all(s.changed == 0 for h, s in check.hosts.items() if h != "hub")
 
 
 def _files(root: Path) -> list[Path]:

@@ -173,8 +173,18 @@ def edited_run() -> tuple[dict[str, Any], ApplyResult]:
         before = {sid: dict(server) for sid, server in estate.state("hub").servers.items()}
         estate.write(push_tags='"tlp:green", "tlp:clear"')
         estate.generate()
+        snapshot = estate.state("hub").snapshot()
+        check = estate.apply(check=True)
+        _SHARED["edited_check"] = (check, snapshot == estate.state("hub").snapshot())
         _SHARED["edited"] = (before, estate.apply())
     value: tuple[dict[str, Any], ApplyResult] = _SHARED["edited"]
+    return value
+
+
+def edited_check() -> tuple[ApplyResult, bool]:
+    """The check-mode run just before the edited apply, and whether the hub's state stayed as it was."""
+    edited_run()
+    value: tuple[ApplyResult, bool] = _SHARED["edited_check"]
     return value
 
 
@@ -200,4 +210,4 @@ def running_estate(tmp: Path) -> Iterator[Estate]:
             double.stop()
 
 
-__all__ = ["Estate", "edited_run", "running_estate", "shared_estate"]
+__all__ = ["Estate", "edited_check", "edited_run", "running_estate", "shared_estate"]
