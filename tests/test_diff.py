@@ -205,3 +205,36 @@ def test_markdown_golden() -> None:
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8"), "regenerate with UPDATE_GOLDEN=1 and review the Markdown"
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_diff_diagram_marks_added_removed_and_changed(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    head = BASE.replace('push: {tags: {include: ["tlp:green"]}}', "push: true")
+    head = head.replace("  - {initiator: relay, remote: partner, push: true}\n",
+                        "  - {initiator: hub, remote: partner, pull: true}\n")
+    base_file, head_file = _write(tmp_path, "base.yaml", BASE), _write(tmp_path, "head.yaml", head)
+    out = tmp_path / "diff.svg"
+    result = runner.invoke(app, ["diff", str(base_file), str(head_file), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    svg = ET.parse(out).getroot()
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    ids = {g.get("id"): g for g in svg.iter("{http://www.w3.org/2000/svg}g") if g.get("id")}
+
+    def stroke(ident: str) -> str:
+        path = ids[ident].find("svg:path", ns)
+        assert path is not None
+        return str(path.get("stroke"))
+
+    added = next(i for i in ids if i.startswith("e_sync_") and "removed" not in i and stroke(i) == "#2f855a")
+    assert added
+    removed = [i for i in ids if i.startswith("removed_e_sync_")]
+    assert len(removed) == 1 and stroke(removed[0]) == "#c53030"
+    assert any(i.startswith("e_sync_") and stroke(i) == "#dd6b20" for i in ids), "hub -> relay is marked changed"
+    text = out.read_text(encoding="utf-8")
+    for style in ("legend_diff_added", "legend_diff_removed", "legend_diff_changed"):
+        assert style in text, f"the legend explains {style}"
+    same = runner.invoke(app, ["diff", str(base_file), str(base_file), "-o", str(tmp_path / "same.dot")])
+    assert same.exit_code == 0
+    assert "legend_diff" not in (tmp_path / "same.dot").read_text(encoding="utf-8")

@@ -35,10 +35,20 @@ def _label(title: str | None, lines: tuple[str, ...], align: str = "CENTER") -> 
     return "<" + f'<BR ALIGN="{align}"/>'.join(parts) + (f'<BR ALIGN="{align}"/>' if align != "CENTER" else "") + ">"
 
 
+def _overlay(attrs: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
+    """Attributes of a view (flow, diff) over a base style; `style` lists are joined, not replaced."""
+    merged = {**attrs, **extra}
+    if "style" in attrs and "style" in extra:
+        merged["style"] = ",".join(dict.fromkeys(f"{attrs['style']},{extra['style']}".split(",")))
+    return merged
+
+
 def _node_attrs(styles: Styles, node: Node) -> dict[str, str]:
     attrs = dict(styles.get("nodes", node.kind).graphviz)
     if node.flow is not None:
         attrs.update(styles.get("flow", node.flow).graphviz)
+    if node.change is not None:
+        attrs = _overlay(attrs, styles.get("diff", node.change).graphviz)
     return attrs
 
 
@@ -54,6 +64,8 @@ def _edge_attrs(styles: Styles, edge: Edge, flow_view: bool) -> dict[str, str]:
         attrs.update(styles.get("flow", "path").graphviz)
     elif flow_view:
         attrs.update(styles.get("flow", "idle").graphviz)
+    if edge.change is not None:
+        attrs = _overlay(attrs, styles.get("diff", edge.change).graphviz)
     return attrs
 
 
@@ -97,8 +109,8 @@ def _legend(graph: graphviz.Digraph, diagram: Diagram, styles: Styles) -> None:
             sample = _swatch({**styles.get("nodes", "instance").graphviz, **style.graphviz})
         elif section == "edges":
             sample = _glyph(style.graphviz)
-        elif section == "flow":
-            sample = _glyph({**styles.get("edges", "push").graphviz, **style.graphviz})
+        elif section in ("flow", "diff"):
+            sample = _glyph(_overlay(styles.get("edges", "push").graphviz, style.graphviz))
         else:
             sample = "<I>label</I>"
         rows.append(f'<TR><TD ALIGN="CENTER">{sample}</TD><TD ALIGN="LEFT" ID="{ident}" TOOLTIP="{text(key)}"'

@@ -33,8 +33,9 @@ DOT_MAX_NODES, DOT_MAX_EDGES = 60, 80
 LABELLED_EDGES_MAX = 500
 MAX_FILTER_ITEMS = 4  # per list on an edge label; the rest is counted ("+3 more")
 
-LEGEND_ORDER = ("clusters", "nodes", "edges", "labels", "flow")
+LEGEND_ORDER = ("clusters", "nodes", "edges", "labels", "flow", "diff")
 FlowRole = Literal["origin", "reached", "unreached"]
+Change = Literal["added", "removed", "changed"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Node:
     lines: tuple[str, ...] = ()
     cluster: str | None = None
     flow: FlowRole | None = None  # flow view only
+    change: Change | None = None  # diff view only
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Edge:
     labels: tuple[str, ...] = ()  # labels.<key> notations used in `lines`
     on_path: bool = False  # flow view: a hop the event takes
     hover: str | None = None  # text shown on hover (SVG tooltip) when the label is left out
+    change: Change | None = None  # diff view only
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class Diagram:
             used.add(("flow", "path"))
         if self.flow_view and not all(e.on_path for e in self.edges):
             used.add(("flow", "idle"))
+        used.update(("diff", n.change) for n in self.nodes if n.change is not None)
+        used.update(("diff", e.change) for e in self.edges if e.change is not None)
         return sorted(used, key=lambda item: (LEGEND_ORDER.index(item[0]), item[1]))
 
 

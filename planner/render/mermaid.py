@@ -76,6 +76,8 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
             css = styles.get("flow", "path").mermaid
         elif diagram.flow_view:
             css = styles.get("flow", "idle").mermaid
+        if edge.change is not None:
+            css = styles.get("diff", edge.change).mermaid
         link_styles.append(f"  linkStyle {number} {css}")
     count = len(diagram.edges)
     legend: list[str] = []
@@ -90,7 +92,7 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
             opening, closing = SHAPES.get(key, ("(", ")"))
             legend.append(f"    {ident}{opening}{_label(None, (style.mermaid_legend,))}{closing}")
             legend_classes.append((ident, f"{section}_{key.replace('-', '_')}"))
-        elif section in ("edges", "flow"):
+        elif section in ("edges", "flow", "diff"):
             sample = Edge(id=ident, tail=f"{ident}_a", head=f"{ident}_b", kind=key if section == "edges" else "push",
                           forward=key != "pull", backward=key in ("pull", "push-pull", "consumer-expansion"))
             sentence = _label(None, (style.mermaid_legend,))
@@ -115,6 +117,8 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
         out.append(f"  class {node.id} nodes_{node.kind.replace('-', '_')}")
         if node.flow is not None:
             out.append(f"  class {node.id} flow_{node.flow}")
+        if node.change is not None:
+            out.append(f"  style {node.id} {styles.get('diff', node.change).mermaid}")
     out += [f"  class {ident} {cls}" for ident, cls in legend_classes]
     for cluster in diagram.clusters:
         out.append(f"  style {cluster.id} {styles.get('clusters', cluster.kind).mermaid}")

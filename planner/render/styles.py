@@ -12,7 +12,7 @@ from ruamel.yaml.error import YAMLError
 
 from planner.diagnostics import Finding, PlannerError, Severity
 
-SECTIONS = ("clusters", "nodes", "edges", "labels", "flow")
+SECTIONS = ("clusters", "nodes", "edges", "labels", "flow", "diff")
 
 
 @dataclass(frozen=True)
