@@ -14,12 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from misp_test_server.harness import MANAGED, Estate, edited_check, edited_run, running_estate, shared_estate
+from misp_test_server.harness import (
+    MANAGED,
+    Estate,
+    edited_check,
+    edited_run,
+    partner_keys_before,
+    running_estate,
+    shared_estate,
+)
 from misp_test_server.server import MispTestDouble, dispatch
 
 from planner.pipeline import load_estate
 
 SERVER_TASK = "The server entry, with the new key when one was minted"
+KEY_TASK = "A sync key, pinned and expiring, fresh where the link does not work yet"
 
 
 def org_by_uuid(state: MispTestDouble, uuid: str) -> dict[str, Any]:
@@ -79,7 +88,8 @@ def verify(e: Estate) -> None:
             keys = [k for k in rstate.keys.values() if k["user_id"] == users[0]["id"]
                     and f"{conn.initiator} -> {conn.remote}" in k["comment"]]
             assert len(keys) == 1, f"{conn.remote} holds {len(keys)} keys for {conn.initiator}"
-            assert keys[0]["allowed_ips"] == ["127.0.0.1/32"] and int(keys[0]["expiration"]) > time.time()
+            assert sorted(keys[0]["allowed_ips"]) == sorted(conn.allowed_ips)
+            assert int(keys[0]["expiration"]) > time.time()
     fin = estate.sharing_groups["fin"]
     for holder in fin.instances:
         state = e.state(holder)
@@ -128,7 +138,12 @@ def test_editing_a_filter_updates_the_one_server_entry_in_place() -> None:
     before, result = edited_run()
     assert result.rc == 0
     assert result.hosts["hub"].changed_tasks == [SERVER_TASK]
-    assert all(s.changed == 0 for h, s in result.hosts.items() if h != "hub")
+    # The link works, so its key stays; only its address pinning follows the edit.
+    assert result.hosts["partner"].changed_tasks == [KEY_TASK]
+    assert result.hosts["ingest"].changed == 0
+    keys_before, keys_after = partner_keys_before(), estate.state("partner").keys
+    assert set(keys_before) == {k["id"] for k in keys_after.values()}  # nothing minted, nothing deleted
+    assert [k for k in keys_after.values() if k["allowed_ips"] != keys_before[k["id"]]["allowed_ips"]]
     assert set(hub.servers) == set(before)
     changed = [sid for sid in before if hub.servers[sid] != before[sid]]
     assert len(changed) == 1 and hub.servers[changed[0]]["authkey"] == before[changed[0]]["authkey"]
@@ -139,7 +154,7 @@ def test_check_mode_after_an_edit_reports_the_one_update_and_changes_nothing() -
     check, unchanged = edited_check()
     assert check.rc == 0 and unchanged
     assert check.hosts["hub"].changed_tasks == [SERVER_TASK]
-    assert all(s.changed == 0 for h, s in check.hosts.items() if h != "hub")
+    assert check.hosts["partner"].changed_tasks == [KEY_TASK] and check.hosts["ingest"].changed == 0
 
 
 def _files(root: Path) -> list[Path]:

@@ -54,7 +54,7 @@ sync:
       orgs: {{exclude: [bank]}}
     pull: {{tags: {{exclude: ["tlp:amber"]}}}}
     sightings: true
-    allowed_ips: [127.0.0.1/32]
+    allowed_ips: [{partner_ips}]
   - initiator: partner
     remote: hub
     push: {{tags: {{exclude: ["tlp:red"]}}}}
@@ -81,9 +81,10 @@ class Estate:
     def state(self, name: str) -> MispTestDouble:
         return self.doubles[name].state
 
-    def write(self, push_tags: str = '"tlp:green"') -> None:
+    def write(self, push_tags: str = '"tlp:green"', partner_ips: str = "127.0.0.1/32") -> None:
         urls = {name: d.url for name, d in self.doubles.items()}
-        self.topology.write_text(TOPOLOGY.format(push_tags=push_tags, **urls), encoding="utf-8")
+        self.topology.write_text(TOPOLOGY.format(push_tags=push_tags, partner_ips=partner_ips, **urls),
+                                 encoding="utf-8")
 
     def generate(self) -> None:
         import shutil
@@ -166,18 +167,26 @@ def shared_estate() -> tuple[Estate, CheckRun, ApplyResult]:
 
 
 def edited_run() -> tuple[dict[str, Any], ApplyResult]:
-    """Once per session, after the first apply: edit a push filter, regenerate, apply again.
-    Returns the hub's server entries before the edit and the run's result."""
+    """Once per session, after the first apply: edit a push filter and the link's allowed_ips,
+    regenerate, apply again. Returns the hub's server entries before the edit and the run's result."""
     if "edited" not in _SHARED:
         estate, _, _ = shared_estate()
         before = {sid: dict(server) for sid, server in estate.state("hub").servers.items()}
-        estate.write(push_tags='"tlp:green", "tlp:clear"')
+        _SHARED["partner_keys"] = {k["id"]: dict(k) for k in estate.state("partner").keys.values()}
+        estate.write(push_tags='"tlp:green", "tlp:clear"', partner_ips="127.0.0.1/32, 10.0.0.0/8")
         estate.generate()
         snapshot = estate.state("hub").snapshot()
         check = estate.apply(check=True)
         _SHARED["edited_check"] = (check, snapshot == estate.state("hub").snapshot())
         _SHARED["edited"] = (before, estate.apply())
     value: tuple[dict[str, Any], ApplyResult] = _SHARED["edited"]
+    return value
+
+
+def partner_keys_before() -> dict[str, Any]:
+    """The partner's auth keys just before the edit."""
+    edited_run()
+    value: dict[str, Any] = _SHARED["partner_keys"]
     return value
 
 
@@ -210,4 +219,4 @@ def running_estate(tmp: Path) -> Iterator[Estate]:
             double.stop()
 
 
-__all__ = ["Estate", "edited_check", "edited_run", "running_estate", "shared_estate"]
+__all__ = ["Estate", "edited_check", "edited_run", "partner_keys_before", "running_estate", "shared_estate"]

@@ -349,13 +349,9 @@ def search_keys(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[s
             if not wanted or key["user_id"] == wanted]
 
 
-@route("POST", r"/auth_keys/add/(\d+)")
-def add_key(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
-    owner = m.users.get(int(args[0]))
-    if owner is None:
-        raise refuse(404, "Invalid user")
-    data = body_of(body, "AuthKey")
-    ips = data.get("allowed_ips") or []
+def _cidrs(value: Any) -> list[str]:
+    """allowed_ips as an array or a comma/newline separated string (REFERENCE §1.5)."""
+    ips = value or []
     if isinstance(ips, str):
         ips = [part.strip() for part in re.split(r"[,\n]", ips) if part.strip()]
     for cidr in ips:
@@ -364,6 +360,16 @@ def add_key(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str])
         except ValueError:
             raise refuse(403, "The auth key could not be saved.",
                          {"allowed_ips": [f"Invalid IP address {cidr}"]}) from None
+    return list(ips)
+
+
+@route("POST", r"/auth_keys/add/(\d+)")
+def add_key(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
+    owner = m.users.get(int(args[0]))
+    if owner is None:
+        raise refuse(404, "Invalid user")
+    data = body_of(body, "AuthKey")
+    ips = _cidrs(data.get("allowed_ips"))
     expiration = data.get("expiration", 0) or 0
     if isinstance(expiration, str) and not expiration.isdigit():
         expiration = int(time.mktime(time.strptime(expiration, "%Y-%m-%d")))
@@ -371,6 +377,19 @@ def add_key(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str])
     raw = m._mint(int(owner["id"]), str(data.get("comment", "")), int(expiration), list(ips))
     key = next(k for k in m.keys.values() if k["authkey_start"] == raw[:4] and k["authkey_end"] == raw[-4:])
     return {"AuthKey": {**{k: v for k, v in key.items() if k != "hash"}, "authkey_raw": raw}}
+
+
+@route("POST", r"/auth_keys/edit/(\d+)")
+def edit_key(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
+    key = m.keys.get(int(args[0]))
+    if key is None:
+        raise refuse(404, "Invalid auth key")
+    data = body_of(body, "AuthKey")
+    if "allowed_ips" in data:
+        key["allowed_ips"] = _cidrs(data["allowed_ips"]) or None
+    if "comment" in data:
+        key["comment"] = str(data["comment"])
+    return {"AuthKey": {k: v for k, v in key.items() if k != "hash"}}
 
 
 @route("POST", r"/auth_keys/delete/(\d+)")

@@ -12,7 +12,8 @@ short_description: Mint an advanced auth key for a MISP user, identified by its 
 description:
   - MISP shows a key only once, in the answer to C(/auth_keys/add), and ignores a key supplied by the
     caller (REFERENCE 11). A key is therefore labelled by O(comment) (one label per sync link or tool).
-  - With O(rotate=false) an unexpired key with that comment is left alone and nothing is returned.
+  - With O(rotate=false) an unexpired key with that comment is kept and nothing is returned; only its
+    O(allowed_ips) are brought in line with the wanted ones.
   - With O(rotate=true) (the link does not work, or the caller has no copy of the key) a new key is
     minted and returned in RV(authkey), and the older keys with the same comment are deleted, so an
     interrupted run that minted a key nobody stored converges on the next run.
@@ -55,11 +56,22 @@ minted:
   type: bool
 """
 
+import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import (
     MISP_COMMON_ARGS, MispApi, MispError, run)
+
+
+def ips(value):
+    """allowed_ips as MISP lists it: a list, a JSON list string, or empty."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+    return sorted(value or [])
 
 
 def unexpired(key, now):
@@ -86,8 +98,18 @@ def main():
         listed = api.post("/auth_keys", dict(user_id=user_id)) or []
         same = [item.get("AuthKey", item) for item in listed
                 if item.get("AuthKey", item).get("comment") == p["comment"]]
-        if any(unexpired(key, now) for key in same) and not p["rotate"]:
-            return dict(changed=False, minted=False)
+        live = [key for key in same if unexpired(key, now)]
+        if live and not p["rotate"]:
+            # The key stays; its address pinning follows the topology (edited in place, not rotated).
+            stale = [key for key in live if ips(key.get("allowed_ips")) != sorted(p["allowed_ips"])]
+            if stale and not module.check_mode:
+                for key in stale:
+                    api.post("/auth_keys/edit/%s" % key["id"], dict(allowed_ips=p["allowed_ips"]))
+            result = dict(changed=bool(stale), minted=False)
+            if stale:
+                result["diff"] = dict(before={"allowed_ips": ips(stale[0].get("allowed_ips"))},
+                                      after={"allowed_ips": sorted(p["allowed_ips"])})
+            return result
         if module.check_mode:
             return dict(changed=True, minted=False, diff=dict(before={}, after={"comment": p["comment"]}))
         expiration = now + 86400 * p["expires_in_days"] if p["expires_in_days"] > 0 else 0
