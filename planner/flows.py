@@ -285,7 +285,35 @@ class Engine:
     def search(self, event: EventSpec, origin: str, published: bool, group: _Group | None,
                blocked: frozenset[int]) -> Flow:
         """The general search over states described in the module docstring."""
-        level, orgc = int(event.distribution), event.org
+        level = int(event.distribution)
+        chains, chosen = self._explore(origin, level, event.org, published, group, blocked, choose=True)
+        # One published copy per holder: each was sent by a holder with no other copy, so every
+        # holder is certain and no level varies (the walk in _timing would find nothing).
+        simple = len(chains) == len(chosen) and all(state[3] for state in chains)
+        timing = () if simple else self._timing(origin, chains, blocked, group)
+        reaches = {inst: Distribution(chosen[inst][0][0]) for inst in sorted(chosen)}
+        paths = {inst: chosen[inst][1] for inst in sorted(chosen) if inst != origin}
+        return Flow(event, origin, reaches, paths, timing)
+
+    def reach(self, event: EventSpec) -> frozenset[str]:
+        """The instances of ``propagate(event).reaches`` (origin included), without choosing the copy
+        each holds, building paths or finding timing-dependent holders: what sizing needs. The same
+        searches as :meth:`propagate` (sizing's golden and property tests run through this)."""
+        origin, orgc, published = self.resolve(event)
+        level = int(event.distribution)
+        group = self.groups[event.sharing_group] if event.sharing_group is not None else None
+        blocked = self.blocked(frozenset(event.tags), orgc)
+        if level == ALL:
+            held = self._reach_all(self.index[origin], published, frozenset(event.tags), blocked)
+            return frozenset(self.names[k] for k in _bits(held))
+        chains, _ = self._explore(origin, level, orgc, published, group, blocked, choose=False)
+        return frozenset(state[0] for state in chains)
+
+    def _explore(self, origin: str, level: int, orgc: str | None, published: bool, group: _Group | None,
+                 blocked: frozenset[int], choose: bool
+                 ) -> tuple[dict[State, tuple[str, ...]], dict[str, tuple[Copy, tuple[str, ...]]]]:
+        """Every state some order of jobs produces, with the chain that first produced it, and (when
+        ``choose``) the copy each holder is reported with: the first to arrive."""
         links, out, out_low, transfer = self.links, self.out, self.out_low, self._transfer
 
         start: State = (origin, level, orgc if level == ORG else None, published)
@@ -312,6 +340,11 @@ class Engine:
                         continue
                     chains[nxt] = (*chain, target)
                     new_layer.append(nxt)
+            # Parents go in id order, so a tie of hops keeps the chain through the parent first in id
+            # order (the same rule as the level-`all` searches below).
+            layer = sorted(new_layer, key=lambda state: state[0])
+            if not choose:
+                continue
             # First copy to arrive wins: the fewest hops; ties to the highest level, then published.
             best: dict[str, State] = {}
             for nxt in new_layer:
@@ -323,17 +356,7 @@ class Engine:
                     best[target] = nxt
             for target, nxt in best.items():
                 chosen[target] = ((nxt[1], nxt[2], nxt[3]), chains[nxt])
-            # Parents go in id order, so a tie of hops keeps the chain through the parent first in id
-            # order (the same rule as the level-`all` searches below).
-            layer = sorted(new_layer, key=lambda state: state[0])
-
-        # One published copy per holder: each was sent by a holder with no other copy, so every
-        # holder is certain and no level varies (the walk in _timing would find nothing).
-        simple = len(chains) == len(chosen) and all(state[3] for state in chains)
-        timing = () if simple else self._timing(origin, chains, blocked, group)
-        reaches = {inst: Distribution(chosen[inst][0][0]) for inst in sorted(chosen)}
-        paths = {inst: chosen[inst][1] for inst in sorted(chosen) if inst != origin}
-        return Flow(event, origin, reaches, paths, timing)
+        return chains, chosen
 
     def _adjacency(self, tags: frozenset[str]) -> tuple[list[int], list[list[tuple[int, int, bool]]]]:
         """Per instance index, for events with these tags: a bit set of the targets of flows with
@@ -409,6 +432,61 @@ class Engine:
                     timing.append(name)
         return Flow(event, origin, reaches, paths, tuple(timing))
 
+    def _reach_all(self, start: int, published: bool, tags: frozenset[str], blocked: frozenset[int]) -> int:
+        """Bit set of the instances :meth:`_propagate_all` reaches. No chains are needed: the echo it
+        refuses only ever goes to an instance holding a published copy already."""
+        free, checked = self._adjacency(tags)
+        reached = 1 << start
+        held = reached  # reached, plus the receivers of unpublished copies
+        frontier = [start] if published else []
+        while frontier:
+            kids = 0
+            for u in frontier:
+                kids |= free[u]
+                for v, n, unpublish in checked[u]:
+                    if n not in blocked:
+                        if unpublish:
+                            held |= 1 << v
+                        else:
+                            kids |= 1 << v
+            kids &= ~reached
+            reached |= kids
+            frontier = list(_bits(kids))
+        return held | reached
+
+    def reach_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> list[frozenset[str]]:
+        """:meth:`reach` of the level-`all` events with ``tags`` created by each origin's host org, for
+        all ``origins`` at once: :meth:`matrix_all`'s search without chains (one big-integer operation
+        per flow and hop for all origins together)."""
+        names, index = self.names, self.index
+        size = len(names)
+        incoming, _, unpublishing = self._origin_links(origins, tags)
+        reached = [0] * size  # per instance: origins whose published copy it holds
+        frontier = [0] * size
+        for i, origin in enumerate(origins):
+            reached[index[origin]] |= 1 << i
+            frontier[index[origin]] |= 1 << i
+        while any(frontier):
+            layer = [0] * size
+            for v in range(size):
+                got = 0
+                for u, mask in incoming[v]:
+                    if frontier[u]:
+                        got |= frontier[u] & ~mask if mask else frontier[u]
+                got &= ~reached[v]
+                if got:
+                    layer[v] = got
+                    reached[v] |= got
+            frontier = layer
+        held = list(reached)
+        for u, v, mask in unpublishing:  # the echo refused here goes to a holder of a published copy
+            held[v] |= reached[u] & ~mask
+        holders: list[list[str]] = [[] for _ in origins]
+        for v, bits in enumerate(held):
+            for i in _bits(bits):
+                holders[i].append(names[v])
+        return [frozenset(h) for h in holders]
+
     @staticmethod
     def _certain_all(start: int, published: bool, unpublished: Mapping[int, tuple[str, ...]], free: list[int],
                      checked: list[list[tuple[int, int, bool]]], blocked: frozenset[int]) -> int:
@@ -473,18 +551,14 @@ class Engine:
             if collecting:
                 gc.enable()
 
-    def matrix_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> list[Flow]:
-        """Level `all`, with ``tags``, created by each origin's host org, for all ``origins`` at once.
-
-        The same search as :meth:`_propagate_all`, run for every origin together: each instance
-        holds a bit set of the origins whose copy it holds, and a layer costs one big-integer
-        operation per flow instead of one per flow and origin. Chains are still built one tuple
-        per (origin, holder): that output is the floor of the matrix's cost. A property test
-        checks that this equals :meth:`propagate` of each event.
-        """
+    def _origin_links(self, origins: list[str], tags: tuple[str, ...]
+                      ) -> tuple[list[list[tuple[int, int]]], list[list[tuple[int, int]]], list[tuple[int, int, int]]]:
+        """The flows carrying level-`all` events with ``tags``, each with the bit set of the origins
+        (creator: the origin's host org) whose events its org rules refuse: ``incoming[target]``
+        (source, refused) of the flows delivering a published copy, ``outgoing[source]`` (target,
+        refused) of every flow, and (source, target, refused) of the `unpublish` pushes."""
         names, index = self.names, self.index
-        size, count = len(names), len(origins)
-        everyone = (1 << count) - 1
+        everyone = (1 << len(origins)) - 1
         by_org: dict[str, int] = {}
         for i, origin in enumerate(origins):
             host = self.estate.instances[origin].host_org
@@ -508,7 +582,21 @@ class Engine:
             else:
                 incoming[v].append((u, mask))
             outgoing[u].append((v, mask))
+        return incoming, outgoing, unpublishing
 
+    def matrix_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> list[Flow]:
+        """Level `all`, with ``tags``, created by each origin's host org, for all ``origins`` at once.
+
+        The same search as :meth:`_propagate_all`, run for every origin together: each instance
+        holds a bit set of the origins whose copy it holds, and a layer costs one big-integer
+        operation per flow instead of one per flow and origin. Chains are still built one tuple
+        per (origin, holder): that output is the floor of the matrix's cost. A property test
+        checks that this equals :meth:`propagate` of each event.
+        """
+        names, index = self.names, self.index
+        size, count = len(names), len(origins)
+        everyone = (1 << count) - 1
+        incoming, outgoing, unpublishing = self._origin_links(origins, tags)
         starts = [index[origin] for origin in origins]
         empty: tuple[str, ...] = ()
         chains = [[empty] * size for _ in range(count)]  # chains[origin][instance]: published copy's chain

@@ -167,19 +167,28 @@ def reach_factors(estate: Estate, origin: str, distribution: Distribution, tags:
 
     engine = _engine(estate)
     assert isinstance(engine, Engine)
+    event = EventSpec(origin, distribution, tags, sharing_group)
     try:
-        base = engine.propagate(EventSpec(origin, distribution, tags, sharing_group))
+        origin_instance = engine.resolve(event)[0]
+        base = engine.reach(event)
     except FlowError:
         return {}  # an event that cannot exist (e.g. a feeder's org outside its group) carries nothing
-    origin_instance = base.origin_instance
-    factors = {inst: 1.0 for inst in base.reaches if inst != origin_instance}
+    wider: frozenset[str] = frozenset()
     if not tags:
         tagged = _pass_tags(estate) if pass_tags is None else pass_tags
         if tagged:
-            wider = engine.propagate(EventSpec(origin, distribution, tagged, sharing_group))
-            for inst in wider.reaches:
-                if inst != origin_instance and inst not in factors:
-                    factors[inst] = params["share_tag_include"]
+            wider = engine.reach(EventSpec(origin, distribution, tagged, sharing_group))
+    return _factors(origin_instance, base, wider, params)
+
+
+def _factors(origin_instance: str, base: frozenset[str], wider: frozenset[str],
+             params: Mapping[str, float]) -> dict[str, float]:
+    """:func:`reach_factors` from the instances an event reaches without tags (``base``) and with the
+    tags passing every include filter (``wider``, empty when not asked)."""
+    factors = dict.fromkeys(base - {origin_instance}, 1.0)
+    tag_include = params["share_tag_include"]
+    for inst in wider - base - {origin_instance}:
+        factors[inst] = tag_include
     return factors
 
 
@@ -208,9 +217,23 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
     full push or pull, which transfers every published event the link may carry (REFERENCE §1.4,
     §2.4). An `unpublish` push delivers a copy that goes no further (the engine ends the chain).
     """
+    from planner.flows import Engine
+
     inflow: dict[str, list[float]] = {iid: [0.0, 0.0] for iid in estate.instances}
     published = params["share_published"]
     tagged = _pass_tags(estate)
+    engine = _engine(estate)
+    assert isinstance(engine, Engine)
+    # Level `all` floods the estate: its reaches are asked of the engine for every source at once.
+    flooding = [sid for sid in sorted(estate.instances)
+                if own_stock(estate.instances[sid], params) * published > 0
+                or estate.instances[sid].growth_per_day * published > 0]
+    if params[LEVEL_SHARE[Distribution.ALL]] <= 0:
+        flooding = []
+    empty: list[frozenset[str]] = [frozenset()] * len(flooding)
+    floods = dict(zip(flooding, zip(engine.reach_all(flooding, ()),
+                                    engine.reach_all(flooding, tagged) if tagged else empty, strict=True),
+                      strict=True))
     for sid in sorted(estate.instances):
         inst = estate.instances[sid]
         stock = own_stock(inst, params) * published
@@ -229,7 +252,9 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                     continue
             for gid in groups:
                 part = share / len(groups)
-                for target, factor in reach_factors(estate, sid, level, (), gid, params, tagged).items():
+                factors = (_factors(sid, *floods[sid], params) if level is Distribution.ALL
+                           else reach_factors(estate, sid, level, (), gid, params, tagged))
+                for target, factor in factors.items():
                     inflow[target][0] += part * factor * stock
                     inflow[target][1] += part * factor * rate
     for fid in sorted(estate.feeders):
