@@ -66,6 +66,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from itertools import compress
 from typing import Any, Literal
 
 from planner.estate import Estate
@@ -176,6 +177,13 @@ class Engine:
         self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
         self.groups = {gid: _Group(frozenset(g.orgs), frozenset(g.instances), g.roaming)
                        for gid, g in estate.sharing_groups.items()}
+        # _transfer of levels 0-3 tabulated per flow (the search's inner loop): hops[n][level]. The
+        # one case depending on the copy, a pull at level 0, gives the puller's org as owner and
+        # needs it to own the copy already (REFERENCE §2.4 step 2): `owner == hops[n][0][1]`.
+        self.hops = tuple(tuple(self._transfer(link, level, link.owner, None) for level in (ORG, COMMUNITY,
+                                                                                             CONNECTED, ALL))
+                          for link in self.links)
+        self.pulls = tuple(link.mode == "pull" for link in self.links)
 
     # -- the event ---------------------------------------------------------------------------
 
@@ -314,7 +322,8 @@ class Engine:
                  ) -> tuple[dict[State, tuple[str, ...]], dict[str, tuple[Copy, tuple[str, ...]]]]:
         """Every state some order of jobs produces, with the chain that first produced it, and (when
         ``choose``) the copy each holder is reported with: the first to arrive."""
-        links, out, out_low, transfer = self.links, self.out, self.out_low, self._transfer
+        links, out, out_low, transfer, hops, pulls = (self.links, self.out, self.out_low, self._transfer,
+                                                      self.hops, self.pulls)
 
         start: State = (origin, level, orgc if level == ORG else None, published)
         chains: dict[State, tuple[str, ...]] = {start: (origin,)}
@@ -332,7 +341,12 @@ class Engine:
                     target = link.target
                     if n in blocked or target == origin or target in chain:
                         continue
-                    copy = transfer(link, lvl, owner, group)
+                    if lvl == GROUP:
+                        copy = transfer(link, lvl, owner, group)
+                    else:
+                        copy = hops[n][lvl]
+                        if lvl == ORG and copy is not None and pulls[n] and owner != copy[1]:
+                            continue
                     if copy is None:
                         continue
                     nxt = (target, *copy)
@@ -458,6 +472,8 @@ class Engine:
         """:meth:`reach` of the level-`all` events with ``tags`` created by each origin's host org, for
         all ``origins`` at once: :meth:`matrix_all`'s search without chains (one big-integer operation
         per flow and hop for all origins together)."""
+        if not origins:
+            return []
         names, index = self.names, self.index
         size = len(names)
         incoming, _, unpublishing = self._origin_links(origins, tags)
@@ -481,11 +497,7 @@ class Engine:
         held = list(reached)
         for u, v, mask in unpublishing:  # the echo refused here goes to a holder of a published copy
             held[v] |= reached[u] & ~mask
-        holders: list[list[str]] = [[] for _ in origins]
-        for v, bits in enumerate(held):
-            for i in _bits(bits):
-                holders[i].append(names[v])
-        return [frozenset(h) for h in holders]
+        return [frozenset(compress(names, column)) for column in _transpose(held, len(origins))]
 
     @staticmethod
     def _certain_all(start: int, published: bool, unpublished: Mapping[int, tuple[str, ...]], free: list[int],
@@ -702,6 +714,16 @@ def _bits(value: int) -> Iterator[int]:
     while j > 1:
         yield last - j
         j = text.rfind("1", 2, j)
+
+
+_BIT_BYTES = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def _transpose(rows: list[int], width: int) -> Iterator[tuple[int, ...]]:
+    """Columns of a bit matrix: ``rows[r]`` holds bit ``c`` of column ``c`` (lowest bit first); each
+    column is a tuple of 0/1 by row. The work is done by C loops (binary text, zip), not per bit."""
+    texts = [bin(row)[2:].zfill(width)[::-1].encode("ascii").translate(_BIT_BYTES) for row in rows]
+    return zip(*texts, strict=True)
 
 
 def _unknown(kind: str, value: str, known: list[str]) -> str:

@@ -254,9 +254,14 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                 part = share / len(groups)
                 factors = (_factors(sid, *floods[sid], params) if level is Distribution.ALL
                            else reach_factors(estate, sid, level, (), gid, params, tagged))
+                # A handful of distinct factors: each product computed once (the same expression, so
+                # the same float), then one addition per (source, target) in source order.
+                adds = {factor: (part * factor * stock, part * factor * rate) for factor in set(factors.values())}
                 for target, factor in factors.items():
-                    inflow[target][0] += part * factor * stock
-                    inflow[target][1] += part * factor * rate
+                    held = inflow[target]
+                    add_stock, add_rate = adds[factor]
+                    held[0] += add_stock
+                    held[1] += add_rate
     for fid in sorted(estate.feeders):
         feeder = estate.feeders[fid]
         if not feeder.publish or feeder.rate <= 0 or _cache_only(estate, fid):
