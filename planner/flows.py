@@ -183,7 +183,15 @@ class Engine:
         self.hops = tuple(tuple(self._transfer(link, level, link.owner, None) for level in (ORG, COMMUNITY,
                                                                                              CONNECTED, ALL))
                           for link in self.links)
-        self.pulls = tuple(link.mode == "pull" for link in self.links)
+        # The flows that can carry a level-0 copy owned by a given org: pulls by that org's instances
+        # and internal pushes (REFERENCE §2.4 step 2, §2.7), in the order of out_low; most level-0
+        # copies a search meets have nowhere to go, and this finds that without a loop.
+        self.out_org: dict[str, tuple[tuple[int, ...], dict[str, tuple[int, ...]]]] = {}
+        for iid, low in self.out_low.items():
+            pushes = tuple(n for n in low if self.links[n].mode == "push")
+            owners = {self.links[n].owner for n in low if self.links[n].mode == "pull"}
+            self.out_org[iid] = (pushes, {org: tuple(n for n in low if self.links[n].mode == "push"
+                                                     or self.links[n].owner == org) for org in owners})
 
     # -- the event ---------------------------------------------------------------------------
 
@@ -322,8 +330,8 @@ class Engine:
                  ) -> tuple[dict[State, tuple[str, ...]], dict[str, tuple[Copy, tuple[str, ...]]]]:
         """Every state some order of jobs produces, with the chain that first produced it, and (when
         ``choose``) the copy each holder is reported with: the first to arrive."""
-        links, out, out_low, transfer, hops, pulls = (self.links, self.out, self.out_low, self._transfer,
-                                                      self.hops, self.pulls)
+        links, out, out_low, out_org, transfer, hops = (self.links, self.out, self.out_low, self.out_org,
+                                                        self._transfer, self.hops)
 
         start: State = (origin, level, orgc if level == ORG else None, published)
         chains: dict[State, tuple[str, ...]] = {start: (origin,)}
@@ -336,17 +344,19 @@ class Engine:
                 if not pub:
                     continue  # REFERENCE §0 rule 2: only published events travel
                 chain = chains[state]
-                for n in (out[inst] if lvl >= CONNECTED else out_low[inst]):
+                if lvl >= CONNECTED:
+                    candidates = out[inst]
+                elif lvl == COMMUNITY:
+                    candidates = out_low[inst]
+                else:  # only the flows whose pulls are by the copy's owner (see __init__)
+                    internal_pushes, by_owner = out_org[inst]
+                    candidates = by_owner.get(owner, internal_pushes) if owner is not None else internal_pushes
+                for n in candidates:
                     link = links[n]
                     target = link.target
                     if n in blocked or target == origin or target in chain:
                         continue
-                    if lvl == GROUP:
-                        copy = transfer(link, lvl, owner, group)
-                    else:
-                        copy = hops[n][lvl]
-                        if lvl == ORG and copy is not None and pulls[n] and owner != copy[1]:
-                            continue
+                    copy = transfer(link, lvl, owner, group) if lvl == GROUP else hops[n][lvl]
                     if copy is None:
                         continue
                     nxt = (target, *copy)
