@@ -611,30 +611,31 @@ class Engine:
 
         The same search as :meth:`_propagate_all`, run for every origin together: each instance
         holds a bit set of the origins whose copy it holds, and a layer costs one big-integer
-        operation per flow instead of one per flow and origin. Chains are still built one tuple
-        per (origin, holder): that output is the floor of the matrix's cost. A property test
-        checks that this equals :meth:`propagate` of each event.
+        operation per flow instead of one per flow and origin. Each instance records, per parent,
+        the bit set of the origins whose copy came through that parent (its ``via``): that is every
+        origin's breadth-first tree at once, and each origin's chains are built from it only when
+        its ``paths`` are first read (:class:`_LazyPaths`). A property test checks that this equals
+        :meth:`propagate` of each event.
         """
         names, index = self.names, self.index
         size, count = len(names), len(origins)
         everyone = (1 << count) - 1
         incoming, outgoing, unpublishing = self._origin_links(origins, tags)
         starts = [index[origin] for origin in origins]
-        empty: tuple[str, ...] = ()
-        chains = [[empty] * size for _ in range(count)]  # chains[origin][instance]: published copy's chain
+        via: list[list[tuple[int, int, int]]] = [[] for _ in range(size)]  # (parent, origins, hops)
         reached = [0] * size  # per instance: origins whose published copy it holds
         frontier = [0] * size
-        for i, (origin, k) in enumerate(zip(origins, starts, strict=True)):
+        for i, k in enumerate(starts):
             reached[k] |= 1 << i
             frontier[k] |= 1 << i
-            chains[i][k] = (origin,)
+        within = [list(reached)]  # within[d][v]: origins whose copy reaches v in at most d hops
         while any(frontier):
+            hops = len(within)
             layer = [0] * size
             for v in range(size):
                 todo = everyone & ~reached[v]
                 if not todo:
                     continue
-                name = names[v]
                 for u, mask in incoming[v]:  # parents in index order: a tie keeps the first
                     got = frontier[u] & todo
                     if mask:
@@ -643,31 +644,39 @@ class Engine:
                         continue
                     todo ^= got
                     layer[v] |= got
-                    # The set bits of `got`, inline: this loop runs once per (origin, holder).
-                    text = bin(got)
-                    last = len(text) - 1
-                    j = text.rfind("1")
-                    while j > 1:
-                        held = chains[last - j]
-                        held[v] = (*held[u], name)
-                        j = text.rfind("1", 2, j)
+                    via[v].append((u, got, hops))
                     if not todo:
                         break
                 reached[v] |= layer[v]
             frontier = layer
+            within.append(list(reached))
 
-        unpublished: list[dict[int, tuple[str, ...]]] = [{} for _ in range(count)]
-        may_hold_unpublished = [0] * size
-        for u, v, mask in sorted(unpublishing):  # by source: a tie of hops keeps the first
-            name = names[v]
-            for i in _bits(reached[u] & ~mask):
-                chain = chains[i][u]
-                if starts[i] == v or name in chain:  # MISP refuses the echo
+        def on_chain(u: int, v: int, among: int) -> int:
+            """The origins of ``among`` whose chain to ``u`` passes through ``v`` (``u`` included)."""
+            if u == v:
+                return among
+            found = 0
+            for parent, passed, hops in via[u]:
+                passed &= among
+                if not passed:
                     continue
-                old = unpublished[i].get(v)
-                if old is None or len(chain) + 1 < len(old):
-                    unpublished[i][v] = (*chain, name)
-                may_hold_unpublished[v] |= 1 << i
+                if parent == v:
+                    found |= passed
+                elif hops >= 2:
+                    # Only where v holds the copy at least two hops before u can it be further up.
+                    passed &= within[hops - 2][v]
+                    if passed:
+                        found |= on_chain(parent, v, passed)
+            return found
+
+        may_hold_unpublished = [0] * size
+        delivering: list[tuple[int, int, int]] = []  # (source, target, origins whose copy it delivers)
+        for u, v, mask in sorted(unpublishing):  # by source: a tie of hops keeps the first
+            sending = reached[u] & ~mask
+            if sending:
+                sending &= ~on_chain(u, v, sending)  # MISP refuses the echo
+                may_hold_unpublished[v] |= sending
+                delivering.append((u, v, sending))
 
         certain = [0] * size  # per instance: origins for which it receives a copy in every order
         wave = [0] * size
@@ -690,14 +699,11 @@ class Engine:
             for i in _bits((reached[v] | may_hold_unpublished[v]) & ~certain[v]):
                 timing[i].append(names[v])
 
+        holding = [reached[v] | may_hold_unpublished[v] for v in range(size)]
         flows: list[Flow] = []
-        for i, origin in enumerate(origins):
-            held = chains[i]
-            for k, chain in unpublished[i].items():
-                if not held[k] or len(chain) < len(held[k]):
-                    held[k] = chain  # fewer hops; on a tie the published copy wins
-            reaches = dict.fromkeys([names[k] for k in range(size) if held[k]], Distribution.ALL)
-            paths = {names[k]: chain for k, chain in enumerate(held) if chain and k != starts[i]}
+        for (i, origin), column in zip(enumerate(origins), _transpose(holding, count), strict=True):
+            reaches = dict.fromkeys(compress(names, column), Distribution.ALL)
+            paths = _LazyPaths.of(_TreePaths(names, via, delivering, reached, starts[i], i))
             event = EventSpec(origin, Distribution.ALL, tags, None, self.estate.instances[origin].host_org)
             flows.append(Flow(event, origin, reaches, paths, tuple(timing[i])))
         return flows
@@ -724,6 +730,83 @@ def _bits(value: int) -> Iterator[int]:
     while j > 1:
         yield last - j
         j = text.rfind("1", 2, j)
+
+
+@dataclass(frozen=True)
+class _TreePaths:
+    """One origin's chains in :meth:`Engine.matrix_all`'s shared breadth-first trees."""
+
+    names: list[str]
+    via: list[list[tuple[int, int, int]]]  # per instance: (parent, bit set of the origins it passed on, hops)
+    delivering: list[tuple[int, int, int]]  # unpublished copies: (source, target, origins), sorted
+    reached: list[int]
+    start: int
+    bit: int  # this origin's position in the bit sets
+
+    def build(self) -> dict[str, tuple[str, ...]]:
+        names, via, mine = self.names, self.via, 1 << self.bit
+        held: dict[int, tuple[str, ...]] = {self.start: (names[self.start],)}
+
+        def chain(k: int) -> tuple[str, ...]:
+            walk = []
+            while k not in held:
+                walk.append(k)
+                k = next(parent for parent, passed, _ in via[k] if passed & mine)
+            done = held[k]
+            for step in reversed(walk):
+                done = held[step] = (*done, names[step])
+            return done
+
+        chains = {k: chain(k) for k in range(len(names)) if self.reached[k] & mine}
+        unpublished: dict[int, tuple[str, ...]] = {}
+        for u, v, sending in self.delivering:
+            if sending & mine:
+                old = unpublished.get(v)
+                if old is None or len(chains[u]) + 1 < len(old):
+                    unpublished[v] = (*chains[u], names[v])
+        for k, held_chain in unpublished.items():
+            if k not in chains or len(held_chain) < len(chains[k]):
+                chains[k] = held_chain  # fewer hops; on a tie the published copy wins
+        return {names[k]: chains[k] for k in sorted(chains) if k != self.start}
+
+
+class _LazyPaths(dict[str, tuple[str, ...]]):
+    """``Flow.paths`` of a matrix row: a real dict, filled from the shared trees the first time it is
+    read (a matrix holds millions of chains, and most callers only count holders)."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # as dict(...), for copies (e.g. dataclasses.asdict)
+        self._source: _TreePaths | None = None
+
+    @classmethod
+    def of(cls, source: _TreePaths) -> _LazyPaths:
+        paths = cls()
+        paths._source = source
+        return paths
+
+    def _fill(self) -> None:
+        if self._source is not None:
+            source, self._source = self._source, None
+            dict.update(self, source.build())
+
+
+def _filled(name: str) -> Any:
+    method = getattr(dict, name)
+
+    def call(self: _LazyPaths, *args: Any, **kwargs: Any) -> Any:
+        self._fill()
+        return method(self, *args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
+for _name in ("__getitem__", "__contains__", "__iter__", "__len__", "__eq__", "__ne__", "__repr__", "__reversed__",
+              "__or__", "__ror__", "__ior__", "__setitem__", "__delitem__", "get", "keys", "values", "items",
+              "copy", "pop", "popitem", "setdefault", "update", "clear", "__reduce_ex__", "__sizeof__"):
+    setattr(_LazyPaths, _name, _filled(_name))
 
 
 _BIT_BYTES = bytes.maketrans(b"01", b"\x00\x01")
