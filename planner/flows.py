@@ -538,18 +538,28 @@ class Engine:
         for state in chains:
             states.setdefault(state[0], []).append(state)
         varied = {inst for inst, held in states.items() if len({s[1] for s in held}) > 1}
+        links, hops, transfer = self.links, self.hops, self._transfer
+
+        def carries(n: int, level: int, owner: str | None) -> bool:
+            """_transfer(...) is not None, from the table where it can (see __init__)."""
+            if level == GROUP:
+                return transfer(links[n], level, owner, group) is not None
+            copy = hops[n][level]
+            return copy is not None and (level != ORG or links[n].mode == "push" or owner == copy[1])
+
         certain = {origin}
         work = [origin]
         while work:
             inst = work.pop()
-            by_target: dict[str, list[_Link]] = {}
+            held = states.get(inst, [])
+            if not all(s[3] for s in held):
+                continue  # an unpublished copy there sends nothing: no target is certain through it
+            by_target: dict[str, list[int]] = {}
             for n in self.out[inst]:
-                if n not in blocked and self.links[n].target not in certain:
-                    by_target.setdefault(self.links[n].target, []).append(self.links[n])
+                if n not in blocked and links[n].target not in certain:
+                    by_target.setdefault(links[n].target, []).append(n)
             for target, via in by_target.items():
-                if target in states and all(
-                        s[3] and any(self._transfer(link, s[1], s[2], group) is not None for link in via)
-                        for s in states[inst]):
+                if target in states and all(any(carries(n, s[1], s[2]) for n in via) for s in held):
                     certain.add(target)
                     work.append(target)
         return tuple(sorted(varied | (set(states) - certain)))
