@@ -185,11 +185,16 @@ def _factors(origin_instance: str, base: frozenset[str], wider: frozenset[str],
              params: Mapping[str, float]) -> dict[str, float]:
     """:func:`reach_factors` from the instances an event reaches without tags (``base``) and with the
     tags passing every include filter (``wider``, empty when not asked)."""
-    factors = dict.fromkeys(base - {origin_instance}, 1.0)
-    tag_include = params["share_tag_include"]
-    for inst in wider - base - {origin_instance}:
-        factors[inst] = tag_include
-    return factors
+    return {inst: factor for targets, factor in _factor_groups(origin_instance, base, wider, params)
+            for inst in targets}
+
+
+def _factor_groups(origin_instance: str, base: frozenset[str], wider: frozenset[str],
+                   params: Mapping[str, float]) -> list[tuple[frozenset[str], float]]:
+    """:func:`_factors` as (instances, factor) groups: level `all` reaches whole estates, so sync
+    inflow adds one group at a time instead of looking each instance's factor up."""
+    base = base - {origin_instance}
+    return [(base, 1.0), (wider - base - {origin_instance}, params["share_tag_include"])]
 
 
 _ENGINES: dict[int, tuple[Estate, Any]] = {}
@@ -252,16 +257,20 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                     continue
             for gid in groups:
                 part = share / len(groups)
-                factors = (_factors(sid, *floods[sid], params) if level is Distribution.ALL
-                           else reach_factors(estate, sid, level, (), gid, params, tagged))
-                # A handful of distinct factors: each product computed once (the same expression, so
-                # the same float), then one addition per (source, target) in source order.
-                adds = {factor: (part * factor * stock, part * factor * rate) for factor in set(factors.values())}
-                for target, factor in factors.items():
-                    held = inflow[target]
-                    add_stock, add_rate = adds[factor]
-                    held[0] += add_stock
-                    held[1] += add_rate
+                if level is Distribution.ALL:
+                    groups_of_targets = _factor_groups(sid, *floods[sid], params)
+                else:
+                    factors = reach_factors(estate, sid, level, (), gid, params, tagged)
+                    groups_of_targets = [(frozenset(t for t, f in factors.items() if f == factor), factor)
+                                         for factor in sorted(set(factors.values()))]
+                # Each target gets one addition per (source, level, group), in that order as before;
+                # the product is computed once per factor (the same expression, so the same float).
+                for targets, factor in groups_of_targets:
+                    add_stock, add_rate = part * factor * stock, part * factor * rate
+                    for target in targets:
+                        held = inflow[target]
+                        held[0] += add_stock
+                        held[1] += add_rate
     for fid in sorted(estate.feeders):
         feeder = estate.feeders[fid]
         if not feeder.publish or feeder.rate <= 0 or _cache_only(estate, fid):
