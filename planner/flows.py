@@ -41,24 +41,37 @@ Complexity
 ----------
 One event: at most ``instances x (8 + owners)`` states (levels 1-4, published or not, plus level-0
 copies per owner; a level-0 owner is the creator or the host org of an instance that passed the
-copy on, in practice a handful per instance). Each state scans its instance's outgoing flows once
-and keeps its chain, so :func:`propagate` is ``O(F x depth)`` for ``F`` sync flows. Filters do not
-change along the way (tags and the creator org travel unchanged): tag rules are evaluated once
-per tag set and org rules looked up by org, so unfiltered flows cost nothing per event.
+copy on, in practice a handful per instance). Each state scans the flows out of its instance that
+can carry its copy (a level-0 copy: only the pulls by its owner's instances and internal pushes,
+indexed once) and keeps its chain, so :func:`propagate` is ``O(F x depth)`` for ``F`` sync flows.
+Filters do not change along the way (tags and the creator org travel unchanged): tag rules are
+evaluated once per tag set and org rules looked up by org, and the hop rules of levels 0-3 are a
+table per flow, so unfiltered flows cost nothing per event.
 
 :func:`flow_matrix` runs ``N x (4 + groups)`` events. Levels 0-2 and groups stay near their origin,
-but level ``all`` floods whole estates: its output alone is ``N`` reaches and ``N`` chains per
-origin, so the matrix is ``Theta(N^2)`` in output and ``O(N x F)`` in time. Level ``all`` therefore
-has its own breadth-first search over instance indices with precomputed adjacency (about three
-times a bare BFS; a property test checks it against the general search), and :meth:`Engine.matrix`
-runs the level-``all`` rows of all origins at once, with bit sets over origins (one big-integer
-operation per flow and hop instead of one per flow, hop and origin). What remains is building the
-output: one chain tuple and two dict entries per (origin, holder).
+but level ``all`` floods whole estates: its output is ``N`` reaches and ``N`` chains per origin,
+``Theta(N^2)``. :meth:`Engine.matrix_all` therefore runs the level-``all`` rows of all origins at
+once with bit sets over origins: one big-integer operation per flow and hop (not per flow, hop and
+origin), ``O(F x depth)`` such operations. It keeps, per instance and parent, the bit set of the
+origins whose copy came through that parent: every origin's breadth-first tree at once, from which
+the echo of an ``unpublish`` push is found (walking up only where the receiver held the copy
+earlier) and each origin's ``paths`` are built when first read (:class:`_LazyPaths`, a real dict;
+:func:`propagate` builds its paths at once). ``reaches`` dicts are built by C loops (transposing the
+bit sets through their binary text). So the matrix costs ``O(F x depth)`` big-integer operations plus
+``O(N^2)`` work done in C; reading every path adds ``O(N^2)`` Python steps (what `flows --matrix
+--format json` prints anyway). Property tests check the matrix against :meth:`propagate` of each
+event.
+
+:meth:`Engine.reach` and :meth:`Engine.reach_all` answer only "which instances hold a copy" (what
+sizing needs, about ten events per instance): no chosen copy, paths or timing, and level ``all``
+for every source at once.
 
 ``benchmarks/bench_flows.py`` (synthetic estate: 2,000 instances, about 19,600 connections, 25,400
-flows, 10,000 events, 2.7 million (event, holder) results): 20-34 s for the whole matrix on the
-shared 2-CPU development machine at load average 8 (level ``all`` about 14 s of it), where a bare
-Python loop runs 7-10 times slower than on an idle desktop.
+flows, 10,000 events, 2.7 million (event, holder) results) on the shared 2-CPU development machine
+(load average 2-9, where a bare Python loop runs several times slower than on an idle desktop):
+the whole matrix went from 18-34 s to about 3 s (level ``all``: 14 s to about 0.7 s); the rest is
+levels 0-2 and groups, one search per event. ``benchmarks/bench_sizing.py``: `size_estate` of the
+same estate from 94-230 s to about 10 s.
 """
 
 from __future__ import annotations
