@@ -186,6 +186,13 @@ class Engine:
                 self.org_excluding.setdefault(org, set()).add(n)
             if link.filter.orgs.include:
                 self.org_including.append((n, frozenset(link.filter.orgs.include)))
+        # The include-filtered flows, and per org those whose include list names it: the flows an
+        # org's events are refused by are the difference (a set operation, not a scan per org).
+        self.including = frozenset(n for n, _ in self.org_including)
+        self.included_by: dict[str, set[int]] = {}
+        for n, allowed in self.org_including:
+            for org in allowed:
+                self.included_by.setdefault(org, set()).add(n)
         self._tag_blocked: dict[frozenset[str], frozenset[int]] = {}
         self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
         self.groups = {gid: _Group(frozenset(g.orgs), frozenset(g.instances), g.roaming)
@@ -249,7 +256,7 @@ class Engine:
         """Flows whose push/pull rules refuse events with these tags from this creator org."""
         key = (tags, orgc)
         if key not in self._blocked:
-            by_org = {n for n, allowed in self.org_including if orgc not in allowed}
+            by_org = self.including - self.included_by.get(orgc, set())
             by_org |= self.org_excluding.get(orgc, set())
             self._blocked[key] = self.tag_blocked(tags) | by_org if by_org else self.tag_blocked(tags)
         return self._blocked[key]
