@@ -498,12 +498,13 @@ class Engine:
             frontier = list(_bits(kids))
         return held | reached
 
-    def reach_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> list[frozenset[str]]:
+    def reach_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> Iterator[frozenset[str]]:
         """:meth:`reach` of the level-`all` events with ``tags`` created by each origin's host org, for
         all ``origins`` at once: :meth:`matrix_all`'s search without chains (one big-integer operation
-        per flow and hop for all origins together)."""
+        per flow and hop for all origins together). The sets are made one at a time as the iterator
+        is read (thousands of estate-wide sets would not fit in memory together)."""
         if not origins:
-            return []
+            return iter(())
         names, index = self.names, self.index
         size = len(names)
         incoming, _, unpublishing = self._origin_links(origins, tags)
@@ -527,7 +528,7 @@ class Engine:
         held = list(reached)
         for u, v, mask in unpublishing:  # the echo refused here goes to a holder of a published copy
             held[v] |= reached[u] & ~mask
-        return [frozenset(compress(names, column)) for column in _transpose(held, len(origins))]
+        return (frozenset(compress(names, column)) for column in _transpose(held, len(origins)))
 
     @staticmethod
     def _certain_all(start: int, published: bool, unpublished: Mapping[int, tuple[str, ...]], free: list[int],

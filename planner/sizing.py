@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from itertools import repeat
 from typing import Any
 
 from planner.estate import Estate, Instance
@@ -235,10 +236,9 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                 or estate.instances[sid].growth_per_day * published > 0]
     if params[LEVEL_SHARE[Distribution.ALL]] <= 0:
         flooding = []
-    empty: list[frozenset[str]] = [frozenset()] * len(flooding)
-    floods = dict(zip(flooding, zip(engine.reach_all(flooding, ()),
-                                    engine.reach_all(flooding, tagged) if tagged else empty, strict=True),
-                      strict=True))
+    # Read in step with the loop below (same sources, same order), one source's sets at a time.
+    floods = zip(flooding, engine.reach_all(flooding, ()),
+                 engine.reach_all(flooding, tagged) if tagged else repeat(frozenset()), strict=False)
     for sid in sorted(estate.instances):
         inst = estate.instances[sid]
         stock = own_stock(inst, params) * published
@@ -258,7 +258,9 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
             for gid in groups:
                 part = share / len(groups)
                 if level is Distribution.ALL:
-                    groups_of_targets = _factor_groups(sid, *floods[sid], params)
+                    flooded, base, wider = next(floods)
+                    assert flooded == sid
+                    groups_of_targets = _factor_groups(sid, base, wider, params)
                 else:
                     factors = reach_factors(estate, sid, level, (), gid, params, tagged)
                     groups_of_targets = [(frozenset(t for t, f in factors.items() if f == factor), factor)
