@@ -731,10 +731,11 @@ class Engine:
                 timing[i].append(names[v])
 
         holding = [reached[v] | may_hold_unpublished[v] for v in range(size)]
+        trees = _Trees(names, via, delivering, starts)
         flows: list[Flow] = []
         for (i, origin), column in zip(enumerate(origins), _transpose(holding, count), strict=True):
             reaches = dict.fromkeys(compress(names, column), Distribution.ALL)
-            paths = _LazyPaths.of(_TreePaths(names, via, delivering, reached, starts[i], i))
+            paths = _LazyPaths.of(_TreePaths(trees, i))
             event = EventSpec(origin, Distribution.ALL, tags, None, self.estate.instances[origin].host_org)
             flows.append(Flow(event, origin, reaches, paths, tuple(timing[i])))
         return flows
@@ -763,34 +764,59 @@ def _bits(value: int) -> Iterator[int]:
         j = text.rfind("1", 2, j)
 
 
+class _Trees:
+    """Every origin's breadth-first tree from :meth:`Engine.matrix_all`, as bit sets over origins."""
+
+    def __init__(self, names: list[str], via: list[list[tuple[int, int, int]]],
+                 delivering: list[tuple[int, int, int]], starts: list[int]) -> None:
+        self.names = names
+        self.via = via  # per instance: (parent, bit set of the origins it passed on, hops)
+        self.delivering = delivering  # unpublished copies: (source, target, bit set of origins), sorted
+        self.starts = starts
+        self._parents: list[list[int]] | None = None
+
+    def parents(self) -> list[list[int]]:
+        """parents[origin][instance]: the instance it got the published copy from (-1: none). Made for
+        all origins in one pass over the trees the first time one origin's paths are read: a reader
+        of one matrix row's paths usually reads them all (JSON output, reports)."""
+        if self._parents is None:
+            size = len(self.names)
+            table = [[-1] * size for _ in self.starts]
+            for v, entries in enumerate(self.via):
+                for parent, passed, _ in entries:
+                    text = bin(passed)  # the set bits, found by C-speed searches in the binary text
+                    last = len(text) - 1
+                    j = text.rfind("1")
+                    while j > 1:
+                        table[last - j][v] = parent
+                        j = text.rfind("1", 2, j)
+            self._parents = table
+        return self._parents
+
+
 @dataclass(frozen=True)
 class _TreePaths:
-    """One origin's chains in :meth:`Engine.matrix_all`'s shared breadth-first trees."""
+    """One origin's chains in the shared trees."""
 
-    names: list[str]
-    via: list[list[tuple[int, int, int]]]  # per instance: (parent, bit set of the origins it passed on, hops)
-    delivering: list[tuple[int, int, int]]  # unpublished copies: (source, target, origins), sorted
-    reached: list[int]
-    start: int
-    bit: int  # this origin's position in the bit sets
+    trees: _Trees
+    bit: int  # the origin's position in the bit sets
 
     def build(self) -> dict[str, tuple[str, ...]]:
-        names, via, mine = self.names, self.via, 1 << self.bit
-        held: dict[int, tuple[str, ...]] = {self.start: (names[self.start],)}
-
-        def chain(k: int) -> tuple[str, ...]:
+        trees, mine = self.trees, 1 << self.bit
+        names, parent, start = trees.names, trees.parents()[self.bit], trees.starts[self.bit]
+        chains: dict[int, tuple[str, ...]] = {start: (names[start],)}
+        for k in range(len(names)):
+            if k in chains or parent[k] < 0:
+                continue
             walk = []
-            while k not in held:
+            while k not in chains:
                 walk.append(k)
-                k = next(parent for parent, passed, _ in via[k] if passed & mine)
-            done = held[k]
+                k = parent[k]
+            done = chains[k]
             for step in reversed(walk):
-                done = held[step] = (*done, names[step])
-            return done
-
-        chains = {k: chain(k) for k in range(len(names)) if self.reached[k] & mine}
+                done = chains[step] = (*done, names[step])
         unpublished: dict[int, tuple[str, ...]] = {}
-        for u, v, sending in self.delivering:
+        for u, v, sending in trees.delivering:
             if sending & mine:
                 old = unpublished.get(v)
                 if old is None or len(chains[u]) + 1 < len(old):
@@ -798,7 +824,7 @@ class _TreePaths:
         for k, held_chain in unpublished.items():
             if k not in chains or len(held_chain) < len(chains[k]):
                 chains[k] = held_chain  # fewer hops; on a tie the published copy wins
-        return {names[k]: chains[k] for k in sorted(chains) if k != self.start}
+        return {names[k]: chains[k] for k in sorted(chains) if k != start}
 
 
 class _LazyPaths(dict[str, tuple[str, ...]]):
@@ -819,8 +845,16 @@ class _LazyPaths(dict[str, tuple[str, ...]]):
 
     def _fill(self) -> None:
         if self._source is not None:
+            import gc
+
             source, self._source = self._source, None
-            dict.update(self, source.build())
+            collecting = gc.isenabled()
+            gc.disable()  # thousands of new tuples, no reference cycle among them (as in Engine.matrix)
+            try:
+                dict.update(self, source.build())
+            finally:
+                if collecting:
+                    gc.enable()
 
 
 def _filled(name: str) -> Any:
