@@ -69,9 +69,10 @@ for every source at once.
 ``benchmarks/bench_flows.py`` (synthetic estate: 2,000 instances, about 19,600 connections, 25,400
 flows, 10,000 events, 2.7 million (event, holder) results) on the shared 2-CPU development machine
 (load average 2-9, where a bare Python loop runs several times slower than on an idle desktop):
-the whole matrix went from 18-34 s to about 3 s (level ``all``: 14 s to about 0.7 s); the rest is
-levels 0-2 and groups, one search per event. ``benchmarks/bench_sizing.py``: `size_estate` of the
-same estate from 94-230 s to about 10 s.
+the whole matrix went from 18-34 s to about 3 s (level ``all``: 14 s to about 0.7 s; the rest is
+levels 0-2 and groups, one search per event), and reading every path of it afterwards (the parent
+table for all origins, then 2.65 million chain tuples) takes about 4 s more.
+``benchmarks/bench_sizing.py``: `size_estate` of the same estate from 94-230 s to about 7-15 s.
 """
 
 from __future__ import annotations
