@@ -196,6 +196,8 @@ class Engine:
                 self.included_by.setdefault(org, set()).add(n)
         self._tag_blocked: dict[frozenset[str], frozenset[int]] = {}
         self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
+        # _transfer of a group copy depends on the flow and the group only: filled as searches go.
+        self._group_hops: dict[_Group, dict[int, Copy | None]] = {}
         self.groups = {gid: _Group(frozenset(g.orgs), frozenset(g.instances), g.roaming)
                        for gid, g in estate.sharing_groups.items()}
         # _transfer of levels 0-3 tabulated per flow (the search's inner loop): hops[n][level]. The
@@ -353,6 +355,7 @@ class Engine:
         ``choose``) the copy each holder is reported with: the first to arrive."""
         links, out, out_low, out_org, transfer, hops = (self.links, self.out, self.out_low, self.out_org,
                                                         self._transfer, self.hops)
+        group_hops = self._group_hops.setdefault(group, {}) if group is not None else {}
 
         start: State = (origin, level, orgc if level == ORG else None, published)
         chains: dict[State, tuple[str, ...]] = {start: (origin,)}
@@ -377,7 +380,13 @@ class Engine:
                     target = link.target
                     if n in blocked or target == origin or target in chain:
                         continue
-                    copy = transfer(link, lvl, owner, group) if lvl == GROUP else hops[n][lvl]
+                    if lvl == GROUP:
+                        if n in group_hops:
+                            copy = group_hops[n]
+                        else:
+                            copy = group_hops[n] = transfer(link, lvl, owner, group)
+                    else:
+                        copy = hops[n][lvl]
                     if copy is None:
                         continue
                     nxt = (target, *copy)
