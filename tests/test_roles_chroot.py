@@ -178,6 +178,10 @@ def test_stack_role_in_a_debian12_chroot(
     # Config files carry the sizing values (read back from the chroot).
     db = _settings(chroot / "etc/mysql/mariadb.conf.d/z-misp.cnf")
     for key, value in sizing["mariadb"].items():
+        if key == "innodb_buffer_pool_instances":
+            # MariaDB removed it in 10.6 and would not start with it: the role leaves it out.
+            assert key not in db
+            continue
         assert db[key] == str(value), key
     assert db["bind-address"] == "127.0.0.1"
     php = _settings(chroot / "etc/php/8.2/fpm/conf.d/99-misp.ini")
