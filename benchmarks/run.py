@@ -29,7 +29,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -199,8 +198,8 @@ def markdown(results: list[SizeResult]) -> str:
         netlab = f"{r.netlab.seconds:.1f} s" if r.netlab else r.netlab_note
         vs_netlab = ratio(r.build_cli.seconds, r.netlab.seconds) if r.netlab else "—"
         lines.append(f"| {r.n} | {r.build_cli.seconds:.2f} s | {r.build_cli.peak_mib:.0f} | {r.build_cli.files} | "
-                     f"{r.build_cli.bytes:,} | {r.floor.seconds:.2f} s | {ratio(r.build_cli.seconds, r.floor.seconds)} | "
-                     f"{netlab} | {vs_netlab} |")
+                     f"{r.build_cli.bytes:,} | {r.floor.seconds:.2f} s | "
+                     f"{ratio(r.build_cli.seconds, r.floor.seconds)} | {netlab} | {vs_netlab} |")
     lines += ["", "## Targets (issue 8)", "", "| target | measured | met |", "|---|---|---|"]
     by_n = {r.n: r for r in results}
     if 2000 in by_n:
@@ -210,9 +209,9 @@ def markdown(results: list[SizeResult]) -> str:
             value = r.build_cli.seconds / r.netlab.seconds
             lines.append(f"| build(2,000) ≤ 5 % of netlab create | {value:.1%} | {'yes' if value <= 0.05 else 'no'} |")
         floor = r.build_cli.seconds / r.floor.seconds
-        lines.append(f"| build(2,000) ≤ 5× the floor | {floor:.1f}× | {'yes' if floor <= 5 else 'no'} |")
+        lines.append(f"| build(2,000) ≤ 5x the floor | {floor:.1f}x | {'yes' if floor <= 5 else 'no'} |")
         flows = r.stages["flows"].seconds
-        lines.append(f"| flow matrix (2,000 × 5 levels) ≤ 2 s | {flows:.2f} s | {'yes' if flows <= 2 else 'no'} |")
+        lines.append(f"| flow matrix (2,000 x 5 levels) ≤ 2 s | {flows:.2f} s | {'yes' if flows <= 2 else 'no'} |")
     worst_draw = max((r.stages["draw"].seconds, r.n) for r in results)
     lines.append(f"| default draw ≤ 30 s (worst: N={worst_draw[1]}) | {worst_draw[0]:.1f} s | "
                  f"{'yes' if worst_draw[0] <= 30 else 'no'} |")
@@ -232,12 +231,14 @@ def main() -> None:
     parser.add_argument("--netlab-max", type=int, default=2000)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    with tempfile.TemporaryDirectory(prefix="misp-planner-bench-") as tmp:
-        results = [measure_size(n, Path(tmp), not args.no_netlab, args.netlab_max) for n in sizes]
-    text = markdown(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(text)
+    results: list[SizeResult] = []
+    with tempfile.TemporaryDirectory(prefix="misp-planner-bench-") as tmp:
+        for n in sizes:
+            results.append(measure_size(n, Path(tmp), not args.no_netlab, args.netlab_max))
+            # Written after every size, so that a long run interrupted later still leaves its results.
+            args.output.write_text(markdown(results), encoding="utf-8")
+    print(args.output.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

@@ -75,11 +75,11 @@ def override_below_minimum(estate: Estate) -> Iterator[Finding]:
     evict or refuse writes, and feed lookups silently miss.""")
 def redis_for_caching(estate: Estate) -> Iterator[Finding]:
     sizing = cached_sizing(estate)
+    caching = {f.into for f in estate.feeders.values() if f.via == "feed"}
+    caching |= {c.initiator for c in estate.connections if c.caching}
     for iid, sized in sorted(sizing.instances.items()):
         override = estate.instances[iid].sizing.redis
-        caches = any(f.into == iid and f.via == "feed" for f in estate.feeders.values()) or any(
-            c.initiator == iid and c.caching for c in estate.connections)
-        if override is None or not caches:
+        if override is None or iid not in caching:
             continue
         gib = override / 2**30
         if gib < sized.redis_needed_gib:
