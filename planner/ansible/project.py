@@ -67,7 +67,20 @@ class _Writer:
     def __init__(self, estate: Estate, sizing: dict[str, Any]) -> None:
         self.e = estate
         self.sizing = sizing
+        self.holders = self._sg_holders()
         self.links = self._links()
+        # Indexes, so that writing thousands of host_vars does not scan every link for each.
+        self.links_from: dict[str, list[Link]] = {}
+        self.links_to: dict[str, list[Link]] = {}
+        self.links_of: dict[str, list[Link]] = {}  # both ends, in link order
+        for link in self.links:
+            self.links_from.setdefault(link.initiator, []).append(link)
+            self.links_to.setdefault(link.remote, []).append(link)
+            self.links_of.setdefault(link.initiator, []).append(link)
+            self.links_of.setdefault(link.remote, []).append(link)
+        self.groups_held: dict[str, list[str]] = {}
+        for holder, gid in self.holders:
+            self.groups_held.setdefault(holder, []).append(gid)
 
     # --- what to provision -----------------------------------------------------------------
 
@@ -81,7 +94,7 @@ class _Writer:
             links.append(Link(link_id, conn.initiator, conn.remote, conn))
         # A holder of a sharing group keeps only list entries it has a server entry for
         # (REFERENCE §2.6, §11): add a listing-only entry where no sync entry exists.
-        for holder, group in self._sg_holders():
+        for holder, group in self.holders:
             for listed in self.e.sharing_groups[group].instances:
                 if listed != holder and (holder, listed) not in seen:
                     seen.add((holder, listed))
@@ -116,20 +129,19 @@ class _Writer:
     def external_orgs(self, iid: str) -> list[str]:
         """Organisations that must exist on an instance without users there."""
         needed: list[str] = []
-        for link in self.links:
-            if link.initiator == iid and link.connection is not None:
+        for link in self.links_from.get(iid, []):
+            if link.connection is not None:
                 for direction in (link.connection.push, link.connection.pull):
                     if direction is not None:
                         needed.extend([*direction.orgs.include, *direction.orgs.exclude])
-        for holder, gid in self._sg_holders():
-            if holder == iid:
-                needed.extend(self.e.sharing_groups[gid].orgs)
+        for gid in self.groups_held.get(iid, []):
+            needed.extend(self.e.sharing_groups[gid].orgs)
         for feeder_id, feeder in sorted(self.e.feeders.items()):
             if feeder.into == iid:
                 needed.append(self.e.feeder_org(feeder_id))
         # Both ends of a link know each other's host org by the same UUID (REFERENCE §1.5 steps 1
         # and 4); creating them with the other organisations puts them before any user or entry.
-        for link in self.links:
+        for link in self.links_of.get(iid, []):
             if link.remote == iid and link.connection is not None:
                 needed.append(self.e.instances[link.initiator].host_org)
             if link.initiator == iid:
@@ -223,9 +235,7 @@ class _Writer:
 
     def sharing_groups(self, iid: str) -> list[dict[str, Any]]:
         groups: list[dict[str, Any]] = []
-        for holder, gid in self._sg_holders():
-            if holder != iid:
-                continue
+        for gid in self.groups_held.get(iid, []):
             group = self.e.sharing_groups[gid]
             groups.append({
                 "uuid": self.e.sharing_group_uuids[gid], "name": group.name or gid,
@@ -272,9 +282,9 @@ class _Writer:
             "misp_orgs": orgs,
             # Also for initiators run by someone else: our side gives them an org and a sync user;
             # their operator gets the key from ours (README), so no key is minted for them here.
-            "misp_links_as_remote": [self.link_as_remote(k) for k in self.links
-                                     if k.remote == inst.id and k.connection is not None],
-            "misp_links_as_initiator": [self.link_as_initiator(k) for k in self.links if k.initiator == inst.id],
+            "misp_links_as_remote": [self.link_as_remote(k) for k in self.links_to.get(inst.id, [])
+                                     if k.connection is not None],
+            "misp_links_as_initiator": [self.link_as_initiator(k) for k in self.links_from.get(inst.id, [])],
             "misp_sharing_groups": self.sharing_groups(inst.id),
             "misp_feeds": self.feeds(inst),
             "misp_api_users": self.api_users(inst),
