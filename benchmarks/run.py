@@ -93,7 +93,14 @@ def netlab_topology(estate_file: Path, folder: Path) -> Path:
     data = yaml.load(estate_file.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     names = {iid: f"r{n}" for n, iid in enumerate(data["instances"])}
     links = [f"{names[c['initiator']]}-{names[c['remote']]}" for c in data.get("sync", [])]
-    topo = {"provider": "clab", "defaults": {"device": "frr"}, "nodes": list(names.values()), "links": links}
+    # netlab numbers nodes up to MAX_NODE_ID (150 by default); raise it to the estate's size.
+    # Its default address pools (plain text in generated files, nothing is contacted) hold ~150
+    # nodes and ~16k links: widen them.
+    topo = {"provider": "clab", "defaults": {"device": "frr", "const": {"MAX_NODE_ID": len(names) + 10}},
+            "addressing": {"mgmt": {"ipv4": "172.16.0.0/12", "start": 10},
+                           "loopback": {"ipv4": "10.0.0.0/16", "prefix": 32},
+                           "p2p": {"ipv4": "10.128.0.0/10", "prefix": 30}},
+            "nodes": list(names.values()), "links": links}
     path = folder / "topology.yml"
     path.write_text(yaml.dump(topo, Dumper=yaml.CSafeDumper), encoding="utf-8")
     return path
