@@ -4,6 +4,7 @@ with push, pull, push+pull, filters, a sharing group, feeders and consumers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -190,6 +191,10 @@ def test_interrupted_apply_converges(tmp_path: Path) -> None:
             os.killpg(process.pid, signal.SIGKILL)
         finally:
             process.wait()
+            # ansible-runner starts ansible-playbook in a session of its own (a pty), which the
+            # kill above does not reach: end it too, so that no orphan outlives the test.
+            with contextlib.suppress(OSError):
+                subprocess.run(["pkill", "-KILL", "-f", str(estate.project)], check=False, timeout=30)
         minted = [k for d in MANAGED for k in estate.state(d).keys.values() if "misp-planner sync" in k["comment"]]
         assert minted and len(estate.state("hub").servers) < 3  # interrupted before every entry was stored
         result = estate.apply()
