@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from planner.diagnostics import Finding
@@ -73,7 +73,6 @@ class EstateDiff:
     resolved_findings: tuple[Finding, ...]
     policies: tuple[tuple[str, str, str], ...]  # (policy name, before verdict, after verdict)
     sizing: tuple[tuple[str, str, Any, Any], ...]  # (instance, key, before, after)
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def changed(self) -> bool:
@@ -107,17 +106,11 @@ class EstateDiff:
             "summary": self.summary(),
             "structure": [c.as_json() for c in self.structure],
             "reach": [r.as_json() for r in self.reach],
-            "findings": {"new": [_finding_json(f, finding_to_json) for f in self.new_findings],
-                         "resolved": [_finding_json(f, finding_to_json) for f in self.resolved_findings]},
+            "findings": {"new": [finding_to_json(f) for f in self.new_findings],
+                         "resolved": [finding_to_json(f) for f in self.resolved_findings]},
             "policies": [{"policy": p, "before": b, "after": a} for p, b, a in self.policies],
             "sizing": [{"instance": i, "key": k, "before": b, "after": a} for i, k, b, a in self.sizing],
-            "notes": list(self.notes),
         }
-
-
-def _finding_json(f: Finding, convert: Any) -> dict[str, Any]:
-    data: dict[str, Any] = convert(f)
-    return data
 
 
 # --- structure -----------------------------------------------------------------------------------
