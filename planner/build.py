@@ -7,17 +7,21 @@ the input is valid).
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from planner.diagnostics import format_human, format_json, has_errors, summary_line
+from planner.analyse import analyse
+from planner.ansible.project import generate_project
+from planner.diagnostics import format_human, format_json, has_errors, sorted_findings, summary_line
 from planner.estate import estate_as_data
+from planner.flows import Flow, flow_matrix, flow_to_json
 from planner.output import atomic_output, write_text
 from planner.pipeline import Loaded
 from planner.render.report import Artifacts, collect, render_report
+from planner.sizing import EstateSizing, size_estate
 
 
 @dataclass(frozen=True)
@@ -38,16 +42,25 @@ def _sources(loaded: Loaded) -> dict[str, list[str]]:
         return {}
 
 
-def build_files(loaded: Loaded, artifacts: Artifacts, sizing: Any) -> dict[str, str]:
-    """Relative path -> text of every file `build` writes (except the Ansible project)."""
-    from planner.flows import flow_to_json  # type: ignore[import-not-found,unused-ignore]
+def _written(flows: Iterable[Flow], out: TextIO) -> Iterator[Flow]:
+    """Pass the flow matrix on while writing it to ``out``, one row per line: the whole matrix of a
+    national estate holds millions of (event, holder) pairs and is never in memory at once. Rows
+    leave out `paths` (most of the bytes; `misp-planner flows --origin X` prints them)."""
+    out.write('{"flows": [')
+    separator = "\n"
+    for flow in flows:
+        out.write(separator + json.dumps(flow_to_json(flow, paths=False), sort_keys=True, ensure_ascii=False))
+        separator = ",\n"
+        yield flow
+    out.write("\n]}\n")
 
-    estate = loaded.estate
+
+def build_files(loaded: Loaded, artifacts: Artifacts, sizing: EstateSizing) -> dict[str, str]:
+    """Relative path -> text of every file `build` writes but flows.json and the Ansible project."""
     files = {
         "findings.json": format_json(artifacts.findings),
-        "estate.json": _json(estate_as_data(estate)),
-        "sizing.json": _json(sizing.to_json() if sizing is not None else {"instances": {}}),
-        "flows.json": _json({"flows": [flow_to_json(flow) for flow in artifacts.flows]}),
+        "estate.json": _json(estate_as_data(loaded.estate)),
+        "sizing.json": _json(sizing.to_json()),
         "diagram.svg": artifacts.svg,
         "diagram.mmd": artifacts.mermaid,
         "diagram.dot": artifacts.dot,
@@ -58,26 +71,21 @@ def build_files(loaded: Loaded, artifacts: Artifacts, sizing: Any) -> dict[str, 
 
 def build_all(loaded: Loaded, output: Path, *, force: bool = False) -> BuildResult:
     estate = loaded.estate
-    sizing = None
-    if importlib.util.find_spec("planner.sizing") is not None:
-        from planner.sizing import size_estate  # type: ignore[import-not-found,unused-ignore]
-
-        sizing = size_estate(estate)
-    artifacts = collect(loaded, sizing=sizing.to_json()["instances"] if sizing is not None else {})
-    report = format_human(artifacts.findings, _sources(loaded))
-    if has_errors(artifacts.findings):
-        return BuildResult(1, report + f"build: {summary_line(artifacts.findings)}; nothing written to {output}\n", ())
-    files = build_files(loaded, artifacts, sizing)
+    findings = sorted_findings([*loaded.findings, *analyse(estate)])
+    report = format_human(findings, _sources(loaded))
+    if has_errors(findings):
+        return BuildResult(1, report + f"build: {summary_line(findings)}; nothing written to {output}\n", ())
+    sizing = size_estate(estate)
     with atomic_output(output, force=force) as staging:
+        with (staging / "flows.json").open("w", encoding="utf-8") as out:
+            artifacts = collect(loaded, sizing=sizing.to_json()["instances"], findings=findings,
+                                flows=_written(flow_matrix(estate), out))
+        files = build_files(loaded, artifacts, sizing)
         for name, text in sorted(files.items()):
             write_text(staging, name, text)
-        if sizing is not None and importlib.util.find_spec("planner.ansible.project") is not None:
-            from planner.ansible.project import generate_project
-
-            (staging / "ansible").mkdir()
-            generate_project(estate, sizing, staging / "ansible")
-            files["ansible/"] = ""
+        (staging / "ansible").mkdir()
+        generate_project(estate, sizing, staging / "ansible")
     notes = "".join(f"note: {note}\n" for note in artifacts.notes)
-    written = tuple(sorted(files))
-    return BuildResult(0, report + notes + f"build: {summary_line(artifacts.findings)}; "
+    written = tuple(sorted([*files, "flows.json", "ansible/"]))
+    return BuildResult(0, report + notes + f"build: {summary_line(findings)}; "
                        f"{len(written)} outputs written to {output}\n", written)

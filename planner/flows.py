@@ -595,24 +595,14 @@ class Engine:
                     work.append(target)
         return tuple(sorted(varied | (set(states) - certain)))
 
-    def matrix(self, tags: tuple[str, ...] = ()) -> list[Flow]:
-        """:func:`flow_matrix` (for events carrying ``tags``): the level-`all` rows of every origin at
-        once, the others one by one."""
-        import gc
-
+    def matrix(self, tags: tuple[str, ...] = ()) -> Iterator[Flow]:
+        """:func:`flow_matrix` (for events carrying ``tags``), one row at a time as it is read: the
+        level-`all` rows of every origin are searched at once (as bit sets) and each row's dicts are
+        made when it is reached, so the whole matrix (``Theta(N^2)`` holders) is never in memory."""
         events = [replace(event, tags=tags) for event in self.matrix_events()]
-        floods = [event.origin for event in events if event.distribution == Distribution.ALL]
-        # Millions of small tuples, none of them in a reference cycle: the cycle collector would only
-        # rescan them again and again.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            batch = dict(zip(floods, self.matrix_all(floods, tags), strict=True))
-            return [batch[event.origin] if event.distribution == Distribution.ALL else self.propagate(event)
-                    for event in events]
-        finally:
-            if collecting:
-                gc.enable()
+        batch = self.matrix_all([event.origin for event in events if event.distribution == Distribution.ALL], tags)
+        for event in events:  # matrix_all's rows come in the order of `events`
+            yield next(batch) if event.distribution == Distribution.ALL else self.propagate(event)
 
     def _origin_links(self, origins: list[str], tags: tuple[str, ...]
                       ) -> tuple[list[list[tuple[int, int]]], list[list[tuple[int, int]]], list[tuple[int, int, int]]]:
@@ -647,7 +637,7 @@ class Engine:
             outgoing[u].append((v, mask))
         return incoming, outgoing, unpublishing
 
-    def matrix_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> list[Flow]:
+    def matrix_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> Iterator[Flow]:
         """Level `all`, with ``tags``, created by each origin's host org, for all ``origins`` at once.
 
         The same search as :meth:`_propagate_all`, run for every origin together: each instance
@@ -742,13 +732,10 @@ class Engine:
 
         holding = [reached[v] | may_hold_unpublished[v] for v in range(size)]
         trees = _Trees(names, via, delivering, starts)
-        flows: list[Flow] = []
-        for (i, origin), column in zip(enumerate(origins), _transpose(holding, count), strict=True):
-            reaches = dict.fromkeys(compress(names, column), Distribution.ALL)
-            paths = _LazyPaths.of(_TreePaths(trees, i))
-            event = EventSpec(origin, Distribution.ALL, tags, None, self.estate.instances[origin].host_org)
-            flows.append(Flow(event, origin, reaches, paths, tuple(timing[i])))
-        return flows
+        return (Flow(EventSpec(origin, Distribution.ALL, tags, None, self.estate.instances[origin].host_org),
+                     origin, dict.fromkeys(compress(names, column), Distribution.ALL),
+                     _LazyPaths.of(_TreePaths(trees, i)), tuple(timing[i]))
+                for (i, origin), column in zip(enumerate(origins), _transpose(holding, count), strict=True))
 
     def matrix_events(self) -> list[EventSpec]:
         """Every instance x every level; level sharing-group once per group its host org is in."""
@@ -905,9 +892,10 @@ def propagate(estate: Estate, event: EventSpec) -> Flow:
     return Engine(estate).propagate(event)
 
 
-def flow_matrix(estate: Estate) -> list[Flow]:
+def flow_matrix(estate: Estate) -> Iterator[Flow]:
     """Every origin instance x every distribution level (sharing-group: once per group the host org
-    is a member of; an instance whose host org is in no group has no sharing-group row)."""
+    is a member of; an instance whose host org is in no group has no sharing-group row), one row at
+    a time: a national estate's matrix does not fit in memory whole."""
     return Engine(estate).matrix()
 
 
@@ -918,19 +906,22 @@ def feeder_event(estate: Estate, feeder_id: str) -> EventSpec:
                      estate.feeder_org(feeder_id))
 
 
-def flow_to_json(flow: Flow) -> dict[str, Any]:
-    """The machine-readable form of spec §10 (plus the creator org and timing_dependent)."""
+def flow_to_json(flow: Flow, *, paths: bool = True) -> dict[str, Any]:
+    """The machine-readable form of spec §10 (plus the creator org and timing_dependent); without
+    ``paths`` for the whole matrix in `build`, where they would be most of the bytes."""
     event = flow.event
-    return {
+    data: dict[str, Any] = {
         "origin": event.origin,
         "distribution": event.distribution.word,
         "tags": list(event.tags),
         "sharing_group": event.sharing_group,
         "org": event.org,
         "reaches": {inst: level.word for inst, level in flow.reaches.items()},
-        "paths": {inst: list(chain) for inst, chain in flow.paths.items()},
         "timing_dependent": list(flow.timing_dependent),
     }
+    if paths:
+        data["paths"] = {inst: list(chain) for inst, chain in flow.paths.items()}
+    return data
 
 
 # -- output for `misp-planner flows` ------------------------------------------------------------
@@ -979,7 +970,7 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
             raise FlowError("--matrix covers every origin and level; leave --origin, --distribution, "
                             "--sharing-group and --org out")
         tag_list = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
-        flows = Engine(estate).matrix(tag_list)
+        flows = list(Engine(estate).matrix(tag_list))
         if fmt == "json":
             return json.dumps({"estate": estate.name, "tags": list(tag_list),
                                "flows": [flow_to_json(f) for f in flows]},

@@ -133,5 +133,5 @@ def test_matrix_equals_one_event_at_a_time(data: Any, tags: list[str]) -> None:
 
     instances, sync, extra, groups = data
     engine = Engine(build(instances, [*sync, extra], groups))
-    assert engine.matrix(tuple(tags)) == [engine.propagate(replace(event, tags=tuple(tags)))
+    assert list(engine.matrix(tuple(tags))) == [engine.propagate(replace(event, tags=tuple(tags)))
                                           for event in engine.matrix_events()]

@@ -35,5 +35,5 @@ def test_estate_loads_without_errors_and_has_the_shape(tmp_path: Path) -> None:
     assert any(c.unpublish for c in estate.connections) and any(c.internal for c in estate.connections)
     assert estate.sharing_groups and estate.feeders and estate.consumers
     assert not has_errors([*loaded.findings, *analyse(estate)])
-    flows = Engine(estate).matrix()
+    flows = list(Engine(estate).matrix())
     assert len(flows) >= 60 * 4

@@ -5,8 +5,10 @@ self-contained HTML page (the diagram's SVG inline, CSS inline, no scripts, no e
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import jinja2
 from planner.analyse import analyse
 from planner.diagnostics import Finding, Severity, format_path, sorted_findings
 from planner.estate import Connection, Estate
+from planner.flows import Flow, flow_matrix
 from planner.misp import Distribution
 from planner.output import atomic_output, write_text
 from planner.pipeline import Loaded
@@ -37,7 +40,7 @@ class Artifacts:
 
     findings: list[Finding]
     sizing: dict[str, dict[str, Any]]
-    flows: list[Any]
+    matrix: list[dict[str, Any]]  # the flow matrix's rows as the report shows them (see _matrix)
     svg: str
     mermaid: str
     dot: str
@@ -45,19 +48,19 @@ class Artifacts:
     edges: int = 0  # in the diagram
 
 
-def collect(loaded: Loaded, styles: Styles | None = None,
-            sizing: dict[str, dict[str, Any]] | None = None) -> Artifacts:
-    """Every stage's result the report shows; ``sizing`` per instance when the caller has it already."""
-    from planner.flows import flow_matrix  # type: ignore[import-not-found,unused-ignore]
-
+def collect(loaded: Loaded, styles: Styles | None = None, sizing: dict[str, dict[str, Any]] | None = None,
+            findings: list[Finding] | None = None, flows: Iterable[Flow] | None = None) -> Artifacts:
+    """Every stage's result the report shows. A caller that has some already passes them: ``sizing``
+    per instance, ``findings``, and ``flows``, the flow matrix as it is computed (read once: `build`
+    writes each row to flows.json as it passes)."""
     estate = loaded.estate
     styles = styles or load_styles()
     sizing = sizing_of(estate) if sizing is None else sizing
     diagram, notes = build_diagram(estate, sizing=sizing)
     return Artifacts(
-        findings=sorted_findings([*loaded.findings, *analyse(estate)]),
+        findings=sorted_findings([*loaded.findings, *analyse(estate)]) if findings is None else findings,
         sizing=sizing,
-        flows=flow_matrix(estate),
+        matrix=_matrix(flow_matrix(estate) if flows is None else flows),
         svg=render(diagram, styles, "svg").decode("utf-8"),
         mermaid=render(diagram, styles, "mmd").decode("utf-8"),
         dot=render(diagram, styles, "dot").decode("utf-8"),
@@ -126,7 +129,7 @@ def _policies(estate: Estate, findings: list[Finding]) -> list[dict[str, Any]]:
     return rows
 
 
-def _cell(flows: list[Any]) -> str:
+def _cell(flows: list[Flow]) -> str:
     parts = []
     for flow in flows:
         names = sorted(flow.reaches)
@@ -137,12 +140,16 @@ def _cell(flows: list[Any]) -> str:
     return " / ".join(parts)
 
 
-def _matrix(flows: list[Any]) -> list[dict[str, Any]]:
-    by_origin: dict[str, dict[Distribution, list[Any]]] = {}
-    for flow in flows:
-        by_origin.setdefault(flow.event.origin, {}).setdefault(flow.event.distribution, []).append(flow)
-    return [{"origin": origin, "cells": [_cell(levels.get(level, [])) for level in LEVELS]}
-            for origin, levels in sorted(by_origin.items())]
+def _matrix(flows: Iterable[Flow]) -> list[dict[str, Any]]:
+    """One row per origin, one cell per level. The matrix comes origin by origin (flow_matrix's
+    order), so each origin's flows are summarised together and then dropped."""
+    rows = []
+    for origin, row in groupby(flows, key=lambda flow: flow.event.origin):
+        levels: dict[Distribution, list[Flow]] = {}
+        for flow in row:
+            levels.setdefault(flow.event.distribution, []).append(flow)
+        rows.append({"origin": origin, "cells": [_cell(levels.get(level, [])) for level in LEVELS]})
+    return sorted(rows, key=lambda row: row["origin"])
 
 
 def _sizing_rows(estate: Estate, sizing: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -178,7 +185,7 @@ def context(loaded: Loaded, artifacts: Artifacts) -> dict[str, Any]:
         "sizing": _sizing_rows(estate, artifacts.sizing),
         "sized": bool(artifacts.sizing),
         "levels": [level.word for level in LEVELS],
-        "matrix": _matrix(artifacts.flows),
+        "matrix": artifacts.matrix,
         "connections": [_connection(estate, c) for c in estate.connections],
         "policies": _policies(estate, findings),
         "svg": inline_svg(artifacts.svg),
