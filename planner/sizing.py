@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, reduce
 from importlib import resources
-from itertools import repeat
+from itertools import compress
+from operator import add
 from typing import Any
 
 from planner.estate import Estate, Instance
@@ -164,38 +165,34 @@ def reach_factors(estate: Estate, origin: str, distribution: Distribution, tags:
     tags; an instance reached only by an event carrying the tags that pass the include filters
     counts for ``share_tag_include``.
     """
+    engine = _engine(estate)
+    tagged = _pass_tags(estate) if pass_tags is None else pass_tags
+    return {engine.names[target]: factor
+            for targets, factor in _reach_groups(engine, origin, distribution, tags, sharing_group, params, tagged)
+            for target in targets}
+
+
+def _reach_groups(engine: Any, origin: str, distribution: Distribution, tags: tuple[str, ...],
+                  sharing_group: str | None, params: Mapping[str, float],
+                  tagged: tuple[str, ...]) -> list[tuple[set[int], float]]:
+    """:func:`reach_factors` as (instance indices, factor) groups, disjoint, origin excluded."""
     from planner.flows import Engine, EventSpec, FlowError
 
-    engine = _engine(estate)
     assert isinstance(engine, Engine)
     event = EventSpec(origin, distribution, tags, sharing_group)
     try:
-        origin_instance = engine.resolve(event)[0]
-        base = engine.reach(event)
+        origin_index = engine.index[engine.resolve(event)[0]]
+        base = engine.reach_indices(event)
     except FlowError:
-        return {}  # an event that cannot exist (e.g. a feeder's org outside its group) carries nothing
-    wider: frozenset[str] = frozenset()
-    if not tags:
-        tagged = _pass_tags(estate) if pass_tags is None else pass_tags
-        if tagged:
-            wider = engine.reach(EventSpec(origin, distribution, tagged, sharing_group))
-    return _factors(origin_instance, base, wider, params)
-
-
-def _factors(origin_instance: str, base: frozenset[str], wider: frozenset[str],
-             params: Mapping[str, float]) -> dict[str, float]:
-    """:func:`reach_factors` from the instances an event reaches without tags (``base``) and with the
-    tags passing every include filter (``wider``, empty when not asked)."""
-    return {inst: factor for targets, factor in _factor_groups(origin_instance, base, wider, params)
-            for inst in targets}
-
-
-def _factor_groups(origin_instance: str, base: frozenset[str], wider: frozenset[str],
-                   params: Mapping[str, float]) -> list[tuple[frozenset[str], float]]:
-    """:func:`_factors` as (instances, factor) groups: level `all` reaches whole estates, so sync
-    inflow adds one group at a time instead of looking each instance's factor up."""
-    base = base - {origin_instance}
-    return [(base, 1.0), (wider - base - {origin_instance}, params["share_tag_include"])]
+        return []  # an event that cannot exist (e.g. a feeder's org outside its group) carries nothing
+    base.discard(origin_index)
+    groups = [(base, 1.0)]
+    if not tags and tagged:
+        wider = engine.reach_indices(EventSpec(origin, distribution, tagged, sharing_group))
+        wider -= base
+        wider.discard(origin_index)
+        groups.append((wider, params["share_tag_include"]))
+    return groups
 
 
 _ENGINES: dict[int, tuple[Estate, Any]] = {}
@@ -214,6 +211,14 @@ def _engine(estate: Estate) -> Any:
     return held[1]
 
 
+_BITS_TO_BYTES = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def _bit_bytes(bits: int, width: int) -> bytes:
+    """``width`` bytes, byte ``i`` 1 where bit ``i`` of ``bits`` is set (made by C loops, not per bit)."""
+    return bin(bits)[2:].zfill(width)[::-1].encode("ascii").translate(_BITS_TO_BYTES)
+
+
 def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[float, float]]:
     """Instance -> (stock, per day) arriving through sync from every source in the estate.
 
@@ -222,31 +227,38 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
     (its one level and tags). Stock travels like new data: links are assumed bootstrapped by a
     full push or pull, which transfers every published event the link may carry (REFERENCE §1.4,
     §2.4). An `unpublish` push delivers a copy that goes no further (the engine ends the chain).
+
+    Each target's inflow is a float sum, and float sums depend on their order: every target adds
+    one term per (source in id order, level, group) it is reached by, always in that order, so
+    that results do not depend on how the reaches are computed. Level `all` reaches nearly every
+    instance from every source (``N^2`` terms): its reaches come from the engine as one bit set of
+    sources per target, and each target's terms are picked and added by C loops (``compress``,
+    ``reduce``) in source order, between the few terms of the other levels.
     """
     from planner.flows import Engine
 
-    inflow: dict[str, list[float]] = {iid: [0.0, 0.0] for iid in estate.instances}
-    published = params["share_published"]
-    tagged = _pass_tags(estate)
     engine = _engine(estate)
     assert isinstance(engine, Engine)
-    # Level `all` floods the estate: its reaches are asked of the engine for every source at once.
-    flooding = [sid for sid in sorted(estate.instances)
-                if own_stock(estate.instances[sid], params) * published > 0
-                or estate.instances[sid].growth_per_day * published > 0]
-    if params[LEVEL_SHARE[Distribution.ALL]] <= 0:
-        flooding = []
-    # Read in step with the loop below (same sources, same order), one source's sets at a time.
-    floods = zip(flooding, engine.reach_all(flooding, ()),
-                 engine.reach_all(flooding, tagged) if tagged else repeat(frozenset()), strict=False)
-    for sid in sorted(estate.instances):
+    names: list[str] = engine.names  # instance ids in id order; a target is its index here
+    published = params["share_published"]
+    tagged = _pass_tags(estate)
+    sources = [(sid, own_stock(estate.instances[sid], params) * published,
+                estate.instances[sid].growth_per_day * published) for sid in names]
+    sources = [(sid, stock, rate) for sid, stock, rate in sources if stock > 0 or rate > 0]
+    share_all = params[LEVEL_SHARE[Distribution.ALL]]
+    flooding = [sid for sid, _, _ in sources] if share_all > 0 else []
+
+    # Terms of the levels other than `all`, per target in summation order, each with its place among
+    # the level-`all` terms: before source k's level-`all` term (place k) or after it (k + 1).
+    sparse: list[list[tuple[int, float, float]]] = [[] for _ in names]
+    for k, (sid, stock, rate) in enumerate(sources):
         inst = estate.instances[sid]
-        stock = own_stock(inst, params) * published
-        rate = inst.growth_per_day * published
-        if stock <= 0 and rate <= 0:
-            continue
+        place = k if flooding else 0
         for level, share_name in LEVEL_SHARE.items():
             share = params[share_name]
+            if level is Distribution.ALL:
+                place = k + 1 if flooding else 0
+                continue
             if share <= 0:
                 continue
             groups: list[str | None] = [None]
@@ -257,30 +269,55 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                     continue
             for gid in groups:
                 part = share / len(groups)
-                if level is Distribution.ALL:
-                    flooded, base, wider = next(floods)
-                    assert flooded == sid
-                    groups_of_targets = _factor_groups(sid, base, wider, params)
-                else:
-                    factors = reach_factors(estate, sid, level, (), gid, params, tagged)
-                    groups_of_targets = [(frozenset(t for t, f in factors.items() if f == factor), factor)
-                                         for factor in sorted(set(factors.values()))]
-                # Each target gets one addition per (source, level, group), in that order as before;
-                # the product is computed once per factor (the same expression, so the same float).
-                for targets, factor in groups_of_targets:
-                    add_stock, add_rate = part * factor * stock, part * factor * rate
+                for targets, factor in _reach_groups(engine, sid, level, (), gid, params, tagged):
+                    term = (place, part * factor * stock, part * factor * rate)  # one tuple, shared
                     for target in targets:
-                        held = inflow[target]
-                        held[0] += add_stock
-                        held[1] += add_rate
+                        sparse[target].append(term)
+
+    # Level `all`: source k's terms at 2k (reached with untagged events, factor 1) and 2k + 1 (reached
+    # only by events carrying the tags passing the include filters); a target picks at most one.
+    count = len(flooding)
+    reached = engine.reach_all_bits(flooding, ()) if count else []
+    reached_tagged = engine.reach_all_bits(flooding, tagged) if count and tagged else []
+    tag_share = params["share_tag_include"]
+    stock_terms: list[float] = []
+    rate_terms: list[float] = []
+    for _, stock, rate in sources if count else ():
+        stock_terms += (share_all * 1.0 * stock, share_all * tag_share * stock)
+        rate_terms += (share_all * 1.0 * rate, share_all * tag_share * rate)
+    position = {sid: k for k, sid in enumerate(flooding)}
+
+    inflow: dict[str, list[float]] = {}
+    for v, name in enumerate(names):
+        picked = bytearray(2 * count)
+        if count:
+            mine = 1 << position[name] if name in position else 0  # a source is not its own target
+            base = reached[v] & ~mine
+            picked[0::2] = _bit_bytes(base, count)
+            if reached_tagged:
+                picked[1::2] = _bit_bytes(reached_tagged[v] & ~base & ~mine, count)
+        stock_sum = rate_sum = 0.0
+        done = 0
+        for place, add_stock, add_rate in (*sparse[v], (count, 0.0, 0.0)):  # the last: the remaining terms
+            if place > done:
+                chosen = picked[2 * done:2 * place]
+                stock_sum = reduce(add, compress(stock_terms[2 * done:2 * place], chosen), stock_sum)
+                rate_sum = reduce(add, compress(rate_terms[2 * done:2 * place], chosen), rate_sum)
+                done = place
+            stock_sum += add_stock
+            rate_sum += add_rate
+        inflow[name] = [stock_sum, rate_sum]
+        sparse[v] = []  # done with: free as we go
+
     for fid in sorted(estate.feeders):
         feeder = estate.feeders[fid]
         if not feeder.publish or feeder.rate <= 0 or _cache_only(estate, fid):
             continue
-        for target, factor in reach_factors(estate, fid, feeder.distribution, tuple(feeder.tags),
-                                            feeder.sharing_group, params, tagged).items():
-            inflow[target][1] += factor * feeder.rate
-    return {iid: (v[0], v[1]) for iid, v in inflow.items()}
+        for targets, factor in _reach_groups(engine, fid, feeder.distribution, tuple(feeder.tags),
+                                             feeder.sharing_group, params, tagged):
+            for target in targets:
+                inflow[names[target]][1] += factor * feeder.rate
+    return {iid: (inflow[iid][0], inflow[iid][1]) for iid in estate.instances}
 
 
 def _cache_only(estate: Estate, feeder_id: str) -> bool:
@@ -807,9 +844,9 @@ def sizing_markdown(sizing: EstateSizing, title: str | None = None) -> str:
 
 
 def sizing_json_text(sizing: EstateSizing) -> str:
-    import json
+    from planner.jsonout import json_text
 
-    return json.dumps(sizing.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_text(sizing.to_json())
 
 
 def print_sizing_table(sizing: EstateSizing, console: Any) -> None:
