@@ -7,17 +7,17 @@ the input is valid).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from planner.analyse import analyse
 from planner.ansible.project import generate_project
 from planner.diagnostics import format_human, format_json, has_errors, sorted_findings, summary_line
 from planner.estate import estate_as_data
 from planner.flows import Flow, flow_matrix, flow_to_json
+from planner.jsonout import json_line, json_text
 from planner.output import atomic_output, write_text
 from planner.pipeline import Loaded
 from planner.render.report import Artifacts, collect, render_report
@@ -29,10 +29,6 @@ class BuildResult:
     exit_code: int
     summary: str  # for stderr
     files: tuple[str, ...]  # written, relative to the output folder
-
-
-def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _sources(loaded: Loaded) -> dict[str, list[str]]:
@@ -49,7 +45,7 @@ def _written(flows: Iterable[Flow], out: TextIO) -> Iterator[Flow]:
     out.write('{"flows": [')
     separator = "\n"
     for flow in flows:
-        out.write(separator + json.dumps(flow_to_json(flow, paths=False), sort_keys=True, ensure_ascii=False))
+        out.write(separator + json_line(flow_to_json(flow, paths=False)))
         separator = ",\n"
         yield flow
     out.write("\n]}\n")
@@ -59,8 +55,8 @@ def build_files(loaded: Loaded, artifacts: Artifacts, sizing: EstateSizing) -> d
     """Relative path -> text of every file `build` writes but flows.json and the Ansible project."""
     files = {
         "findings.json": format_json(artifacts.findings),
-        "estate.json": _json(estate_as_data(loaded.estate)),
-        "sizing.json": _json(sizing.to_json()),
+        "estate.json": json_text(estate_as_data(loaded.estate)),
+        "sizing.json": json_text(sizing.to_json()),
         "diagram.svg": artifacts.svg,
         "diagram.mmd": artifacts.mermaid,
         "diagram.dot": artifacts.dot,
