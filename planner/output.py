@@ -7,10 +7,11 @@ without it (someone's own files) unless forced.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,3 +60,34 @@ def write_text(root: Path, relative: str, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def write_files(root: Path, files: Iterable[tuple[str, str]]) -> None:
+    """Write each (relative path, text) under ``root`` as ``files`` yields it, refusing the same paths
+    as `write_text`: for thousands of files (a large estate's host_vars), each folder is resolved,
+    checked and created once rather than for every file. A generator keeps one file in memory."""
+    top = root.resolve()
+    folders: dict[str, str] = {}  # relative folder -> its resolved path, known to be under root
+    for relative, text in files:
+        folder, _, name = relative.rpartition("/")
+        where = folders.get(folder)
+        if where is None:
+            resolved = (root / folder).resolve()
+            if not resolved.is_relative_to(top):
+                raise ValueError(f"refusing to write outside the output folder: {relative}")
+            resolved.mkdir(parents=True, exist_ok=True)
+            where = folders[folder] = str(resolved)
+        if name in ("", ".", ".."):  # not a file name: let write_text judge it
+            write_text(root, relative, text)
+            continue
+        try:
+            # O_NOFOLLOW: a symbolic link in the final place is not followed here...
+            fd = os.open(os.path.join(where, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o666)
+        except OSError as error:
+            if error.errno != errno.ELOOP:
+                raise
+            write_text(root, relative, text)  # ...but resolved and checked, as write_text does for every file
+            continue
+        with open(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,8 +20,8 @@ from typing import Any, Protocol
 from planner.diagnostics import Finding, Severity
 from planner.estate import Connection, Estate, Instance
 from planner.misp import ROLE_IDS, ZMQ_SETTINGS
-from planner.model import Direction
-from planner.output import write_text
+from planner.model import Consumer, Direction, Feeder
+from planner.output import write_files
 from planner.yamlout import dump_yaml
 
 COLLECTION_PATH = "collections/ansible_collections/misp_planner/misp"
@@ -81,6 +82,20 @@ class _Writer:
         self.groups_held: dict[str, list[str]] = {}
         for holder, gid in self.holders:
             self.groups_held.setdefault(holder, []).append(gid)
+        # Feeders and consumers by instance, in id order (the order the files list them in).
+        self.feeders_into: dict[str, list[tuple[str, Feeder]]] = {}
+        for fid, feeder in sorted(estate.feeders.items()):
+            self.feeders_into.setdefault(feeder.into, []).append((fid, feeder))
+        self.consumers_from: dict[str, list[tuple[str, Consumer]]] = {}
+        for cid, consumer in sorted(estate.consumers.items()):
+            self.consumers_from.setdefault(consumer.from_, []).append((cid, consumer))
+        self._hosts: dict[str, str] = {}  # url -> host name; every link names its initiator's
+
+    def host(self, url: str) -> str:
+        host = self._hosts.get(url)
+        if host is None:
+            host = self._hosts[url] = url_host(url)
+        return host
 
     # --- what to provision -----------------------------------------------------------------
 
@@ -136,9 +151,8 @@ class _Writer:
                         needed.extend([*direction.orgs.include, *direction.orgs.exclude])
         for gid in self.groups_held.get(iid, []):
             needed.extend(self.e.sharing_groups[gid].orgs)
-        for feeder_id, feeder in sorted(self.e.feeders.items()):
-            if feeder.into == iid:
-                needed.append(self.e.feeder_org(feeder_id))
+        for feeder_id, _ in self.feeders_into.get(iid, []):
+            needed.append(self.e.feeder_org(feeder_id))
         # Both ends of a link know each other's host org by the same UUID (REFERENCE §1.5 steps 1
         # and 4); creating them with the other organisations puts them before any user or entry.
         for link in self.links_of.get(iid, []):
@@ -195,23 +209,23 @@ class _Writer:
             "initiator_managed": initiator.managed, "initiator_org": self.org_ref(initiator.host_org),
             "remote_org_uuid": self.e.organisations[self.e.instances[link.remote].host_org].uuid,
             # One sync user per initiating instance, in the initiator's host org (REFERENCE §1.5).
-            "sync_user": f"sync-{link.initiator}@{url_host(initiator.url)}",
+            "sync_user": f"sync-{link.initiator}@{self.host(initiator.url)}",
             "key_comment": f"misp-planner sync {link.initiator} -> {link.remote} ({link.id})",
             "allowed_ips": list(conn.allowed_ips),
         }
 
     def api_users(self, inst: Instance) -> list[dict[str, Any]]:
         users: list[dict[str, Any]] = []
-        host = url_host(inst.url)
-        for fid, feeder in sorted(self.e.feeders.items()):
-            if feeder.into == inst.id and feeder.via == "api":
+        host = self.host(inst.url)
+        for fid, feeder in self.feeders_into.get(inst.id, []):
+            if feeder.via == "api":
                 # Least role that works (spec §5): add events; publish only when the feeder publishes.
                 role = "publisher" if feeder.publish else "user"
                 users.append({"email": f"feeder-{fid}@{host}", "for": f"feeder {fid}",
                               "org_uuid": self.e.organisations[self.e.feeder_org(fid)].uuid,
                               "role_id": ROLE_IDS[role], "role": role, "allowed_ips": list(feeder.allowed_ips)})
-        for cid, consumer in sorted(self.e.consumers.items()):
-            if consumer.from_ == inst.id and consumer.via in ("api", "expansion"):
+        for cid, consumer in self.consumers_from.get(inst.id, []):
+            if consumer.via in ("api", "expansion"):
                 # Read-only unless it reports sightings back (issue 9 secure defaults).
                 role = "user" if consumer.sightings else "read_only"
                 users.append({"email": f"consumer-{cid}@{host}", "for": f"consumer {cid}",
@@ -221,8 +235,8 @@ class _Writer:
 
     def feeds(self, inst: Instance) -> list[dict[str, Any]]:
         feeds: list[dict[str, Any]] = []
-        for fid, feeder in sorted(self.e.feeders.items()):
-            if feeder.into != inst.id or feeder.via != "feed" or feeder.feed is None:
+        for fid, feeder in self.feeders_into.get(inst.id, []):
+            if feeder.via != "feed" or feeder.feed is None:
                 continue
             group = feeder.sharing_group
             feeds.append({
@@ -246,7 +260,7 @@ class _Writer:
         return groups
 
     def zmq_settings(self, inst: Instance) -> dict[str, Any]:
-        if any(c.from_ == inst.id and c.via == "zmq" for c in self.e.consumers.values()):
+        if any(c.via == "zmq" for _, c in self.consumers_from.get(inst.id, [])):
             return dict(ZMQ_SETTINGS)
         return {}
 
@@ -339,50 +353,71 @@ def _template(name: str) -> str:
     return resources.files("planner.ansible").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def _readme(estate: Estate, writer: _Writer) -> str:
-    managed = [i for i in sorted(estate.instances.values(), key=lambda i: i.id) if i.managed]
-    lines = [f"- `{env_name('MISP_ADMIN_KEY', i.id)}`: site admin API key of `{i.id}` ({i.url})" for i in managed]
-    external = [f"- `{link['key_env']}`: key of the sync user that the operator of `{link['remote']}` "
-                f"created for us ({link['remote_url']})"
-                for i in managed for link in writer.host_vars(i)["misp_links_as_initiator"] if link["key_env"]]
-    users = [f"- `{u['email']}` on `{i.id}` ({u['for']}, role {u['role']}), key pinned to "
-             f"{', '.join(u['allowed_ips']) or 'no address: add allowed_ips in the topology'}"
-             for i in managed for u in writer.api_users(i)]
-    users += [f"- `{link['sync_user']}` on `{i.id}` (sync user for `{link['initiator']}`, run by someone else: "
-              f"give its operator a key pinned to {', '.join(link['allowed_ips']) or 'its egress address'})"
-              for i in managed for link in writer.host_vars(i)["misp_links_as_remote"] if not link["initiator_managed"]]
-    return _template("README.md").format(
-        name=estate.name, file=Path(estate.file).name,
-        admin_keys="\n".join(lines) or "- (no managed instance)",
-        external_keys="\n".join(external) or "- (none: every remote is managed here)",
-        api_users="\n".join(users) or "- (none)",
-    )
+class _Readme:
+    """The README's lists, gathered from each instance's host_vars as they are written (one pass)."""
+
+    def __init__(self) -> None:
+        self.admin_keys: list[str] = []
+        self.external_keys: list[str] = []
+        self.api_users: list[str] = []
+        self.sync_users: list[str] = []  # listed after every instance's API users
+
+    def add(self, inst: Instance, host_vars: dict[str, Any]) -> None:
+        self.admin_keys.append(f"- `{env_name('MISP_ADMIN_KEY', inst.id)}`: site admin API key of `{inst.id}` "
+                               f"({inst.url})")
+        self.external_keys.extend(
+            f"- `{link['key_env']}`: key of the sync user that the operator of `{link['remote']}` "
+            f"created for us ({link['remote_url']})"
+            for link in host_vars["misp_links_as_initiator"] if link["key_env"])
+        self.api_users.extend(
+            f"- `{u['email']}` on `{inst.id}` ({u['for']}, role {u['role']}), key pinned to "
+            f"{', '.join(u['allowed_ips']) or 'no address: add allowed_ips in the topology'}"
+            for u in host_vars["misp_api_users"])
+        self.sync_users.extend(
+            f"- `{link['sync_user']}` on `{inst.id}` (sync user for `{link['initiator']}`, run by someone else: "
+            f"give its operator a key pinned to {', '.join(link['allowed_ips']) or 'its egress address'})"
+            for link in host_vars["misp_links_as_remote"] if not link["initiator_managed"])
+
+    def text(self, estate: Estate) -> str:
+        return _template("README.md").format(
+            name=estate.name, file=Path(estate.file).name,
+            admin_keys="\n".join(self.admin_keys) or "- (no managed instance)",
+            external_keys="\n".join(self.external_keys) or "- (none: every remote is managed here)",
+            api_users="\n".join(self.api_users + self.sync_users) or "- (none)",
+        )
+
+
+def _files(estate: Estate, writer: _Writer, sizing: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(relative path, text) of every generated file, one instance at a time; the README last."""
+    header = "---\n" + HEADER.format(file=Path(estate.file).name)
+    yield "ansible.cfg", _template("ansible.cfg")
+    yield "site.yml", _template("site.yml")
+    yield "inventory/hosts.yml", header + dump_yaml(writer.inventory())
+    yield "group_vars/all.yml", header + dump_yaml(writer.group_vars())
+    readme = _Readme()
+    for iid, inst in sorted(estate.instances.items()):
+        if not inst.managed:
+            continue
+        host_vars = writer.host_vars(inst)
+        readme.add(inst, host_vars)
+        yield f"host_vars/{iid}/misp.yml", header + dump_yaml(host_vars)
+        if iid in sizing:
+            sized = dump_yaml({"misp_sizing": sizing[iid]})
+            yield f"host_vars/{iid}/sizing.yml", header + sized
+            if sizing[iid].get("database") == "dedicated":
+                # A mapping's text is its entries' texts joined (dump_yaml), so the sizing is written once.
+                yield f"host_vars/{iid}-db/misp.yml", header + sized + dump_yaml({
+                    "misp_database_clients": [inst.ansible_host],
+                    # The topology does not know the DB host's private address; its facts do.
+                    "misp_database_bind_address": "{{ ansible_default_ipv4.address }}"})
+    yield "README.md", readme.text(estate)
 
 
 def generate_project(estate: Estate, sizing: SizingLike, target: Path) -> None:
     """Write the Ansible project for ``estate`` into the empty folder ``target``."""
     sizing_json: dict[str, Any] = sizing.to_json().get("instances", {})
-    writer = _Writer(estate, sizing_json)
-    header = HEADER.format(file=Path(estate.file).name)
-    write_text(target, "ansible.cfg", _template("ansible.cfg"))
-    write_text(target, "site.yml", _template("site.yml"))
-    write_text(target, "inventory/hosts.yml", "---\n" + header + dump_yaml(writer.inventory()))
-    write_text(target, "group_vars/all.yml", "---\n" + header + dump_yaml(writer.group_vars()))
-    for iid, inst in sorted(estate.instances.items()):
-        if not inst.managed:
-            continue
-        write_text(target, f"host_vars/{iid}/misp.yml", "---\n" + header + dump_yaml(writer.host_vars(inst)))
-        if iid in sizing_json:
-            write_text(target, f"host_vars/{iid}/sizing.yml",
-                       "---\n" + header + dump_yaml({"misp_sizing": sizing_json[iid]}))
-            if sizing_json[iid].get("database") == "dedicated":
-                write_text(target, f"host_vars/{iid}-db/misp.yml", "---\n" + header + dump_yaml({
-                    "misp_sizing": sizing_json[iid], "misp_database_clients": [inst.ansible_host],
-                    # The topology does not know the DB host's private address; its facts do.
-                    "misp_database_bind_address": "{{ ansible_default_ipv4.address }}"}))
-    write_text(target, "README.md", _readme(estate, writer))
+    write_files(target, _files(estate, _Writer(estate, sizing_json), sizing_json))
     _copy_collection(target)
-
 
 
 def generate_command(estate: Estate, output: Path, *, force: bool = False) -> list[Finding]:
