@@ -139,7 +139,8 @@ def load_text(text: str, name: str) -> Document:
                                    "organisations, communities, instances", name,
                                    _pos(root))], EXIT_UNREADABLE)
     builder = _Builder(name, lines)
-    builder.check_expansion(root)
+    if _aliased_or_deep(root):
+        builder.check_expansion(root)  # finds and reports the bound exceeded
     data = builder.build(root, (), 0)
     if builder.findings:
         raise PlannerError(builder.findings, EXIT_UNREADABLE)
@@ -198,6 +199,25 @@ def _reference_compose(text: str, name: str, lines: list[str]) -> Any:
         raise PlannerError([_error("MP004", f"YAML syntax error: {message}",
                                    "fix the YAML syntax", name)], EXIT_UNREADABLE) from None
     return root
+
+
+def _aliased_or_deep(root: Node) -> bool:
+    """Whether a mapping or list is reached twice (an alias) or anything nests deeper than MAX_DEPTH:
+    only then can the data once expanded outgrow the text, and check_expansion measures it. One pass
+    over the mappings and lists as written (a repeated scalar adds no more than its alias's text)."""
+    seen: set[int] = set()
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            return True
+        seen.add(id(node))
+        children = ([part for pair in node.value for part in pair] if isinstance(node, MAPPING_NODES)
+                    else node.value if isinstance(node, SEQUENCE_NODES) else [])
+        if children and depth + 1 > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children if not isinstance(child, SCALAR_NODES))
+    return False
 
 
 def _pos(node: Node) -> Position:
