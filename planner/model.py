@@ -159,6 +159,15 @@ class Strict(BaseModel):
                               allow_inf_nan=False)
 
 
+def _empty(factory: Callable[[], Any]) -> Any:
+    """A default made afresh for each model: pydantic deep-copies a shared mutable default (``[]``,
+    ``Match()``) at every validation, which costs seconds on a 2,000-instance estate (issue 8). The
+    schema still shows the default as written."""
+    value = factory()
+    shown = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return Field(default_factory=factory, json_schema_extra={"default": shown})
+
+
 def _text_or_list(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
@@ -169,7 +178,8 @@ class Organisation(Strict):
     nationality: Text | None = None
     sector: Text | None = None
     type: Text | None = None
-    contacts: Annotated[list[Text], BeforeValidator(_text_or_list, json_schema_input_type=list[Text] | Text)] = []
+    contacts: Annotated[list[Text], BeforeValidator(_text_or_list,
+                                                    json_schema_input_type=list[Text] | Text)] = _empty(list)
 
 
 class Community(Strict):
@@ -232,28 +242,28 @@ class InstanceDefaults(Strict):
     managed: bool | None = None
     misp_version: MispVersion | None = None
     platform: Platform | None = None
-    settings: Settings = {}
-    sizing: SizingOverrides = SizingOverrides()
+    settings: Settings = _empty(dict)
+    sizing: SizingOverrides = _empty(SizingOverrides)
 
 
 class Zone(Strict):
-    reaches: list[Id] = []
+    reaches: list[Id] = _empty(list)
 
 
 class Defaults(InstanceDefaults):
     horizon: Seconds | None = None
     tls_verify: bool | None = None
-    zones: dict[Id, Zone] = {}
+    zones: dict[Id, Zone] = _empty(dict)
     # extension: overrides of the named assumptions in planner/data/sizing.yaml (docs/sizing.md);
     # unknown names and out-of-range values are reported by rule MP304.
-    sizing_parameters: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")], float] = {}
+    sizing_parameters: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")], float] = _empty(dict)
 
 
 class Instance(InstanceDefaults):
     community: Id
     host_org: Id
     url: Url
-    orgs: list[Id] = []
+    orgs: list[Id] = _empty(list)
     volume: Annotated[Volume, BeforeValidator(_volume_from_class,
                                               json_schema_input_type=Volume | VolumeClass)] | None = None
     ansible_host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")] | None = None
@@ -279,13 +289,13 @@ class Feeder(Strict):
     org: Id | None = None
     via: Literal["api", "feed"] = "api"
     feed: Feed | None = None
-    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] = []  # extension: tags its events carry
-    allowed_ips: list[Cidr] = []  # extension: pins the feeder's API key
+    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] = _empty(list)  # extension: tags its events carry
+    allowed_ips: list[Cidr] = _empty(list)  # extension: pins the feeder's API key
 
 
 class Match(Strict):
-    include: list[Annotated[str, Field(min_length=1, max_length=255)]] = []
-    exclude: list[Annotated[str, Field(min_length=1, max_length=255)]] = []
+    include: list[Annotated[str, Field(min_length=1, max_length=255)]] = _empty(list)
+    exclude: list[Annotated[str, Field(min_length=1, max_length=255)]] = _empty(list)
 
 
 def _direction(value: object) -> object:
@@ -310,8 +320,8 @@ def _shown(value: object) -> str:
 
 
 class Direction(Strict):
-    tags: Match = Match()
-    orgs: Match = Match()
+    tags: Match = _empty(Match)
+    orgs: Match = _empty(Match)
     every: Seconds | None = None
 
 
@@ -335,13 +345,13 @@ class Sync(Strict):
     internal: bool = False
     unpublish: bool = False
     caching: bool = False
-    tls: Tls = Tls()
-    allowed_ips: list[Cidr] = []
+    tls: Tls = _empty(Tls)
+    allowed_ips: list[Cidr] = _empty(list)
 
 
 class SharingGroup(Strict):
     orgs: list[Id]
-    instances: list[Id] = []
+    instances: list[Id] = _empty(list)
     roaming: bool = False
     releasability: Text = ""
     name: Annotated[str, Field(min_length=1, max_length=255)] | None = None  # extension
@@ -355,9 +365,9 @@ class Consumer(Strict):
     via: Literal["api", "zmq", "expansion"]
     format: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     every: Seconds | None = None
-    needs: list[ContextNeed] = []
+    needs: list[ContextNeed] = _empty(list)
     sightings: bool = False
-    allowed_ips: list[Cidr] = []
+    allowed_ips: list[Cidr] = _empty(list)
 
 
 def _target(value: object) -> object:
@@ -392,15 +402,15 @@ class PolicyData(Strict):
     origin: Id | None = None
     distribution: Level | None = None
     sharing_group: Id | None = None
-    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] = []
+    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] = _empty(list)
     org: Id | None = None  # extension: the creating organisation, as `flows --org`
 
 
 class Policy(Strict):
     name: Annotated[str, Field(min_length=1, max_length=255)]
-    data: PolicyData = PolicyData()
-    must_reach: Targets = []
-    must_not_reach: Targets = []
+    data: PolicyData = _empty(PolicyData)
+    must_reach: Targets = _empty(list)
+    must_not_reach: Targets = _empty(list)
 
 
 class Topology(Strict):
@@ -410,15 +420,15 @@ class Topology(Strict):
                        WithJsonSchema({"const": 1})]
     name: Id
     description: Text = ""
-    defaults: Defaults = Defaults()
+    defaults: Defaults = _empty(Defaults)
     organisations: dict[Id, Organisation]
     communities: dict[Id, Community]
     instances: dict[Id, Instance]
-    feeders: dict[Id, Feeder] = {}
-    sync: list[Sync] = []
-    sharing_groups: dict[Id, SharingGroup] = {}
-    consumers: dict[Id, Consumer] = {}
-    policies: list[Policy] = []
+    feeders: dict[Id, Feeder] = _empty(dict)
+    sync: list[Sync] = _empty(list)
+    sharing_groups: dict[Id, SharingGroup] = _empty(dict)
+    consumers: dict[Id, Consumer] = _empty(dict)
+    policies: list[Policy] = _empty(list)
 
     @field_validator("organisations", "communities", "instances")
     @classmethod
