@@ -9,9 +9,9 @@ per direction of each connection (push: initiator -> remote; pull: remote -> ini
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 import networkx as nx
@@ -21,6 +21,8 @@ from planner.limits import MAX_CONNECTIONS, MAX_INSTANCES
 from planner.load import Document
 from planner.misp import DEFAULT_MISP_VERSION, Distribution
 from planner.model import Consumer, Direction, Feeder, Policy, SharingGroup, SizingOverrides, Topology
+
+T = TypeVar("T")
 
 # All project UUIDs hang off this namespace: uuid5(NAMESPACE_URL, "https://misp-planner/").
 PLANNER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://misp-planner/")
@@ -130,6 +132,17 @@ class Estate:
     consumers: dict[str, Consumer]
     policies: tuple[Policy, ...]
     graph: nx.MultiDiGraph = field(repr=False)
+    # Values derived from the estate by the stages, computed once (an estate never changes once
+    # resolved): see memo().
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, init=False)
+
+    def memo(self, key: str, compute: Callable[[Estate], T]) -> T:
+        """``compute(self)``, computed the first time ``key`` is asked for: several rules and stages
+        need the same derived value (a propagation engine, leak paths), and a national estate makes
+        each cost seconds."""
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        return cast(T, self._memo[key])
 
     def where(self, path: YamlPath) -> Position | None:
         return self.document.where(path)

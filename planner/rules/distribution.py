@@ -96,6 +96,10 @@ def _outgoing(estate: Estate) -> dict[str, list[tuple[str, Mode, Direction, Conn
 
 
 def _private_leaks(estate: Estate) -> dict[tuple[int, Mode], tuple[str, ...]]:
+    return estate.memo("private_leaks", _find_private_leaks)  # MP216 and MP217 both ask
+
+
+def _find_private_leaks(estate: Estate) -> dict[tuple[int, Mode], tuple[str, ...]]:
     """Edges into an untrusted community that untagged data from a private community reaches.
 
     A breadth-first walk per private community of what a published, untagged event at "all"
