@@ -197,6 +197,7 @@ class Engine:
         self._tag_blocked: dict[frozenset[str], frozenset[int]] = {}
         self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
         self._org_blocked: dict[str, frozenset[int]] = {}  # reach_indices: the flows refusing an org's events
+        self._edges_of: dict[_Group | None, dict[State, tuple[tuple[int, str, State], ...]]] = {}  # _reach_states
         # _transfer of a group copy depends on the flow and the group only: filled as searches go.
         self._group_hops: dict[_Group, dict[int, Copy | None]] = {}
         self.groups = {gid: _Group(frozenset(g.orgs), frozenset(g.instances), g.roaming)
@@ -575,52 +576,50 @@ class Engine:
     def _reach_states(self, origin: str, level: int, orgc: str, published: bool, group: _Group | None,
                       tag_blocked: frozenset[int], org_blocked: frozenset[int]) -> set[int]:
         """:meth:`_explore` with ``choose=False`` and ``blocked`` given in two parts; returns the indices
-        of the instances of its states. Kept step for step the same as _explore (a sizing property
-        test compares :meth:`reach_indices` with :meth:`reach`): the chain of each state is what
-        refuses echoes, so it is kept."""
-        links, out, out_low, out_org, transfer, hops = (self.links, self.out, self.out_low, self.out_org,
-                                                        self._transfer, self.hops)
-        group_hops = self._group_hops.setdefault(group, {}) if group is not None else {}
+        of the instances of its states. The same search step for step (a sizing property test
+        compares :meth:`reach_indices` with :meth:`reach`): the chain of each state is what refuses
+        echoes, so it is kept. The flows a state can use and the state each gives are found once per
+        state and group (:meth:`_state_edges`), not once per search."""
+        edges_of = self._edges_of.setdefault(group, {})
         start: State = (origin, level, orgc if level == ORG else None, published)
         chains: dict[State, tuple[str, ...]] = {start: (origin,)}
         layer = [start]
         while layer:
             new_layer: list[State] = []
             for state in layer:
-                inst, lvl, owner, pub = state
-                if not pub:
-                    continue
+                if not state[3]:
+                    continue  # REFERENCE §0 rule 2: only published events travel
                 chain = chains[state]
-                if lvl >= CONNECTED:
-                    candidates = out[inst]
-                elif lvl == COMMUNITY:
-                    candidates = out_low[inst]
-                else:
-                    internal_pushes, by_owner = out_org[inst]
-                    candidates = by_owner.get(owner, internal_pushes) if owner is not None else internal_pushes
-                for n in candidates:
-                    if n in tag_blocked or n in org_blocked:
-                        continue
-                    target = links[n].target
-                    if target == origin or target in chain:
-                        continue
-                    if lvl == GROUP:
-                        if n in group_hops:
-                            copy = group_hops[n]
-                        else:
-                            copy = group_hops[n] = transfer(links[n], lvl, owner, group)
-                    else:
-                        copy = hops[n][lvl]
-                    if copy is None:
-                        continue
-                    nxt = (target, *copy)
-                    if nxt in chains:
+                edges = edges_of.get(state)
+                if edges is None:
+                    edges = edges_of[state] = self._state_edges(state, group)
+                for n, target, nxt in edges:
+                    if n in tag_blocked or n in org_blocked or target == origin or target in chain or nxt in chains:
                         continue
                     chains[nxt] = (*chain, target)
                     new_layer.append(nxt)
             layer = sorted(new_layer, key=lambda state: state[0])
         index = self.index
         return {index[state[0]] for state in chains}
+
+    def _state_edges(self, state: State, group: _Group | None) -> tuple[tuple[int, str, State], ...]:
+        """(flow, target, state it gives) of the flows that carry ``state``'s published copy, in the
+        order :meth:`_explore` tries them, with the same candidates and hops."""
+        inst, lvl, owner, _ = state
+        if lvl >= CONNECTED:
+            candidates = self.out[inst]
+        elif lvl == COMMUNITY:
+            candidates = self.out_low[inst]
+        else:
+            internal_pushes, by_owner = self.out_org[inst]
+            candidates = by_owner.get(owner, internal_pushes) if owner is not None else internal_pushes
+        edges = []
+        for n in candidates:
+            link = self.links[n]
+            copy = self._transfer(link, lvl, owner, group) if lvl == GROUP else self.hops[n][lvl]
+            if copy is not None:
+                edges.append((n, link.target, (link.target, *copy)))
+        return tuple(edges)
 
     @staticmethod
     def _certain_all(start: int, published: bool, unpublished: Mapping[int, tuple[str, ...]], free: list[int],

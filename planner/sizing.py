@@ -19,6 +19,7 @@ Every constant lives in the data file with its source; this module holds only fo
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, reduce
@@ -248,66 +249,73 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
     share_all = params[LEVEL_SHARE[Distribution.ALL]]
     flooding = [sid for sid, _, _ in sources] if share_all > 0 else []
 
-    # Terms of the levels other than `all`, per target in summation order, each with its place among
-    # the level-`all` terms: before source k's level-`all` term (place k) or after it (k + 1).
-    sparse: list[list[tuple[int, float, float]]] = [[] for _ in names]
+    # Summation order: per source, the levels in LEVEL_SHARE order, the sharing-group level last.
+    lanes_levels = (Distribution.ORGANISATION, Distribution.COMMUNITY, Distribution.CONNECTED, Distribution.ALL)
+    assert tuple(LEVEL_SHARE) == (*lanes_levels, Distribution.SHARING_GROUP)
+    # A term depends on the source, level and factor, not on the target: source k's term of level l
+    # (0-3 above) with factor f (0: reached by the untagged event, 1: only by the tagged one) is lane
+    # 8k + 2l + f, and a target adds the lanes it picks in lane order. Sharing-group terms (one per
+    # group, in group order) come after source k's lanes: at place 8k + 8 among them.
+    tag_share = params["share_tag_include"]
+    stock_lanes: list[float] = []
+    rate_lanes: list[float] = []
+    for _, stock, rate in sources:
+        for level in lanes_levels:
+            part = params[LEVEL_SHARE[level]]  # the share over one group (the level's only one)
+            stock_lanes += (part * 1.0 * stock, part * tag_share * stock)
+            rate_lanes += (part * 1.0 * rate, part * tag_share * rate)
+    picks = [array("I") for _ in names]  # per target: lanes of levels 0-2 (level `all`: from bit sets)
+    group_terms: list[list[tuple[int, float, float]]] = [[] for _ in names]
     for k, (sid, stock, rate) in enumerate(sources):
-        inst = estate.instances[sid]
-        place = k if flooding else 0
-        for level, share_name in LEVEL_SHARE.items():
-            share = params[share_name]
-            if level is Distribution.ALL:
-                place = k + 1 if flooding else 0
+        for nth, level in enumerate(lanes_levels[:3]):
+            if params[LEVEL_SHARE[level]] <= 0:
                 continue
-            if share <= 0:
-                continue
-            groups: list[str | None] = [None]
-            if level is Distribution.SHARING_GROUP:
-                groups = [gid for gid in sorted(estate.sharing_groups)
-                          if inst.host_org in estate.sharing_groups[gid].orgs]
-                if not groups:
-                    continue
-            for gid in groups:
-                part = share / len(groups)
-                for targets, factor in _reach_groups(engine, sid, level, (), gid, params, tagged):
-                    term = (place, part * factor * stock, part * factor * rate)  # one tuple, shared
-                    for target in targets:
-                        sparse[target].append(term)
+            for f, (targets, _) in enumerate(_reach_groups(engine, sid, level, (), None, params, tagged)):
+                for target in targets:
+                    picks[target].append(8 * k + 2 * nth + f)
+        share = params[LEVEL_SHARE[Distribution.SHARING_GROUP]]
+        host = estate.instances[sid].host_org
+        gids = [gid for gid in sorted(estate.sharing_groups) if host in estate.sharing_groups[gid].orgs]
+        for gid in gids if share > 0 else ():
+            part = share / len(gids)
+            for targets, factor in _reach_groups(engine, sid, Distribution.SHARING_GROUP, (), gid, params, tagged):
+                term = (8 * k + 8, part * factor * stock, part * factor * rate)  # one tuple, shared
+                for target in targets:
+                    group_terms[target].append(term)
 
-    # Level `all`: source k's terms at 2k (reached with untagged events, factor 1) and 2k + 1 (reached
-    # only by events carrying the tags passing the include filters); a target picks at most one.
+    # Level `all`: which sources' events each target holds, as bit sets over `flooding` (= sources).
     count = len(flooding)
     reached = engine.reach_all_bits(flooding, ()) if count else []
     reached_tagged = engine.reach_all_bits(flooding, tagged) if count and tagged else []
-    tag_share = params["share_tag_include"]
-    stock_terms: list[float] = []
-    rate_terms: list[float] = []
-    for _, stock, rate in sources if count else ():
-        stock_terms += (share_all * 1.0 * stock, share_all * tag_share * stock)
-        rate_terms += (share_all * 1.0 * rate, share_all * tag_share * rate)
     position = {sid: k for k, sid in enumerate(flooding)}
-
+    width = len(stock_lanes)
     inflow: dict[str, list[float]] = {}
     for v, name in enumerate(names):
-        picked = bytearray(2 * count)
+        picked = bytearray(width)
         if count:
             mine = 1 << position[name] if name in position else 0  # a source is not its own target
             base = reached[v] & ~mine
-            picked[0::2] = _bit_bytes(base, count)
+            picked[6::8] = _bit_bytes(base, count)
             if reached_tagged:
-                picked[1::2] = _bit_bytes(reached_tagged[v] & ~base & ~mine, count)
+                picked[7::8] = _bit_bytes(reached_tagged[v] & ~base & ~mine, count)
+        for lane in picks[v]:
+            picked[lane] = 1
         stock_sum = rate_sum = 0.0
         done = 0
-        for place, add_stock, add_rate in (*sparse[v], (count, 0.0, 0.0)):  # the last: the remaining terms
+        for place, add_stock, add_rate in group_terms[v]:
             if place > done:
-                chosen = picked[2 * done:2 * place]
-                stock_sum = reduce(add, compress(stock_terms[2 * done:2 * place], chosen), stock_sum)
-                rate_sum = reduce(add, compress(rate_terms[2 * done:2 * place], chosen), rate_sum)
+                chosen = picked[done:place]
+                stock_sum = reduce(add, compress(stock_lanes[done:place], chosen), stock_sum)
+                rate_sum = reduce(add, compress(rate_lanes[done:place], chosen), rate_sum)
                 done = place
             stock_sum += add_stock
             rate_sum += add_rate
+        if done < width:
+            chosen = picked[done:]
+            stock_sum = reduce(add, compress(stock_lanes[done:], chosen), stock_sum)
+            rate_sum = reduce(add, compress(rate_lanes[done:], chosen), rate_sum)
         inflow[name] = [stock_sum, rate_sum]
-        sparse[v] = []  # done with: free as we go
+        picks[v], group_terms[v] = array("I"), []  # done with: free as we go
 
     for fid in sorted(estate.feeders):
         feeder = estate.feeders[fid]
