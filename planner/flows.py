@@ -217,6 +217,13 @@ class Engine:
             owners = {self.links[n].owner for n in low if self.links[n].mode == "pull"}
             self.out_org[iid] = (pushes, {org: tuple(n for n in low if self.links[n].mode == "push"
                                                      or self.links[n].owner == org) for org in owners})
+        # The flows out of each instance grouped by target, for the walk in _timing.
+        self.out_by_target: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
+        for iid, flows in self.out.items():
+            by_target: dict[str, list[int]] = {}
+            for n in flows:
+                by_target.setdefault(self.links[n].target, []).append(n)
+            self.out_by_target[iid] = tuple((target, tuple(via)) for target, via in by_target.items())
 
     # -- the event ---------------------------------------------------------------------------
 
@@ -649,7 +656,7 @@ class Engine:
         states: dict[str, list[State]] = {}
         for state in chains:
             states.setdefault(state[0], []).append(state)
-        varied = {inst for inst, held in states.items() if len({s[1] for s in held}) > 1}
+        varied = {inst for inst, held in states.items() if len(held) > 1 and len({s[1] for s in held}) > 1}
         links, hops, transfer = self.links, self.hops, self._transfer
 
         def carries(n: int, level: int, owner: str | None) -> bool:
@@ -666,12 +673,12 @@ class Engine:
             held = states.get(inst, [])
             if not all(s[3] for s in held):
                 continue  # an unpublished copy there sends nothing: no target is certain through it
-            by_target: dict[str, list[int]] = {}
-            for n in self.out[inst]:
-                if n not in blocked and links[n].target not in certain:
-                    by_target.setdefault(links[n].target, []).append(n)
-            for target, via in by_target.items():
-                if target in states and all(any(carries(n, s[1], s[2]) for n in via) for s in held):
+            for target, via in self.out_by_target[inst]:
+                if target in certain or target not in states:
+                    continue
+                if blocked:
+                    via = tuple(n for n in via if n not in blocked)
+                if all(any(carries(n, s[1], s[2]) for n in via) for s in held):
                     certain.add(target)
                     work.append(target)
         return tuple(sorted(varied | (set(states) - certain)))
