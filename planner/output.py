@@ -89,5 +89,9 @@ def write_files(root: Path, files: Iterable[tuple[str, str]]) -> None:
                 raise
             write_text(root, relative, text)  # ...but resolved and checked, as write_text does for every file
             continue
-        with open(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
+        try:
+            data = memoryview(text.encode("utf-8"))
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)

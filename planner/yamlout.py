@@ -83,11 +83,20 @@ def _mapping(data: dict[Any, Any], first: str, pad: str, out: list[str]) -> None
         kind = type(item)
         if kind is str:
             append(f"{lead}{name}: {written(item) or _text(item)}")
+        elif kind is dict or kind is list:
+            if not item:
+                append(f"{lead}{name}: {'{}' if kind is dict else '[]'}")
+            elif kind is dict:
+                append(f"{lead}{name}:")
+                _mapping(item, inner, inner, out)
+            else:
+                append(f"{lead}{name}:")
+                _sequence(item, inner, out)
         elif kind is bool:
             append(f"{lead}{name}: {'true' if item else 'false'}")
         elif kind is int:
             append(f"{lead}{name}: {item}")
-        elif _block(item):
+        elif _block(item):  # a subclass of dict or list
             append(f"{lead}{name}:")
             if isinstance(item, dict):
                 _mapping(item, inner, inner, out)
@@ -108,6 +117,8 @@ def _sequence(items: list[Any], pad: str, out: list[str]) -> None:
         kind = type(item)
         if kind is str:
             append(dash + (written(item) or _text(item)))
+        elif kind is dict and item:
+            _mapping(item, dash, inner, out)
         elif _block(item):
             if isinstance(item, dict):
                 _mapping(item, dash, inner, out)
