@@ -81,6 +81,7 @@ import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from itertools import compress
+from operator import itemgetter
 from typing import Any, Literal
 
 from planner.estate import Estate
@@ -197,7 +198,8 @@ class Engine:
         self._tag_blocked: dict[frozenset[str], frozenset[int]] = {}
         self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
         self._org_blocked: dict[str, frozenset[int]] = {}  # reach_indices: the flows refusing an org's events
-        self._edges_of: dict[_Group | None, dict[State, tuple[tuple[int, str, State], ...]]] = {}  # _reach_states
+        self._edges_of: dict[tuple[_Group | None, frozenset[str]],
+                             dict[State, tuple[tuple[int, str, State], ...]]] = {}  # _reach_states
         # _transfer of a group copy depends on the flow and the group only: filled as searches go.
         self._group_hops: dict[_Group, dict[int, Copy | None]] = {}
         self.groups = {gid: _Group(frozenset(g.orgs), frozenset(g.instances), g.roaming)
@@ -578,16 +580,17 @@ class Engine:
             # _reach_all checks `blocked` only on flows its adjacency kept, which no tag rule refuses.
             return set(_bits(self._reach_all(self.index[origin], published, tags, by_org)))
         group = self.groups[event.sharing_group] if event.sharing_group is not None else None
-        return self._reach_states(origin, level, orgc, published, group, self.tag_blocked(tags), by_org)
+        return self._reach_states(origin, level, orgc, published, group, tags, by_org)
 
     def _reach_states(self, origin: str, level: int, orgc: str, published: bool, group: _Group | None,
-                      tag_blocked: frozenset[int], org_blocked: frozenset[int]) -> set[int]:
-        """:meth:`_explore` with ``choose=False`` and ``blocked`` given in two parts; returns the indices
-        of the instances of its states. The same search step for step (a sizing property test
-        compares :meth:`reach_indices` with :meth:`reach`): the chain of each state is what refuses
-        echoes, so it is kept. The flows a state can use and the state each gives are found once per
-        state and group (:meth:`_state_edges`), not once per search."""
-        edges_of = self._edges_of.setdefault(group, {})
+                      tags: frozenset[str], org_blocked: frozenset[int]) -> set[int]:
+        """:meth:`_explore` with ``choose=False``, ``blocked`` given as the event's tags and the flows
+        refusing its creator org; returns the indices of the instances of its states. The same search
+        step for step (a sizing property test compares :meth:`reach_indices` with :meth:`reach`): the
+        chain of each state is what refuses echoes, so it is kept. The flows a state can use, less
+        those the tags' rules refuse, and the state each gives are found once per state, group and
+        tags (:meth:`_state_edges`), not once per search."""
+        edges_of = self._edges_of.setdefault((group, tags), {})
         start: State = (origin, level, orgc if level == ORG else None, published)
         chains: dict[State, tuple[str, ...]] = {start: (origin,)}
         layer = [start]
@@ -599,19 +602,19 @@ class Engine:
                 chain = chains[state]
                 edges = edges_of.get(state)
                 if edges is None:
-                    edges = edges_of[state] = self._state_edges(state, group)
+                    edges = edges_of[state] = self._state_edges(state, group, self.tag_blocked(tags))
                 for n, target, nxt in edges:
-                    if n in tag_blocked or n in org_blocked or target == origin or target in chain or nxt in chains:
+                    if target == origin or target in chain or nxt in chains or n in org_blocked:
                         continue
                     chains[nxt] = (*chain, target)
                     new_layer.append(nxt)
-            layer = sorted(new_layer, key=lambda state: state[0])
-        index = self.index
-        return {index[state[0]] for state in chains}
+            layer = sorted(new_layer, key=itemgetter(0))
+        return set(map(self.index.__getitem__, map(itemgetter(0), chains)))
 
-    def _state_edges(self, state: State, group: _Group | None) -> tuple[tuple[int, str, State], ...]:
-        """(flow, target, state it gives) of the flows that carry ``state``'s published copy, in the
-        order :meth:`_explore` tries them, with the same candidates and hops."""
+    def _state_edges(self, state: State, group: _Group | None,
+                     tag_blocked: frozenset[int]) -> tuple[tuple[int, str, State], ...]:
+        """(flow, target, state it gives) of the flows not in ``tag_blocked`` that carry ``state``'s
+        published copy, in the order :meth:`_explore` tries them, with the same candidates and hops."""
         inst, lvl, owner, _ = state
         if lvl >= CONNECTED:
             candidates = self.out[inst]
@@ -622,6 +625,8 @@ class Engine:
             candidates = by_owner.get(owner, internal_pushes) if owner is not None else internal_pushes
         edges = []
         for n in candidates:
+            if n in tag_blocked:
+                continue
             link = self.links[n]
             copy = self._transfer(link, lvl, owner, group) if lvl == GROUP else self.hops[n][lvl]
             if copy is not None:

@@ -256,16 +256,18 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
     # (0-3 above) with factor f (0: reached by the untagged event, 1: only by the tagged one) is lane
     # 8k + 2l + f, and a target adds the lanes it picks in lane order. Sharing-group terms (one per
     # group, in group order) come after source k's lanes: at place 8k + 8 among them.
+    # A term is complex(stock, rate): complex addition adds the two parts as two float additions, so
+    # one sum gives both totals, each exactly as if summed alone (half the loops).
     tag_share = params["share_tag_include"]
-    stock_lanes: list[float] = []
-    rate_lanes: list[float] = []
+    lanes: list[complex] = []
     for _, stock, rate in sources:
         for level in lanes_levels:
             part = params[LEVEL_SHARE[level]]  # the share over one group (the level's only one)
-            stock_lanes += (part * 1.0 * stock, part * tag_share * stock)
-            rate_lanes += (part * 1.0 * rate, part * tag_share * rate)
+            lanes += (complex(part * 1.0 * stock, part * 1.0 * rate),
+                      complex(part * tag_share * stock, part * tag_share * rate))
     picks = [array("I") for _ in names]  # per target: lanes of levels 0-2 (level `all`: from bit sets)
-    group_terms: list[list[tuple[int, float, float]]] = [[] for _ in names]
+    group_terms: list[list[tuple[int, complex]]] = [[] for _ in names]
+    groups_of: dict[str, list[str]] = {}  # host org -> the groups it is a member of, in id order
     for k, (sid, stock, rate) in enumerate(sources):
         for nth, level in enumerate(lanes_levels[:3]):
             if params[LEVEL_SHARE[level]] <= 0:
@@ -275,20 +277,22 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                     picks[target].append(8 * k + 2 * nth + f)
         share = params[LEVEL_SHARE[Distribution.SHARING_GROUP]]
         host = estate.instances[sid].host_org
-        gids = [gid for gid in sorted(estate.sharing_groups) if host in estate.sharing_groups[gid].orgs]
+        if host not in groups_of:
+            groups_of[host] = [gid for gid in sorted(estate.sharing_groups) if host in estate.sharing_groups[gid].orgs]
+        gids = groups_of[host]
         for gid in gids if share > 0 else ():
             part = share / len(gids)
             for targets, factor in _reach_groups(engine, sid, Distribution.SHARING_GROUP, (), gid, params, tagged):
-                term = (8 * k + 8, part * factor * stock, part * factor * rate)  # one tuple, shared
+                entry = (8 * k + 8, complex(part * factor * stock, part * factor * rate))  # one tuple, shared
                 for target in targets:
-                    group_terms[target].append(term)
+                    group_terms[target].append(entry)
 
     # Level `all`: which sources' events each target holds, as bit sets over `flooding` (= sources).
     count = len(flooding)
     reached = engine.reach_all_bits(flooding, ()) if count else []
     reached_tagged = engine.reach_all_bits(flooding, tagged) if count and tagged else []
     position = {sid: k for k, sid in enumerate(flooding)}
-    width = len(stock_lanes)
+    width = len(lanes)
     inflow: dict[str, list[float]] = {}
     for v, name in enumerate(names):
         picked = bytearray(width)
@@ -300,21 +304,15 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                 picked[7::8] = _bit_bytes(reached_tagged[v] & ~base & ~mine, count)
         for lane in picks[v]:
             picked[lane] = 1
-        stock_sum = rate_sum = 0.0
+        total = 0j
         done = 0
-        for place, add_stock, add_rate in group_terms[v]:
+        for place, term in group_terms[v]:
             if place > done:
-                chosen = picked[done:place]
-                stock_sum = reduce(add, compress(stock_lanes[done:place], chosen), stock_sum)
-                rate_sum = reduce(add, compress(rate_lanes[done:place], chosen), rate_sum)
+                total = reduce(add, compress(lanes[done:place], picked[done:place]), total)
                 done = place
-            stock_sum += add_stock
-            rate_sum += add_rate
-        if done < width:
-            chosen = picked[done:]
-            stock_sum = reduce(add, compress(stock_lanes[done:], chosen), stock_sum)
-            rate_sum = reduce(add, compress(rate_lanes[done:], chosen), rate_sum)
-        inflow[name] = [stock_sum, rate_sum]
+            total += term
+        total = reduce(add, compress(lanes[done:], picked[done:]), total)
+        inflow[name] = [total.real, total.imag]
         picks[v], group_terms[v] = array("I"), []  # done with: free as we go
 
     for fid in sorted(estate.feeders):
