@@ -3,20 +3,29 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
+import shutil
 import subprocess
 import sys
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import EXAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from planner import yamlout
 from planner.ansible.project import generate_project
+from planner.output import write_files, write_text
 from planner.pipeline import load_estate
 from planner.sizing import size_estate
+from planner.yamlout import dump_yaml
 
 BIN = Path(sys.executable).parent
 KEY_LIKE = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{40}(?![A-Za-z0-9])")
@@ -163,3 +172,203 @@ def test_apply_refuses_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "planner", "apply", str(tmp_path), "-e", "no-equals"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+
+
+# --- byte-identical output: a golden project, the README's lists, the YAML writer, the file writer ---------------
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "ansible" / "sector-isac"
+
+
+def _estate_files(project: Path) -> dict[str, bytes]:
+    """The files that hold the estate (not the fixed playbook, config and collection copied verbatim)."""
+    names = ["README.md", "inventory/hosts.yml", "group_vars/all.yml"]
+    names += sorted(p.relative_to(project).as_posix() for p in (project / "host_vars").rglob("*.yml"))
+    return {name: (project / name).read_bytes() for name in names}
+
+
+def test_generated_estate_files_match_the_golden_project(tmp_path: Path) -> None:
+    example = next(p for p in EXAMPLES if p.parent.name == "sector-isac")
+    files = _estate_files(generate(example, tmp_path))
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for name, data in files.items():
+            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / name).write_bytes(data)
+    assert GOLDEN.is_dir(), f"missing {GOLDEN}: run UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_ansible_project.py"
+    golden = {p.relative_to(GOLDEN).as_posix(): p.read_bytes() for p in GOLDEN.rglob("*") if p.is_file()}
+    assert sorted(files) == sorted(golden)
+    for name, data in files.items():
+        assert data == golden[name], f"{name} differs from {GOLDEN / name} (UPDATE_GOLDEN=1 after a deliberate change)"
+
+
+def test_readme_lists_a_sync_user_for_an_initiator_run_by_someone_else(tmp_path: Path) -> None:
+    # Bank C (unmanaged) pulls from the hub instead of the hub pushing to it: our hub gets a sync user
+    # for Bank C, whose operator needs a key from us; no remote of ours is run by someone else any more.
+    example = next(p for p in EXAMPLES if p.parent.name == "sector-isac")
+    text = example.read_text(encoding="utf-8")
+    old = "  - initiator: isac-hub\n    remote: bank-c-misp\n    push:"
+    assert old in text
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(text.replace(old, "  - initiator: bank-c-misp\n    remote: isac-hub\n"
+                                          "    allowed_ips: [203.0.113.7/32]\n    pull:"), encoding="utf-8")
+    project = generate(topology, tmp_path / "out")
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    sync_line = ("- `sync-bank-c-misp@misp.bank-c.example` on `isac-hub` (sync user for `bank-c-misp`, run by "
+                 "someone else: give its operator a key pinned to 203.0.113.7/32)")
+    assert readme.count(sync_line) == 1
+    users = readme.split("## Users for tools")[1].split("## Running")[0]
+    listed = [line for line in users.splitlines() if line.startswith("- ")]
+    assert listed[-1] == sync_line and len(listed) > 1  # after every instance's API users
+    assert "- (none: every remote is managed here)" in readme
+    hub = load(project / "host_vars/isac-hub/misp.yml")
+    assert [k["initiator_managed"] for k in hub["misp_links_as_remote"] if k["initiator"] == "bank-c-misp"] == [False]
+
+
+def reference_dump(data: Any) -> str:
+    """The straightforward emitter that `planner.yamlout` replaced, kept as its specification: each
+    scalar decided on its own, each list item's mapping rendered apart and spliced after its dash."""
+    def scalar(value: Any) -> str:
+        if value is None:
+            return "null"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError("non-finite")
+            return repr(value)
+        text = str(value)
+        plain = re.fullmatch(r"[A-Za-z_/][A-Za-z0-9 _./@+()=,-]*(?::[A-Za-z0-9_./@+()=,-]+)*[A-Za-z0-9_./@+()=-]?",
+                             text)
+        if plain and text.lower() not in {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"} \
+                and not text.endswith(" ") and " #" not in text:
+            return text
+        return json.dumps(text, ensure_ascii=False)
+
+    def inline(value: Any) -> str:
+        return "{}" if isinstance(value, dict) else "[]" if isinstance(value, list) else scalar(value)
+
+    def lines(value: Any, indent: int, out: list[str]) -> None:
+        pad = " " * indent
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, dict | list) and item:
+                    out.append(f"{pad}{scalar(str(key))}:")
+                    lines(item, indent + 2, out)
+                else:
+                    out.append(f"{pad}{scalar(str(key))}: {inline(item)}")
+            return
+        for item in value:
+            if isinstance(item, dict) and item:
+                nested: list[str] = []
+                lines(item, indent + 2, nested)
+                out.append(f"{pad}- {nested[0][indent + 2:]}")
+                out.extend(nested[1:])
+            elif isinstance(item, list) and item:
+                out.append(f"{pad}-")
+                lines(item, indent + 2, out)
+            else:
+                out.append(f"{pad}- {inline(item)}")
+
+    if not isinstance(data, dict | list):
+        return scalar(data) + "\n"
+    if not data:
+        return inline(data) + "\n"
+    out: list[str] = []
+    lines(data, 0, out)
+    return "\n".join(out) + "\n"
+
+
+class Level(IntEnum):
+    low = 1
+
+
+class Word(StrEnum):
+    yes = "yes"
+
+
+class Tagged(dict[str, Any]):
+    pass
+
+
+_tricky_text = st.text(alphabet=st.sampled_from(list("aZ09 _-.:#/@'\"=,{}[]&*!|>%`?\\\nKé\u212a")), max_size=8) \
+    | st.sampled_from(["yes", "No", "ON", "null", "~", "1.5", "0x1F", "2024-01-01", "-", "- a", "a: b", "a #b",
+                       "trailing ", "tlp:green", "https://misp.example/x", "20436fa1-3024", "inf", "y"])
+_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _tricky_text
+_plain = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
+                      | st.dictionaries(_tricky_text | st.integers() | st.booleans(), inner, max_size=4), max_leaves=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=_plain)
+def test_yaml_writer_matches_the_reference_emitter(data: Any) -> None:
+    assert dump_yaml(data) == reference_dump(data)
+
+
+# Keys are written as text (the emitter's contract), so only string keys read back as they were.
+_plain_text_keys = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
+                                | st.dictionaries(_tricky_text, inner, max_size=4), max_leaves=30)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.dictionaries(_tricky_text, _plain_text_keys, min_size=1, max_size=4))
+def test_yaml_writer_reads_back_as_the_same_data(data: dict[str, Any]) -> None:
+    text = dump_yaml(data)
+    assert YAML(typ="safe", pure=True).load(text) == data
+    # What generate relies on to write a DB host's sizing once: a mapping's text is its entries' texts joined.
+    assert text == "".join(dump_yaml({key: value}) for key, value in data.items())
+
+
+def test_yaml_writer_is_the_same_when_its_memory_of_strings_is_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = {"a": ["yes", "x", {"k": "yes", "l": ["tlp:green", "1"]}], "b": {"yes": "x", "k": "a #b"}, "c": "x"}
+    expected = reference_dump(data)
+    monkeypatch.setattr(yamlout, "_WRITTEN_LIMIT", 2)
+    yamlout._WRITTEN.clear()
+    assert dump_yaml(data) == expected
+    assert len(yamlout._WRITTEN) <= 2
+
+
+def test_yaml_writer_takes_subclasses_like_their_base_types() -> None:
+    data = {"level": Level.low, "word": Word.yes, 1: Tagged(a=Word.yes), "empty": Tagged(), "n": [Tagged(x=1), []]}
+    assert dump_yaml(data) == reference_dump(data)
+    assert dump_yaml(Tagged(a=1)) == reference_dump(Tagged(a=1))
+    with pytest.raises(ValueError):
+        dump_yaml({"a": [float("inf")]})
+
+
+def test_write_files_writes_what_write_text_writes(tmp_path: Path) -> None:
+    files = [("a.txt", "é\n"), ("host_vars/x/misp.yml", "---\nx: 1\n"), ("host_vars/x/sizing.yml", ""),
+             ("host_vars/y/misp.yml", "y\n"), ("a.txt", "again\n")]  # the last one replaces the first
+    write_files(tmp_path / "batch", (f for f in files))
+    for relative, text in files:
+        write_text(tmp_path / "single", relative, text)
+    batch = {p.relative_to(tmp_path / "batch"): p.read_bytes() for p in (tmp_path / "batch").rglob("*") if p.is_file()}
+    single = {p.relative_to(tmp_path / "single"): p.read_bytes() for p in (tmp_path / "single").rglob("*")
+              if p.is_file()}
+    assert batch == single and batch[Path("a.txt")] == b"again\n"
+
+
+@pytest.mark.parametrize("relative", ["../outside.txt", "host_vars/../../outside.txt", "/tmp/outside.txt",
+                                      "link/outside.txt", "file-link"])
+def test_write_files_refuses_to_write_outside_the_folder(tmp_path: Path, relative: str) -> None:
+    root, outside = tmp_path / "root", tmp_path / "elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    (root / "file-link").symlink_to(outside / "outside.txt")
+    with pytest.raises(ValueError, match="outside the output folder"):
+        write_files(root, [("fine.txt", "fine"), (relative.replace("/tmp", str(tmp_path)), "nope")])
+    assert (root / "fine.txt").read_text() == "fine"  # written as it came, before the refused one
+    assert not (outside / "outside.txt").exists() and not (tmp_path / "outside.txt").exists()
+
+
+def test_write_files_follows_a_link_that_stays_inside_the_folder_as_write_text_does(tmp_path: Path) -> None:
+    for name, write in (("batch", lambda root: write_files(root, [("alias.txt", "new")])),
+                        ("single", lambda root: write_text(root, "alias.txt", "new"))):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "real.txt").write_text("old")
+        (root / "alias.txt").symlink_to(root / "real.txt")
+        write(root)
+        assert (root / "real.txt").read_text() == "new" and (root / "alias.txt").is_symlink()
