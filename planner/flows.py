@@ -270,6 +270,10 @@ class Engine:
         """Flows whose push/pull rules refuse events with these tags from this creator org."""
         key = (tags, orgc)
         if key not in self._blocked:
+            if len(self._blocked) >= 64:
+                # One set per creator org can hold most of the estate's flows, and a matrix asks for
+                # thousands of orgs in turn (each a few times in a row): keep only the recent ones.
+                self._blocked.clear()
             by_org = self.including - self.included_by.get(orgc, set())
             by_org |= self.org_excluding.get(orgc, set())
             self._blocked[key] = self.tag_blocked(tags) | by_org if by_org else self.tag_blocked(tags)
