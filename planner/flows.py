@@ -81,7 +81,6 @@ import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from itertools import compress
-from operator import itemgetter
 from typing import Any, Literal
 
 from planner.estate import Estate
@@ -199,7 +198,11 @@ class Engine:
         self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
         self._org_blocked: dict[str, frozenset[int]] = {}  # reach_indices: the flows refusing an org's events
         self._edges_of: dict[tuple[_Group | None, frozenset[str]],
-                             dict[State, tuple[tuple[int, str, State], ...]]] = {}  # _reach_states
+                             dict[int, tuple[tuple[int, str, int], ...]]] = {}  # _reach_states
+        self._state_ids: dict[State, int] = {}  # _reach_states: state -> number, and per number:
+        self._states: list[State] = []  # the state,
+        self._state_at: list[int] = []  # its instance's index,
+        self._state_published: list[bool] = []  # whether its copy is published
         # _transfer of a group copy depends on the flow and the group only: filled as searches go.
         self._group_hops: dict[_Group, dict[int, Copy | None]] = {}
         self.groups = {gid: _Group(frozenset(g.orgs), frozenset(g.instances), g.roaming)
@@ -594,32 +597,46 @@ class Engine:
         chain of each state is what refuses echoes, so it is kept. The flows a state can use, less
         those the tags' rules refuse, and the state each gives are found once per state, group and
         tags (:meth:`_state_edges`), not once per search."""
+        # States are numbered (:meth:`_state_id`): a search hashes and compares small ints, not tuples.
         edges_of = self._edges_of.setdefault((group, tags), {})
-        start: State = (origin, level, orgc if level == ORG else None, published)
-        chains: dict[State, tuple[str, ...]] = {start: (origin,)}
+        at, published_copy = self._state_at, self._state_published
+        start = self._state_id((origin, level, orgc if level == ORG else None, published))
+        chains: dict[int, tuple[str, ...]] = {start: (origin,)}
         layer = [start]
         while layer:
-            new_layer: list[State] = []
+            new_layer: list[int] = []
             for state in layer:
-                if not state[3]:
+                if not published_copy[state]:
                     continue  # REFERENCE §0 rule 2: only published events travel
                 chain = chains[state]
                 edges = edges_of.get(state)
                 if edges is None:
                     edges = edges_of[state] = self._state_edges(state, group, self.tag_blocked(tags))
                 for n, target, nxt in edges:
-                    if target == origin or target in chain or nxt in chains or n in org_blocked:
+                    # (the chain starts at the origin: no copy goes back there)
+                    if target in chain or nxt in chains or n in org_blocked:
                         continue
                     chains[nxt] = (*chain, target)
                     new_layer.append(nxt)
-            layer = sorted(new_layer, key=itemgetter(0))
-        return set(map(self.index.__getitem__, map(itemgetter(0), chains)))
+            layer = sorted(new_layer, key=at.__getitem__)  # by instance id, as _explore sorts
+        return set(map(at.__getitem__, chains))
 
-    def _state_edges(self, state: State, group: _Group | None,
-                     tag_blocked: frozenset[int]) -> tuple[tuple[int, str, State], ...]:
-        """(flow, target, state it gives) of the flows not in ``tag_blocked`` that carry ``state``'s
-        published copy, in the order :meth:`_explore` tries them, with the same candidates and hops."""
-        inst, lvl, owner, _ = state
+    def _state_id(self, state: State) -> int:
+        """The number of a search state, given on first sight (see :meth:`_reach_states`)."""
+        number = self._state_ids.get(state)
+        if number is None:
+            number = self._state_ids[state] = len(self._states)
+            self._states.append(state)
+            self._state_at.append(self.index[state[0]])
+            self._state_published.append(state[3])
+        return number
+
+    def _state_edges(self, number: int, group: _Group | None,
+                     tag_blocked: frozenset[int]) -> tuple[tuple[int, str, int], ...]:
+        """(flow, target, state it gives) of the flows not in ``tag_blocked`` that carry the published
+        copy of state ``number``, in the order :meth:`_explore` tries them, with the same candidates
+        and hops."""
+        inst, lvl, owner, _ = self._states[number]
         if lvl >= CONNECTED:
             candidates = self.out[inst]
         elif lvl == COMMUNITY:
@@ -634,7 +651,7 @@ class Engine:
             link = self.links[n]
             copy = self._transfer(link, lvl, owner, group) if lvl == GROUP else self.hops[n][lvl]
             if copy is not None:
-                edges.append((n, link.target, (link.target, *copy)))
+                edges.append((n, link.target, self._state_id((link.target, *copy))))
         return tuple(edges)
 
     @staticmethod
