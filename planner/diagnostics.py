@@ -28,7 +28,7 @@ class Severity(StrEnum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per value of a file: hundreds of thousands in a large estate
 class Position:
     line: int  # 1-based
     column: int  # 1-based

@@ -141,7 +141,10 @@ def load_text(text: str, name: str) -> Document:
     builder = _Builder(name, lines)
     if _aliased_or_deep(root):
         builder.check_expansion(root)  # finds and reports the bound exceeded
+    else:
+        builder.consume = True  # every node is built once: drop each as it is built
     data = builder.build(root, (), 0)
+    del root
     if builder.findings:
         raise PlannerError(builder.findings, EXIT_UNREADABLE)
     assert isinstance(data, dict)
@@ -292,6 +295,9 @@ class _Builder:
         self.positions: dict[YamlPath, Position] = {}
         self.key_positions: dict[YamlPath, Position] = {}
         self._seen: set[int] = set()
+        # Without aliases, a node's subtree is built once: the builder then lets go of each node as
+        # soon as it is built, so the node graph and the data are not both in memory whole.
+        self.consume = False
 
     def anchor_of(self, node: Node) -> str | None:
         """The anchor name written at the node (libyaml's nodes do not keep it)."""
@@ -374,7 +380,8 @@ class _Builder:
     def build(self, node: Node, path: YamlPath, depth: int, at: Position | None = None) -> Any:
         # A node met a second time was reached through an alias: point at the referring key.
         repeated = id(node) in self._seen
-        self._seen.add(id(node))
+        if not self.consume:
+            self._seen.add(id(node))
         self.positions[path] = at if (repeated and at) else _pos(node)
         if at is not None and isinstance(node, SCALAR_NODES) and node.value == "" and not node.style:
             # An empty value ('instances:' and nothing after it) starts on the next line: point at its key.
@@ -389,8 +396,12 @@ class _Builder:
         if isinstance(node, MAPPING_NODES):
             return self._mapping(node, path, depth)
         if isinstance(node, SEQUENCE_NODES):
-            return [self.build(item, (*path, i), depth + 1, at if repeated else None)
-                    for i, item in enumerate(node.value)]
+            items = node.value
+            built = [self.build(item, (*path, i), depth + 1, at if repeated else None)
+                     for i, item in enumerate(items)]
+            if self.consume:
+                items.clear()
+            return built
         assert isinstance(node, SCALAR_NODES)
         return self._scalar(node, path)
 
@@ -424,6 +435,8 @@ class _Builder:
             result[key] = self.build(value_node, (*path, key), depth + 1, key_at)
         for key, value in merged:
             result.setdefault(key, value)
+        if self.consume:
+            node.value.clear()
         return result
 
     def _merge_sources(self, node: Node, path: YamlPath, depth: int) -> list[tuple[str, Any]]:
