@@ -64,22 +64,40 @@ def write_text(root: Path, relative: str, text: str) -> Path:
 
 def write_files(root: Path, files: Iterable[tuple[str, str]]) -> None:
     """Write each (relative path, text) under ``root`` as ``files`` yields it, refusing the same paths
-    as `write_text`: for thousands of files (a large estate's host_vars), each folder is resolved,
-    checked and created once rather than for every file. A generator keeps one file in memory."""
+    as `write_text`: for thousands of files (a large estate's host_vars), each folder is checked and
+    created once rather than for every file. A generator keeps one file in memory."""
     top = root.resolve()
     folders: dict[str, str] = {}  # relative folder -> its resolved path, known to be under root
+
+    def folder(relative: str) -> str:
+        where = folders.get(relative)
+        if where is not None:
+            return where
+        parent, _, name = relative.rpartition("/")
+        if relative and not relative.startswith("/") and name not in ("", ".", ".."):
+            # A folder this call creates inside a checked one is a real folder, not a link: it needs
+            # no resolving. One that exists already may be a link, and is resolved below.
+            where = os.path.join(folder(parent), name)
+            try:
+                os.mkdir(where)
+            except FileExistsError:
+                pass
+            else:
+                folders[relative] = where
+                return where
+        resolved = (root / relative).resolve()
+        if not resolved.is_relative_to(top):
+            raise ValueError(f"refusing to write outside the output folder: {relative}")
+        resolved.mkdir(parents=True, exist_ok=True)
+        where = folders[relative] = str(resolved)
+        return where
+
     for relative, text in files:
-        folder, _, name = relative.rpartition("/")
-        where = folders.get(folder)
-        if where is None:
-            resolved = (root / folder).resolve()
-            if not resolved.is_relative_to(top):
-                raise ValueError(f"refusing to write outside the output folder: {relative}")
-            resolved.mkdir(parents=True, exist_ok=True)
-            where = folders[folder] = str(resolved)
-        if name in ("", ".", ".."):  # not a file name: let write_text judge it
+        parent, _, name = relative.rpartition("/")
+        if relative.startswith("/") or name in ("", ".", ".."):  # not a relative file name: write_text judges it
             write_text(root, relative, text)
             continue
+        where = folder(parent)
         try:
             # O_NOFOLLOW: a symbolic link in the final place is not followed here...
             fd = os.open(os.path.join(where, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW

@@ -350,17 +350,22 @@ def test_write_files_writes_what_write_text_writes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("relative", ["../outside.txt", "host_vars/../../outside.txt", "/tmp/outside.txt",
-                                      "link/outside.txt", "file-link"])
+                                      "link/outside.txt", "link/sub/outside.txt", "dangling/outside.txt",
+                                      "host_vars/x/../../../outside.txt", "file-link"])
 def test_write_files_refuses_to_write_outside_the_folder(tmp_path: Path, relative: str) -> None:
     root, outside = tmp_path / "root", tmp_path / "elsewhere"
     root.mkdir()
     outside.mkdir()
     (root / "link").symlink_to(outside, target_is_directory=True)
+    (root / "dangling").symlink_to(outside / "missing", target_is_directory=True)
     (root / "file-link").symlink_to(outside / "outside.txt")
+    relative = relative.replace("/tmp", str(tmp_path))
     with pytest.raises(ValueError, match="outside the output folder"):
-        write_files(root, [("fine.txt", "fine"), (relative.replace("/tmp", str(tmp_path)), "nope")])
+        write_text(root, relative, "nope")
+    with pytest.raises(ValueError, match="outside the output folder"):
+        write_files(root, [("fine.txt", "fine"), ("host_vars/x/misp.yml", "fine"), (relative, "nope")])
     assert (root / "fine.txt").read_text() == "fine"  # written as it came, before the refused one
-    assert not (outside / "outside.txt").exists() and not (tmp_path / "outside.txt").exists()
+    assert sorted(p.name for p in outside.rglob("*")) == [] and not (tmp_path / "outside.txt").exists()
 
 
 def test_write_files_follows_a_link_that_stays_inside_the_folder_as_write_text_does(tmp_path: Path) -> None:
