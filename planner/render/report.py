@@ -202,10 +202,19 @@ def _md_cell(value: object) -> str:
             .replace("`", "\\`"))
 
 
+class _Environment(jinja2.Environment):
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``row.name`` on the report's dict rows without a failed attribute lookup first (jinja's
+        order): a national estate's report reads half a million of them."""
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @cache
 def _environment() -> jinja2.Environment:
     """Compiled once per process: `build` of many estates should not re-parse templates (issue 8)."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("planner", "templates"), undefined=jinja2.StrictUndefined,
+    env = _Environment(loader=jinja2.PackageLoader("planner", "templates"), undefined=jinja2.StrictUndefined,
                              autoescape=jinja2.select_autoescape(["html.j2"]), keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["md"] = _md_cell
