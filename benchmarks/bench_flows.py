@@ -34,7 +34,7 @@ def main() -> None:
         loaded = time.perf_counter()
     engine = Engine(estate)
     prepared = time.perf_counter()
-    flows = engine.matrix()
+    flows = list(engine.matrix())  # rows are made as they are read; here all are kept, to read paths below
     done = time.perf_counter()
     print(f"estate: {len(estate.instances)} instances, {len(estate.connections)} connections, "
           f"{len(engine.links)} flows (one per direction)")
@@ -48,7 +48,8 @@ def main() -> None:
         events = [e for e in engine.matrix_events() if e.distribution == level]
         started = time.perf_counter()
         if level == Distribution.ALL:
-            engine.matrix_all([e.origin for e in events])
+            for _ in engine.matrix_all([e.origin for e in events]):
+                pass
         else:
             for event in events:
                 engine.propagate(event)
