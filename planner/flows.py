@@ -197,6 +197,8 @@ class Engine:
         self._tag_blocked: dict[frozenset[str], frozenset[int]] = {}
         self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
         self._org_blocked: dict[str, frozenset[int]] = {}  # reach_indices: the flows refusing an org's events
+        # reach_indices_with: per (own tags, other tags), the flows refusing only the own tags
+        self._only_refusing: dict[tuple[frozenset[str], frozenset[str]], frozenset[int] | None] = {}
         self._edges_of: dict[tuple[_Group | None, frozenset[str]],
                              dict[int, tuple[tuple[int, str, int], ...]]] = {}  # _reach_states
         self._state_ids: dict[State, int] = {}  # _reach_states: state -> number, and per number:
@@ -579,30 +581,61 @@ class Engine:
         origin, orgc, published = self.resolve(event)
         level = int(event.distribution)
         tags = frozenset(event.tags)
-        by_org = self._org_blocked.get(orgc)
-        if by_org is None:
-            by_org = self._org_blocked[orgc] = frozenset(
-                (self.including - self.included_by.get(orgc, set())) | self.org_excluding.get(orgc, set()))
+        by_org = self._org_blocking(orgc)
         if level == ALL:
             # _reach_all checks `blocked` only on flows its adjacency kept, which no tag rule refuses.
             return set(_bits(self._reach_all(self.index[origin], published, tags, by_org)))
         group = self.groups[event.sharing_group] if event.sharing_group is not None else None
-        return self._reach_states(origin, level, orgc, published, group, tags, by_org)
+        return self._reach_states(origin, level, orgc, published, group, tags, by_org)[0]
+
+    def reach_indices_with(self, event: EventSpec, tags: tuple[str, ...]) -> tuple[set[int], set[int]]:
+        """(:meth:`reach_indices` of ``event``, of ``event`` carrying ``tags`` instead). When ``tags``
+        are refused by fewer flows than the event's own tags (sizing's tags passing every include
+        filter), the search with ``tags`` runs first, and if no flow refusing only the event's own
+        tags gave a state, the other search would take the same steps: it is not run."""
+        other = replace(event, tags=tags)
+        origin, orgc, published = self.resolve(event)
+        level = int(event.distribution)
+        own, wide = frozenset(event.tags), frozenset(tags)
+        key = (own, wide)
+        if key not in self._only_refusing:
+            narrow_blocked, wide_blocked = self.tag_blocked(own), self.tag_blocked(wide)
+            self._only_refusing[key] = narrow_blocked - wide_blocked if wide_blocked <= narrow_blocked else None
+        only = self._only_refusing[key]
+        if level == ALL or only is None:
+            return self.reach_indices(event), self.reach_indices(other)
+        by_org = self._org_blocking(orgc)
+        group = self.groups[event.sharing_group] if event.sharing_group is not None else None
+        wider, touched = self._reach_states(origin, level, orgc, published, group, wide, by_org, only)
+        if not touched:
+            return set(wider), wider
+        return self._reach_states(origin, level, orgc, published, group, own, by_org)[0], wider
+
+    def _org_blocking(self, orgc: str) -> frozenset[int]:
+        """The flows whose org rules refuse events created by ``orgc`` (see :meth:`blocked`)."""
+        by_org = self._org_blocked.get(orgc)
+        if by_org is None:
+            by_org = self._org_blocked[orgc] = frozenset(
+                (self.including - self.included_by.get(orgc, set())) | self.org_excluding.get(orgc, set()))
+        return by_org
 
     def _reach_states(self, origin: str, level: int, orgc: str, published: bool, group: _Group | None,
-                      tags: frozenset[str], org_blocked: frozenset[int]) -> set[int]:
+                      tags: frozenset[str], org_blocked: frozenset[int],
+                      watch: frozenset[int] = frozenset()) -> tuple[set[int], bool]:
         """:meth:`_explore` with ``choose=False``, ``blocked`` given as the event's tags and the flows
         refusing its creator org; returns the indices of the instances of its states. The same search
         step for step (a sizing property test compares :meth:`reach_indices` with :meth:`reach`): the
         chain of each state is what refuses echoes, so it is kept. The flows a state can use, less
         those the tags' rules refuse, and the state each gives are found once per state, group and
-        tags (:meth:`_state_edges`), not once per search."""
+        tags (:meth:`_state_edges`), not once per search. Also says whether a flow of ``watch`` gave a
+        state."""
         # States are numbered (:meth:`_state_id`): a search hashes and compares small ints, not tuples.
         edges_of = self._edges_of.setdefault((group, tags), {})
         at, published_copy = self._state_at, self._state_published
         start = self._state_id((origin, level, orgc if level == ORG else None, published))
         chains: dict[int, tuple[str, ...]] = {start: (origin,)}
         layer = [start]
+        touched = False
         while layer:
             new_layer: list[int] = []
             for state in layer:
@@ -618,8 +651,10 @@ class Engine:
                         continue
                     chains[nxt] = (*chain, target)
                     new_layer.append(nxt)
+                    if n in watch:
+                        touched = True
             layer = sorted(new_layer, key=at.__getitem__)  # by instance id, as _explore sorts
-        return set(map(at.__getitem__, chains))
+        return set(map(at.__getitem__, chains)), touched
 
     def _state_id(self, state: State) -> int:
         """The number of a search state, given on first sight (see :meth:`_reach_states`)."""

@@ -183,14 +183,16 @@ def _reach_groups(engine: Any, origin: str, distribution: Distribution, tags: tu
     event = EventSpec(origin, distribution, tags, sharing_group)
     try:
         origin_index = engine.index[engine.resolve(event)[0]]
-        base = engine.reach_indices(event)
+        if tags or not tagged:
+            base, wider = engine.reach_indices(event), set[int]()
+        else:
+            base, wider = engine.reach_indices_with(event, tagged)
     except FlowError:
         return []  # an event that cannot exist (e.g. a feeder's org outside its group) carries nothing
     base.discard(origin_index)
     groups = [(base, 1.0)]
     if not tags and tagged:
-        wider = engine.reach_indices(EventSpec(origin, distribution, tagged, sharing_group))
-        wider -= base
+        wider = wider - base
         wider.discard(origin_index)
         groups.append((wider, params["share_tag_include"]))
     return groups

@@ -144,3 +144,16 @@ def test_reach_all_bits_is_reach_all_by_instance(data: Any, tags: list[str]) -> 
         assert {engine.names[v] for v in range(len(bits)) if bits[v] >> i & 1} == reached
         assert reached == engine.reach(EventSpec(origins[i], Distribution.ALL, tuple(tags)))
     assert engine.reach_all_bits([], ()) == [0] * len(engine.names)
+
+
+@SETTINGS
+@given(estates(), st.lists(st.sampled_from(TAGS), max_size=2, unique=True),
+       st.lists(st.sampled_from(TAGS), max_size=3, unique=True))
+def test_reach_indices_with_other_tags_is_both_reaches(data: Any, own: list[str], other: list[str]) -> None:
+    instances, sync, extra, groups = data
+    engine = Engine(build(instances, [*sync, extra], groups))
+    for event in events(engine, tuple(own)):
+        with_other = EventSpec(event.origin, event.distribution, tuple(other), event.sharing_group)
+        expected = ({engine.index[name] for name in engine.reach(event)},
+                    {engine.index[name] for name in engine.reach(with_other)})
+        assert engine.reach_indices_with(event, tuple(other)) == expected, (event, other)
