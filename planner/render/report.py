@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import groupby
+from itertools import groupby, islice
 from pathlib import Path
 from typing import Any
 
@@ -132,11 +132,11 @@ def _policies(estate: Estate, findings: list[Finding]) -> list[dict[str, Any]]:
 def _cell(flows: list[Flow]) -> str:
     parts = []
     for flow in flows:
-        names = sorted(flow.reaches)
-        shown = ", ".join(f"{i} ({flow.reaches[i].word})" for i in names[:MAX_NAMES_PER_CELL])
-        more = f", +{len(names) - MAX_NAMES_PER_CELL} more" if len(names) > MAX_NAMES_PER_CELL else ""
+        held = len(flow.reaches)
+        shown = ", ".join(f"{i} ({level.word})" for i, level in islice(flow.reaches.items(), MAX_NAMES_PER_CELL))
+        more = f", +{held - MAX_NAMES_PER_CELL} more" if held > MAX_NAMES_PER_CELL else ""
         group = f"{flow.event.sharing_group}: " if flow.event.sharing_group else ""
-        parts.append(f"{group}{len(names)}: {shown}{more}")
+        parts.append(f"{group}{held}: {shown}{more}")
     return " / ".join(parts)
 
 
