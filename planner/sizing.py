@@ -313,7 +313,10 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                 total = reduce(add, compress(lanes[done:place], picked[done:place]), total)
                 done = place
             total += term
-        total = reduce(add, compress(lanes[done:], picked[done:]), total)
+        if done:
+            total = reduce(add, compress(lanes[done:], picked[done:]), total)
+        else:  # no group terms: no copies of the lanes
+            total = reduce(add, compress(lanes, picked), total)
         inflow[name] = [total.real, total.imag]
         picks[v], group_terms[v] = array("I"), []  # done with: free as we go
 
