@@ -231,6 +231,23 @@ class Engine:
             for n in flows:
                 by_target.setdefault(self.links[n].target, []).append(n)
             self.out_by_target[iid] = tuple((target, tuple(via)) for target, via in by_target.items())
+        # Per instance, the targets some flow carries a copy to: per level 1-3 (any owner), and for
+        # level 0 the internal pushes' targets plus, per owner, the targets of pulls by that owner
+        # (REFERENCE §2.4 step 2). The walk in _timing then steps by set operations.
+        self.out_flows = {iid: frozenset(flows) for iid, flows in self.out.items()}
+        self.carried_to: dict[str, tuple[frozenset[str], ...]] = {}
+        self.carried_org: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
+        for iid, flows in self.out.items():
+            self.carried_to[iid] = tuple(frozenset(self.links[n].target for n in flows if self.hops[n][level])
+                                         for level in (ORG, COMMUNITY, CONNECTED, ALL))
+            pushed = frozenset(self.links[n].target for n in flows
+                               if self.hops[n][ORG] and self.links[n].mode == "push")
+            pulled: dict[str, set[str]] = {}
+            for n in flows:
+                hop = self.hops[n][ORG]
+                if hop and self.links[n].mode == "pull":
+                    pulled.setdefault(hop[1] or "", set()).add(self.links[n].target)
+            self.carried_org[iid] = (pushed, {owner: frozenset(t) | pushed for owner, t in pulled.items()})
 
     # -- the event ---------------------------------------------------------------------------
 
@@ -729,12 +746,33 @@ class Engine:
 
         certain = {origin}
         work = [origin]
-        while work:
+        while work:  # the certain set is a closure: the order of the walk does not change it
             inst = work.pop()
             held = states.get(inst, [])
             if not all(s[3] for s in held):
                 continue  # an unpublished copy there sends nothing: no target is certain through it
-            for target, via in self.out_by_target[inst]:
+            # A target is certain when, for every copy ``inst`` may hold, some flow carries it there:
+            # by set operations on the tables of __init__, except for targets of a blocked flow (and
+            # for group copies), which take the flow-by-flow check below.
+            slow: Iterable[tuple[str, tuple[int, ...]]] = self.out_by_target[inst]
+            if group is None:
+                fresh: set[str] | None = None
+                for _, level, owner, _ in held:
+                    if level == ORG:
+                        pushed, by_owner = self.carried_org[inst]
+                        targets = by_owner.get(owner or "", pushed)
+                    else:
+                        targets = self.carried_to[inst][level]
+                    fresh = set(targets) if fresh is None else fresh & targets
+                hit = self.out_flows[inst] & blocked if blocked else ()
+                refused = {links[n].target for n in hit}
+                fresh = {t for t in fresh or () if t in states and t not in certain and t not in refused}
+                certain |= fresh
+                work.extend(fresh)
+                if not refused:
+                    continue
+                slow = [(target, via) for target, via in slow if target in refused]
+            for target, via in slow:
                 if target in certain or target not in states:
                     continue
                 if blocked:
