@@ -269,7 +269,10 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                       complex(part * tag_share * stock, part * tag_share * rate))
     picks = [array("I") for _ in names]  # per target: lanes of levels 0-2 (level `all`: from bit sets)
     group_terms: list[list[tuple[int, complex]]] = [[] for _ in names]
-    groups_of: dict[str, list[str]] = {}  # host org -> the groups it is a member of, in id order
+    groups_of: dict[str, list[str]] = {}  # org -> the groups it is a member of, in id order
+    for gid in sorted(estate.sharing_groups):
+        for org in set(estate.sharing_groups[gid].orgs):  # (a list: an org written twice is one member)
+            groups_of.setdefault(org, []).append(gid)
     for k, (sid, stock, rate) in enumerate(sources):
         for nth, level in enumerate(lanes_levels[:3]):
             if params[LEVEL_SHARE[level]] <= 0:
@@ -278,10 +281,7 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
                 for target in targets:
                     picks[target].append(8 * k + 2 * nth + f)
         share = params[LEVEL_SHARE[Distribution.SHARING_GROUP]]
-        host = estate.instances[sid].host_org
-        if host not in groups_of:
-            groups_of[host] = [gid for gid in sorted(estate.sharing_groups) if host in estate.sharing_groups[gid].orgs]
-        gids = groups_of[host]
+        gids = groups_of.get(estate.instances[sid].host_org, [])
         for gid in gids if share > 0 else ():
             part = share / len(gids)
             for targets, factor in _reach_groups(engine, sid, Distribution.SHARING_GROUP, (), gid, params, tagged):
