@@ -13,9 +13,9 @@ UUIDs, URLs), so the emitter remembers how it wrote each string and handles the 
 
 from __future__ import annotations
 
-import json
 import math
 import re
+from json.encoder import encode_basestring
 from typing import Any
 
 # Plain (unquoted) only for text that no YAML reader takes for a number, a boolean, null, a
@@ -35,7 +35,7 @@ def _text(text: str) -> str:
         if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED and not text.endswith(" ") and " #" not in text:
             written = text
         else:
-            written = json.dumps(text, ensure_ascii=False)
+            written = encode_basestring(text)  # json.dumps(text, ensure_ascii=False) without its per-call encoder
         if len(_WRITTEN) >= _WRITTEN_LIMIT:
             _WRITTEN.clear()
         _WRITTEN[text] = written
