@@ -7,6 +7,7 @@ output is the diagnostics.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -81,9 +82,13 @@ def fail(error: PlannerError) -> NoReturn:
 def load_or_exit(path: Path) -> Loaded:
     """Load an estate for a command that produces data; on errors print them and exit."""
     try:
-        return load_estate(path)
+        loaded = load_estate(path)
     except PlannerError as error:
         fail(error)
+    # The estate lives until the command ends: later cycle collections need not walk it again and
+    # again (they cost more than the stages themselves on a national estate).
+    gc.freeze()
+    return loaded
 
 
 def guarded(action: Callable[[], T]) -> T:
