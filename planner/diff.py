@@ -187,13 +187,13 @@ def reach_changes(base: Estate, head: Estate) -> list[ReachChange]:
     """
     from dataclasses import replace
 
-    from planner.flows import Engine
+    from planner.flows import engine_of
 
     probes: list[tuple[str, ...]] = [(), *((t,) for t in sorted(filter_tags(base) | filter_tags(head)))]
     origins = set(base.instances) & set(head.instances)
 
     def index(estate: Estate) -> dict[tuple[str, int, str, tuple[str, ...]], dict[str, Distribution]]:
-        engine = Engine(estate)
+        engine = engine_of(estate)
         return {(e.origin, int(e.distribution), e.sharing_group or "", tags): dict(engine.propagate(e).reaches)
                 for e in engine.matrix_events() if e.origin in origins for tags in probes
                 for e in [replace(e, tags=tags)]}

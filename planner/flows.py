@@ -1074,16 +1074,22 @@ def _unknown(kind: str, value: str, known: list[str]) -> str:
     return f"unknown {kind} '{value}'{hint}"
 
 
+def engine_of(estate: Estate) -> Engine:
+    """The estate's engine, prepared once and shared by every stage that asks (sizing, rules, the
+    matrix): preparing it takes a second on a national estate."""
+    return estate.memo("engine", Engine)
+
+
 def propagate(estate: Estate, event: EventSpec) -> Flow:
     """Where one event goes. Raises FlowError for an event that cannot exist in this estate."""
-    return Engine(estate).propagate(event)
+    return engine_of(estate).propagate(event)
 
 
 def flow_matrix(estate: Estate) -> Iterator[Flow]:
     """Every origin instance x every distribution level (sharing-group: once per group the host org
     is a member of; an instance whose host org is in no group has no sharing-group row), one row at
     a time: a national estate's matrix does not fit in memory whole."""
-    return Engine(estate).matrix()
+    return engine_of(estate).matrix()
 
 
 def feeder_event(estate: Estate, feeder_id: str) -> EventSpec:
@@ -1161,7 +1167,7 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
             raise FlowError("--matrix covers every origin and level; leave --origin, --distribution, "
                             "--sharing-group and --org out")
         tag_list = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
-        flows = list(Engine(estate).matrix(tag_list))
+        flows = list(engine_of(estate).matrix(tag_list))
         if fmt == "json":
             return json.dumps({"estate": estate.name, "tags": list(tag_list),
                                "flows": [flow_to_json(f) for f in flows]},
@@ -1169,7 +1175,7 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
         return matrix_table(estate, flows, tag_list)
     if origin is None:
         raise FlowError("--origin is required (or use --matrix)")
-    flow = Engine(estate).propagate(build_event(estate, origin, distribution, tags, sharing_group, org))
+    flow = engine_of(estate).propagate(build_event(estate, origin, distribution, tags, sharing_group, org))
     if fmt == "json":
         return json.dumps(flow_to_json(flow), indent=2, sort_keys=True) + "\n"
     return flow_table(estate, flow)

@@ -198,20 +198,11 @@ def _reach_groups(engine: Any, origin: str, distribution: Distribution, tags: tu
     return groups
 
 
-_ENGINES: dict[int, tuple[Estate, Any]] = {}
-
-
 def _engine(estate: Estate) -> Any:
-    """One propagation engine per estate object (sizing asks it many questions)."""
-    from planner.flows import Engine
+    """The estate's propagation engine (sizing asks it many questions; other stages share it)."""
+    from planner.flows import engine_of
 
-    held = _ENGINES.get(id(estate))
-    if held is None or held[0] is not estate:
-        if len(_ENGINES) > 16:
-            _ENGINES.clear()
-        held = (estate, Engine(estate))
-        _ENGINES[id(estate)] = held
-    return held[1]
+    return engine_of(estate)
 
 
 _BITS_TO_BYTES = bytes.maketrans(b"01", b"\x00\x01")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from planner.diagnostics import Finding, Severity
 from planner.estate import Estate
-from planner.flows import Engine, EventSpec, Flow, FlowError, feeder_event
+from planner.flows import Engine, EventSpec, Flow, FlowError, engine_of, feeder_event
 from planner.misp import Distribution
 from planner.model import Policy, PolicyData, Target
 from planner.rules import rule
@@ -91,7 +91,7 @@ def _violations(estate: Estate, engine: Engine, policy: Policy,
 def check_policies(estate: Estate) -> Iterator[Finding]:
     if not estate.policies:
         return
-    engine = Engine(estate)
+    engine = engine_of(estate)
     for n, policy in enumerate(estate.policies):
         path = ("policies", n)
         events = selected_events(estate, policy.data)
