@@ -341,27 +341,22 @@ class _Index:
     consumers: dict[str, int]
 
 
-_INDEXES: dict[int, tuple[Estate, _Index]] = {}
-
-
 def _index(estate: Estate) -> _Index:
-    held = _INDEXES.get(id(estate))
-    if held is None or held[0] is not estate:
-        feeders: dict[str, list[str]] = {}
-        for fid in sorted(estate.feeders):
-            feeders.setdefault(estate.feeders[fid].into, []).append(fid)
-        connections: dict[str, list[Any]] = {}
-        for conn in estate.connections:
-            connections.setdefault(conn.initiator, []).append(conn)
-            connections.setdefault(conn.remote, []).append(conn)
-        consumers: dict[str, int] = {}
-        for consumer in estate.consumers.values():
-            consumers[consumer.from_] = consumers.get(consumer.from_, 0) + 1
-        if len(_INDEXES) > 16:
-            _INDEXES.clear()
-        held = (estate, _Index(feeders, connections, consumers))
-        _INDEXES[id(estate)] = held
-    return held[1]
+    return estate.memo("sizing_index", _make_index)
+
+
+def _make_index(estate: Estate) -> _Index:
+    feeders: dict[str, list[str]] = {}
+    for fid in sorted(estate.feeders):
+        feeders.setdefault(estate.feeders[fid].into, []).append(fid)
+    connections: dict[str, list[Any]] = {}
+    for conn in estate.connections:
+        connections.setdefault(conn.initiator, []).append(conn)
+        connections.setdefault(conn.remote, []).append(conn)
+    consumers: dict[str, int] = {}
+    for consumer in estate.consumers.values():
+        consumers[consumer.from_] = consumers.get(consumer.from_, 0) + 1
+    return _Index(feeders, connections, consumers)
 
 
 def volumes(estate: Estate, params: Mapping[str, float] | None = None) -> dict[str, Volume]:
@@ -761,7 +756,7 @@ def _reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str
 def size_estate(estate: Estate) -> EstateSizing:
     """Sizing of every managed instance of the estate (computed once per estate object: the
     command, the rules and the renderers all ask, and an Estate is not changed after resolution)."""
-    return cached_sizing(estate)
+    return estate.memo("sizing", _size_estate)
 
 
 def _size_estate(estate: Estate) -> EstateSizing:
@@ -770,19 +765,6 @@ def _size_estate(estate: Estate) -> EstateSizing:
     sized = {iid: size_instance(estate, iid, vols, params)
              for iid in sorted(estate.instances) if estate.instances[iid].managed}
     return EstateSizing(sized, params, vols)
-
-
-_SIZINGS: dict[int, tuple[Estate, EstateSizing]] = {}
-
-
-def cached_sizing(estate: Estate) -> EstateSizing:
-    held = _SIZINGS.get(id(estate))
-    if held is None or held[0] is not estate:
-        if len(_SIZINGS) > 16:
-            _SIZINGS.clear()
-        held = (estate, _size_estate(estate))
-        _SIZINGS[id(estate)] = held
-    return held[1]
 
 
 def iter_sized(sizing: EstateSizing) -> Iterable[InstanceSizing]:

@@ -26,9 +26,9 @@ def _millions(count: int) -> str:
     `misp-planner size`) and also takes bulk feeders or publishes to another community is a
     candidate for splitting: bulk ingest on one instance, curated sharing on another.""")
 def large_and_mixed(estate: Estate) -> Iterator[Finding]:
-    from planner.sizing import cached_sizing
+    from planner.sizing import size_estate
 
-    sizing = cached_sizing(estate)
+    sizing = size_estate(estate)
     outward: dict[str, set[str]] = {}
     for source, target, _mode, _direction, _conn in flows(estate):
         if crosses_communities(estate, source, target):

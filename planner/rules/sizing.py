@@ -9,7 +9,7 @@ from planner.diagnostics import Finding, Severity
 from planner.estate import Estate
 from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES
 from planner.rules import rule
-from planner.sizing import LEVEL_SHARE, cached_sizing, effective_parameters, parameter_problems, topology_parameters
+from planner.sizing import LEVEL_SHARE, effective_parameters, parameter_problems, size_estate, topology_parameters
 from planner.units import format_count
 
 
@@ -20,7 +20,7 @@ from planner.units import format_count
     may need its own host (REFERENCE §7.4). An instance that starts below and grows past it within
     the sizing horizon should be designed for the larger class now, or split before it gets there.""")
 def crosses_threshold(estate: Estate) -> Iterator[Finding]:
-    sizing = cached_sizing(estate)
+    sizing = size_estate(estate)
     for iid, sized in sorted(sizing.instances.items()):
         days = sized.crosses_50m_in_days
         vol = sized.volume
@@ -50,7 +50,7 @@ def _when(days: int) -> str:
     performs far better when its indexes fit in memory); disk below it runs out before the horizon
     at the measured ~3.5 KB per attribute (docs/sizing.md).""")
 def override_below_minimum(estate: Estate) -> Iterator[Finding]:
-    sizing = cached_sizing(estate)
+    sizing = size_estate(estate)
     for iid, sized in sorted(sizing.instances.items()):
         override = estate.instances[iid].sizing
         for key, value, unit in (("ram", override.ram, "ram_gib"), ("disk", override.disk, "disk_gib")):
@@ -74,7 +74,7 @@ def override_below_minimum(estate: Estate) -> Iterator[Finding]:
     `sizing.redis` override below what the instance's cached feeds and servers need makes Redis
     evict or refuse writes, and feed lookups silently miss.""")
 def redis_for_caching(estate: Estate) -> Iterator[Finding]:
-    sizing = cached_sizing(estate)
+    sizing = size_estate(estate)
     caching = {f.into for f in estate.feeders.values() if f.via == "feed"}
     caching |= {c.initiator for c in estate.connections if c.caching}
     for iid, sized in sorted(sizing.instances.items()):
