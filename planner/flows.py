@@ -870,21 +870,26 @@ class Engine:
             within.append(list(reached))
 
         def on_chain(u: int, v: int, among: int) -> int:
-            """The origins of ``among`` whose chain to ``u`` passes through ``v`` (``u`` included)."""
+            """The origins of ``among`` whose chain to ``u`` passes through ``v`` (``u`` included).
+            A walk up the trees with a stack of its own: a function calling itself would form a
+            reference cycle with its closure, keeping these tables alive until a cycle collection."""
             if u == v:
                 return among
             found = 0
-            for parent, passed, hops in via[u]:
-                passed &= among
-                if not passed:
-                    continue
-                if parent == v:
-                    found |= passed
-                elif hops >= 2:
-                    # Only where v holds the copy at least two hops before u can it be further up.
-                    passed &= within[hops - 2][v]
-                    if passed:
-                        found |= on_chain(parent, v, passed)
+            work = [(u, among)]
+            while work:
+                u, among = work.pop()
+                for parent, passed, hops in via[u]:
+                    passed &= among
+                    if not passed:
+                        continue
+                    if parent == v:
+                        found |= passed
+                    elif hops >= 2:
+                        # Only where v holds the copy at least two hops before u can it be further up.
+                        passed &= within[hops - 2][v]
+                        if passed:
+                            work.append((parent, passed))
             return found
 
         may_hold_unpublished = [0] * size
