@@ -51,18 +51,18 @@ def _written(flows: Iterable[Flow], out: TextIO) -> Iterator[Flow]:
     out.write("\n]}\n")
 
 
-def build_files(loaded: Loaded, artifacts: Artifacts, sizing: EstateSizing) -> dict[str, str]:
-    """Relative path -> text of every file `build` writes but flows.json and the Ansible project."""
-    files = {
-        "findings.json": format_json(artifacts.findings),
-        "estate.json": json_text(estate_as_data(loaded.estate)),
-        "sizing.json": json_text(sizing.to_json()),
-        "diagram.svg": artifacts.svg,
-        "diagram.mmd": artifacts.mermaid,
-        "diagram.dot": artifacts.dot,
-    }
-    files.update({f"report/{name}": text for name, text in render_report(loaded, artifacts).items()})
-    return files
+def build_files(loaded: Loaded, artifacts: Artifacts, sizing: EstateSizing) -> Iterator[tuple[str, str]]:
+    """(relative path, text) of every file `build` writes but flows.json and the Ansible project, made
+    one at a time as they are written: a national estate's files are tens of MB of text each, and
+    the data behind them more."""
+    yield "diagram.dot", artifacts.dot
+    yield "diagram.mmd", artifacts.mermaid
+    yield "diagram.svg", artifacts.svg
+    yield "estate.json", json_text(estate_as_data(loaded.estate))
+    yield "findings.json", format_json(artifacts.findings)
+    for name, text in render_report(loaded, artifacts).items():
+        yield f"report/{name}", text
+    yield "sizing.json", json_text(sizing.to_json())
 
 
 def build_all(loaded: Loaded, output: Path, *, force: bool = False) -> BuildResult:
@@ -76,12 +76,13 @@ def build_all(loaded: Loaded, output: Path, *, force: bool = False) -> BuildResu
         with (staging / "flows.json").open("w", encoding="utf-8") as out:
             artifacts = collect(loaded, sizing=sizing.to_json()["instances"], findings=findings,
                                 flows=_written(flow_matrix(estate), out))
-        files = build_files(loaded, artifacts, sizing)
-        for name, text in sorted(files.items()):
+        files = ["flows.json", "ansible/"]
+        for name, text in build_files(loaded, artifacts, sizing):
             write_text(staging, name, text)
+            files.append(name)
         (staging / "ansible").mkdir()
         generate_project(estate, sizing, staging / "ansible")
     notes = "".join(f"note: {note}\n" for note in artifacts.notes)
-    written = tuple(sorted([*files, "flows.json", "ansible/"]))
+    written = tuple(sorted(files))
     return BuildResult(0, report + notes + f"build: {summary_line(findings)}; "
                        f"{len(written)} outputs written to {output}\n", written)
