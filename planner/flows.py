@@ -57,22 +57,18 @@ origins whose copy came through that parent: every origin's breadth-first tree a
 the echo of an ``unpublish`` push is found (walking up only where the receiver held the copy
 earlier) and each origin's ``paths`` are built when first read (:class:`_LazyPaths`, a real dict;
 :func:`propagate` builds its paths at once). ``reaches`` dicts are built by C loops (transposing the
-bit sets through their binary text). So the matrix costs ``O(F x depth)`` big-integer operations plus
-``O(N^2)`` work done in C; reading every path adds ``O(N^2)`` Python steps (what `flows --matrix
---format json` prints anyway). Property tests check the matrix against :meth:`propagate` of each
-event.
+bit sets through their binary text). The matrix is an iterator: each row is made when it is read
+and dropped after, so `build` writes a national estate's matrix (millions of holders) without
+holding it. The timing walk (:meth:`Engine._timing`) steps by set operations on per-instance tables
+of the targets each level reaches. Property tests check the matrix against :meth:`propagate` of
+each event.
 
 :meth:`Engine.reach` and :meth:`Engine.reach_all` answer only "which instances hold a copy" (what
 sizing needs, about ten events per instance): no chosen copy, paths or timing, and level ``all``
-for every source at once.
+for every source at once (:meth:`Engine.reach_all_bits` gives the bit sets themselves).
 
-``benchmarks/bench_flows.py`` (synthetic estate: 2,000 instances, about 19,600 connections, 25,400
-flows, 10,000 events, 2.7 million (event, holder) results) on the shared 2-CPU development machine
-(load average 2-9, where a bare Python loop runs several times slower than on an idle desktop):
-the whole matrix went from 18-34 s to about 3 s (level ``all``: 14 s to about 0.7 s; the rest is
-levels 0-2 and groups, one search per event), and reading every path of it afterwards (the parent
-table for all origins, then 2.65 million chain tuples) takes about 4 s more.
-``benchmarks/bench_sizing.py``: `size_estate` of the same estate from 94-230 s to about 7-15 s.
+Timings on synthetic estates up to 5,000 instances: ``benchmarks/RESULTS.md`` (``bench_flows.py``
+times the matrix alone).
 """
 
 from __future__ import annotations
