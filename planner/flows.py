@@ -84,6 +84,8 @@ from planner.misp import Distribution
 from planner.model import Direction
 
 ORG, COMMUNITY, CONNECTED, ALL, GROUP = (int(d) for d in Distribution)
+_LEVELS = tuple(Distribution)  # _LEVELS[n] is Distribution(n), without the enum call per holder
+assert all(int(level) == n for n, level in enumerate(_LEVELS))
 
 
 class FlowError(ValueError):
@@ -227,6 +229,7 @@ class Engine:
             for n in flows:
                 by_target.setdefault(self.links[n].target, []).append(n)
             self.out_by_target[iid] = tuple((target, tuple(via)) for target, via in by_target.items())
+        self.via_to = {iid: dict(pairs) for iid, pairs in self.out_by_target.items()}
         # Per instance, the targets some flow carries a copy to: per level 1-3 (any owner), and for
         # level 0 the internal pushes' targets plus, per owner, the targets of pulls by that owner
         # (REFERENCE §2.4 step 2). The walk in _timing then steps by set operations.
@@ -349,7 +352,7 @@ class Engine:
         group = self.groups[event.sharing_group] if event.sharing_group is not None else None
         blocked = self.blocked(frozenset(event.tags), orgc)
         # The flow records the creator org it used, so that its output says who created the event.
-        event = replace(event, org=orgc)
+        event = EventSpec(event.origin, event.distribution, event.tags, event.sharing_group, orgc)
         if level == ALL:
             return self._propagate_all(event, origin, published, blocked)
         return self.search(event, origin, published, group, blocked)
@@ -363,8 +366,9 @@ class Engine:
         # holder is certain and no level varies (the walk in _timing would find nothing).
         simple = len(chains) == len(chosen) and all(state[3] for state in chains)
         timing = () if simple else self._timing(origin, chains, blocked, group)
-        reaches = {inst: Distribution(chosen[inst][0][0]) for inst in sorted(chosen)}
-        paths = {inst: chosen[inst][1] for inst in sorted(chosen) if inst != origin}
+        holders = sorted(chosen)
+        reaches = {inst: _LEVELS[chosen[inst][0][0]] for inst in holders}
+        paths = {inst: chosen[inst][1] for inst in holders if inst != origin}
         return Flow(event, origin, reaches, paths, timing)
 
     def reach(self, event: EventSpec) -> frozenset[str]:
@@ -767,7 +771,8 @@ class Engine:
                 work.extend(fresh)
                 if not refused:
                     continue
-                slow = [(target, via) for target, via in slow if target in refused]
+                slow = [(target, self.via_to[inst][target]) for target in sorted(refused)
+                        if target in self.via_to[inst]]
             for target, via in slow:
                 if target in certain or target not in states:
                     continue
@@ -782,7 +787,7 @@ class Engine:
         """:func:`flow_matrix` (for events carrying ``tags``), one row at a time as it is read: the
         level-`all` rows of every origin are searched at once (as bit sets) and each row's dicts are
         made when it is reached, so the whole matrix (``Theta(N^2)`` holders) is never in memory."""
-        events = [replace(event, tags=tags) for event in self.matrix_events()]
+        events = [replace(event, tags=tags) if tags else event for event in self.matrix_events()]
         batch = self.matrix_all([event.origin for event in events if event.distribution == Distribution.ALL], tags)
         for event in events:  # matrix_all's rows come in the order of `events`
             yield next(batch) if event.distribution == Distribution.ALL else self.propagate(event)
