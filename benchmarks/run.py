@@ -154,7 +154,7 @@ def measure_size(n: int, work: Path, use_netlab: bool, netlab_max: int) -> SizeR
     if not use_netlab:
         result.netlab_note = "skipped (--no-netlab)"
     elif n > netlab_max:
-        result.netlab_note = f"skipped above N={netlab_max} (--netlab-max): netlab is linear at ~80 ms per node"
+        result.netlab_note = f"skipped above N={netlab_max} (`--netlab-max`)"
     else:
         binary, note = netlab_binary()
         if binary is None:
