@@ -744,13 +744,14 @@ class Engine:
             copy = hops[n][level]
             return copy is not None and (level != ORG or links[n].mode == "push" or owner == copy[1])
 
+        unpublished = {state[0] for state in chains if not state[3]}
         certain = {origin}
         work = [origin]
         while work:  # the certain set is a closure: the order of the walk does not change it
             inst = work.pop()
-            held = states.get(inst, [])
-            if not all(s[3] for s in held):
+            if inst in unpublished:
                 continue  # an unpublished copy there sends nothing: no target is certain through it
+            held = states.get(inst, [])
             # A target is certain when, for every copy ``inst`` may hold, some flow carries it there:
             # by set operations on the tables of __init__, except for targets of a blocked flow (and
             # for group copies), which take the flow-by-flow check below.
