@@ -32,10 +32,8 @@ class BuildResult:
 
 
 def _sources(loaded: Loaded) -> dict[str, list[str]]:
-    try:
-        return {loaded.estate.file: Path(loaded.estate.file).read_text(encoding="utf-8").splitlines()}
-    except OSError:
-        return {}
+    """The file's lines for the findings' excerpts: the loader kept them (no second read)."""
+    return {loaded.estate.file: loaded.estate.document.lines}
 
 
 def _written(flows: Iterable[Flow], out: TextIO) -> Iterator[Flow]:

@@ -295,8 +295,7 @@ class Engine:
                 # One set per creator org can hold most of the estate's flows, and a matrix asks for
                 # thousands of orgs in turn (each a few times in a row): keep only the recent ones.
                 self._blocked.clear()
-            by_org = self.including - self.included_by.get(orgc, set())
-            by_org |= self.org_excluding.get(orgc, set())
+            by_org = self._org_blocking(orgc)
             self._blocked[key] = self.tag_blocked(tags) | by_org if by_org else self.tag_blocked(tags)
         return self._blocked[key]
 
@@ -632,6 +631,8 @@ class Engine:
         """The flows whose org rules refuse events created by ``orgc`` (see :meth:`blocked`)."""
         by_org = self._org_blocked.get(orgc)
         if by_org is None:
+            if len(self._org_blocked) >= 64:  # as in blocked(): thousands of orgs, asked in turn
+                self._org_blocked.clear()
             by_org = self._org_blocked[orgc] = frozenset(
                 (self.including - self.included_by.get(orgc, set())) | self.org_excluding.get(orgc, set()))
         return by_org
@@ -1036,16 +1037,11 @@ class _LazyPaths(dict[str, tuple[str, ...]]):
 
     def _fill(self) -> None:
         if self._source is not None:
-            import gc
+            from planner.pipeline import no_cycle_collection
 
             source, self._source = self._source, None
-            collecting = gc.isenabled()
-            gc.disable()  # thousands of new tuples, no reference cycle among them (as in Engine.matrix)
-            try:
+            with no_cycle_collection():  # thousands of new tuples, no reference cycle among them
                 dict.update(self, source.build())
-            finally:
-                if collecting:
-                    gc.enable()
 
 
 def _filled(name: str) -> Any:
@@ -1068,10 +1064,15 @@ for _name in ("__getitem__", "__contains__", "__iter__", "__len__", "__eq__", "_
 _BIT_BYTES = bytes.maketrans(b"01", b"\x00\x01")
 
 
+def bit_bytes(bits: int, width: int) -> bytes:
+    """``width`` bytes, byte ``i`` 1 where bit ``i`` of ``bits`` is set (made by C loops, not per bit)."""
+    return bin(bits)[2:].zfill(width)[::-1].encode("ascii").translate(_BIT_BYTES)
+
+
 def _transpose(rows: list[int], width: int) -> Iterator[tuple[int, ...]]:
     """Columns of a bit matrix: ``rows[r]`` holds bit ``c`` of column ``c`` (lowest bit first); each
     column is a tuple of 0/1 by row. The work is done by C loops (binary text, zip), not per bit."""
-    texts = [bin(row)[2:].zfill(width)[::-1].encode("ascii").translate(_BIT_BYTES) for row in rows]
+    texts = [bit_bytes(row, width) for row in rows]
     return zip(*texts, strict=True)
 
 

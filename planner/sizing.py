@@ -205,14 +205,6 @@ def _engine(estate: Estate) -> Any:
     return engine_of(estate)
 
 
-_BITS_TO_BYTES = bytes.maketrans(b"01", b"\x00\x01")
-
-
-def _bit_bytes(bits: int, width: int) -> bytes:
-    """``width`` bytes, byte ``i`` 1 where bit ``i`` of ``bits`` is set (made by C loops, not per bit)."""
-    return bin(bits)[2:].zfill(width)[::-1].encode("ascii").translate(_BITS_TO_BYTES)
-
-
 def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[float, float]]:
     """Instance -> (stock, per day) arriving through sync from every source in the estate.
 
@@ -229,7 +221,7 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
     sources per target, and each target's terms are picked and added by C loops (``compress``,
     ``reduce``) in source order, between the few terms of the other levels.
     """
-    from planner.flows import Engine
+    from planner.flows import Engine, bit_bytes
 
     engine = _engine(estate)
     assert isinstance(engine, Engine)
@@ -292,9 +284,9 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
         if count:
             mine = 1 << position[name] if name in position else 0  # a source is not its own target
             base = reached[v] & ~mine
-            picked[6::8] = _bit_bytes(base, count)
+            picked[6::8] = bit_bytes(base, count)
             if reached_tagged:
-                picked[7::8] = _bit_bytes(reached_tagged[v] & ~base & ~mine, count)
+                picked[7::8] = bit_bytes(reached_tagged[v] & ~base & ~mine, count)
         for lane in picks[v]:
             picked[lane] = 1
         total = 0j

@@ -9,11 +9,9 @@ environment variable the generated README names; sync keys are minted during the
 
 from __future__ import annotations
 
-import gc
 import re
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +22,7 @@ from planner.estate import Connection, Estate, Instance
 from planner.misp import ROLE_IDS, ZMQ_SETTINGS
 from planner.model import Consumer, Direction, Feeder
 from planner.output import write_files
+from planner.pipeline import no_cycle_collection
 from planner.yamlout import dump_yaml
 
 COLLECTION_PATH = "collections/ansible_collections/misp_planner/misp"
@@ -415,25 +414,10 @@ def _files(estate: Estate, writer: _Writer, sizing: dict[str, Any]) -> Iterator[
     yield "README.md", readme.text(estate)
 
 
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """Writing host_vars makes a million short-lived dicts and lists; each few thousand start a
-    cycle collection, and the full ones walk the whole estate (a million objects at 2,000
-    instances: a second of a fresh process's run). That data holds no reference cycles, so
-    reference counting frees it as each file is written; the collector has nothing to find."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def generate_project(estate: Estate, sizing: SizingLike, target: Path) -> None:
     """Write the Ansible project for ``estate`` into the empty folder ``target``."""
     sizing_json: dict[str, Any] = sizing.to_json().get("instances", {})
-    with _cycle_collector_paused():
+    with no_cycle_collection():
         write_files(target, _files(estate, _Writer(estate, sizing_json), sizing_json))
     _copy_collection(target)
 
