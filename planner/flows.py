@@ -59,9 +59,11 @@ earlier) and each origin's ``paths`` are built when first read (:class:`_LazyPat
 :func:`propagate` builds its paths at once). ``reaches`` dicts are built by C loops (transposing the
 bit sets through their binary text). The matrix is an iterator: each row is made when it is read
 and dropped after, so `build` writes a national estate's matrix (millions of holders) without
-holding it. The timing walk (:meth:`Engine._timing`) steps by set operations on per-instance tables
-of the targets each level reaches. Property tests check the matrix against :meth:`propagate` of
-each event.
+holding it. The searches of levels 0-2 and groups number their states and keep, per state and tag
+set, the flows it can use and the state each gives, so a search of the matrix only follows them.
+The timing walk (:meth:`Engine._timing`) steps by bit operations on per-instance tables, made per
+tag set, of the targets each copy reaches. Property tests check the matrix against
+:meth:`propagate` of each event.
 
 :meth:`Engine.reach` and :meth:`Engine.reach_all` answer only "which instances hold a copy" (what
 sizing needs, about ten events per instance): no chosen copy, paths or timing, and level ``all``
@@ -193,13 +195,12 @@ class Engine:
             for org in allowed:
                 self.included_by.setdefault(org, set()).add(n)
         self._tag_blocked: dict[frozenset[str], frozenset[int]] = {}
-        self._blocked: dict[tuple[frozenset[str], str], frozenset[int]] = {}
-        self._org_blocked: dict[str, frozenset[int]] = {}  # reach_indices: the flows refusing an org's events
+        self._org_blocked: dict[str, frozenset[int]] = {}  # the flows refusing an org's events
         # reach_indices_with: per (own tags, other tags), the flows refusing only the own tags
         self._only_refusing: dict[tuple[frozenset[str], frozenset[str]], frozenset[int] | None] = {}
         self._edges_of: dict[tuple[_Group | None, frozenset[str]],
-                             dict[int, tuple[tuple[int, str, int], ...]]] = {}  # _reach_states
-        self._state_ids: dict[State, int] = {}  # _reach_states: state -> number, and per number:
+                             dict[int, tuple[tuple[int, str, int], ...]]] = {}  # _search
+        self._state_ids: dict[State, int] = {}  # _search: state -> number, and per number:
         self._states: list[State] = []  # the state,
         self._state_at: list[int] = []  # its instance's index,
         self._state_published: list[bool] = []  # whether its copy is published
@@ -222,31 +223,19 @@ class Engine:
             owners = {self.links[n].owner for n in low if self.links[n].mode == "pull"}
             self.out_org[iid] = (pushes, {org: tuple(n for n in low if self.links[n].mode == "push"
                                                      or self.links[n].owner == org) for org in owners})
-        # The flows out of each instance grouped by target, for the walk in _timing.
-        self.out_by_target: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
-        for iid, flows in self.out.items():
-            by_target: dict[str, list[int]] = {}
-            for n in flows:
-                by_target.setdefault(self.links[n].target, []).append(n)
-            self.out_by_target[iid] = tuple((target, tuple(via)) for target, via in by_target.items())
-        self.via_to = {iid: dict(pairs) for iid, pairs in self.out_by_target.items()}
-        # Per instance, the targets some flow carries a copy to: per level 1-3 (any owner), and for
-        # level 0 the internal pushes' targets plus, per owner, the targets of pulls by that owner
-        # (REFERENCE §2.4 step 2). The walk in _timing then steps by set operations.
-        self.out_flows = {iid: frozenset(flows) for iid, flows in self.out.items()}
-        self.carried_to: dict[str, tuple[frozenset[str], ...]] = {}
-        self.carried_org: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
-        for iid, flows in self.out.items():
-            self.carried_to[iid] = tuple(frozenset(self.links[n].target for n in flows if self.hops[n][level])
-                                         for level in (ORG, COMMUNITY, CONNECTED, ALL))
-            pushed = frozenset(self.links[n].target for n in flows
-                               if self.hops[n][ORG] and self.links[n].mode == "push")
-            pulled: dict[str, set[str]] = {}
-            for n in flows:
-                hop = self.hops[n][ORG]
-                if hop and self.links[n].mode == "pull":
-                    pulled.setdefault(hop[1] or "", set()).add(self.links[n].target)
-            self.carried_org[iid] = (pushed, {owner: frozenset(t) | pushed for owner, t in pulled.items()})
+        # For the walk in _timing, which steps by bit sets over instance indices: per instance index,
+        # its flows by target index and as a set (the targets each copy is carried to are tabled
+        # per tag set, by _carriers).
+        self.target_at = tuple(self.index[link.target] for link in self.links)
+        self.via_to: list[dict[int, tuple[int, ...]]] = []
+        for iid in self.names:
+            by_target: dict[int, tuple[int, ...]] = {}
+            for n in self.out[iid]:
+                by_target[self.target_at[n]] = (*by_target.get(self.target_at[n], ()), n)
+            self.via_to.append(by_target)
+        self.out_flows = [frozenset(self.out[iid]) for iid in self.names]
+        self._carried: dict[frozenset[str], tuple[list[list[int]], list[tuple[int, dict[str, int]]]]] = {}
+        self._group_carried: dict[tuple[_Group, frozenset[str]], dict[int, int]] = {}
 
     # -- the event ---------------------------------------------------------------------------
 
@@ -286,18 +275,6 @@ class Engine:
             self._tag_blocked[tags] = frozenset(n for n in self.tag_filtered
                                                 if not _matches(self.links[n].filter.tags, tags))
         return self._tag_blocked[tags]
-
-    def blocked(self, tags: frozenset[str], orgc: str) -> frozenset[int]:
-        """Flows whose push/pull rules refuse events with these tags from this creator org."""
-        key = (tags, orgc)
-        if key not in self._blocked:
-            if len(self._blocked) >= 64:
-                # One set per creator org can hold most of the estate's flows, and a matrix asks for
-                # thousands of orgs in turn (each a few times in a row): keep only the recent ones.
-                self._blocked.clear()
-            by_org = self._org_blocking(orgc)
-            self._blocked[key] = self.tag_blocked(tags) | by_org if by_org else self.tag_blocked(tags)
-        return self._blocked[key]
 
     # -- one hop ----------------------------------------------------------------------------
 
@@ -349,22 +326,26 @@ class Engine:
         origin, orgc, published = self.resolve(event)
         level = int(event.distribution)
         group = self.groups[event.sharing_group] if event.sharing_group is not None else None
-        blocked = self.blocked(frozenset(event.tags), orgc)
         # The flow records the creator org it used, so that its output says who created the event.
         event = EventSpec(event.origin, event.distribution, event.tags, event.sharing_group, orgc)
         if level == ALL:
-            return self._propagate_all(event, origin, published, blocked)
-        return self.search(event, origin, published, group, blocked)
+            return self._propagate_all(event, origin, published, self._org_blocking(orgc))
+        return self.search(event, origin, published, group)
 
-    def search(self, event: EventSpec, origin: str, published: bool, group: _Group | None,
-               blocked: frozenset[int]) -> Flow:
-        """The general search over states described in the module docstring."""
-        level = int(event.distribution)
-        chains, chosen = self._explore(origin, level, event.org, published, group, blocked, choose=True)
+    def search(self, event: EventSpec, origin: str, published: bool, group: _Group | None) -> Flow:
+        """The general search over states described in the module docstring, for an event whose
+        creator org (``event.org``) is known."""
+        assert event.org is not None
+        level, tags = int(event.distribution), frozenset(event.tags)
+        org_blocked = self._org_blocking(event.org)
+        chains, _ = self._search(origin, level, event.org, published, group, tags, org_blocked)
+        states = self._states
+        held = [states[number] for number in chains]
+        chosen = self._first_copies(held, chains.values())
         # One published copy per holder: each was sent by a holder with no other copy, so every
         # holder is certain and no level varies (the walk in _timing would find nothing).
-        simple = len(chains) == len(chosen) and all(state[3] for state in chains)
-        timing = () if simple else self._timing(origin, chains, blocked, group)
+        simple = len(held) == len(chosen) and all(state[3] for state in held)
+        timing = () if simple else self._timing(origin, chains, tags, org_blocked, group)
         holders = sorted(chosen)
         reaches = {inst: _LEVELS[chosen[inst][0][0]] for inst in holders}
         paths = {inst: chosen[inst][1] for inst in holders if inst != origin}
@@ -374,79 +355,20 @@ class Engine:
         """The instances of ``propagate(event).reaches`` (origin included), without choosing the copy
         each holds, building paths or finding timing-dependent holders: what sizing needs. The same
         searches as :meth:`propagate` (sizing's golden and property tests run through this)."""
-        origin, orgc, published = self.resolve(event)
-        level = int(event.distribution)
-        group = self.groups[event.sharing_group] if event.sharing_group is not None else None
-        blocked = self.blocked(frozenset(event.tags), orgc)
-        if level == ALL:
-            held = self._reach_all(self.index[origin], published, frozenset(event.tags), blocked)
-            return frozenset(self.names[k] for k in _bits(held))
-        chains, _ = self._explore(origin, level, orgc, published, group, blocked, choose=False)
-        return frozenset(state[0] for state in chains)
+        return frozenset(self.names[k] for k in self.reach_indices(event))
 
-    def _explore(self, origin: str, level: int, orgc: str | None, published: bool, group: _Group | None,
-                 blocked: frozenset[int], choose: bool
-                 ) -> tuple[dict[State, tuple[str, ...]], dict[str, tuple[Copy, tuple[str, ...]]]]:
-        """Every state some order of jobs produces, with the chain that first produced it, and (when
-        ``choose``) the copy each holder is reported with: the first to arrive."""
-        links, out, out_low, out_org, transfer, hops = (self.links, self.out, self.out_low, self.out_org,
-                                                        self._transfer, self.hops)
-        group_hops = self._group_hops.setdefault(group, {}) if group is not None else {}
-
-        start: State = (origin, level, orgc if level == ORG else None, published)
-        chains: dict[State, tuple[str, ...]] = {start: (origin,)}
-        chosen: dict[str, tuple[Copy, tuple[str, ...]]] = {origin: ((level, start[2], published), (origin,))}
-        layer = [start]
-        while layer:
-            new_layer: list[State] = []
-            for state in layer:
-                inst, lvl, owner, pub = state
-                if not pub:
-                    continue  # REFERENCE §0 rule 2: only published events travel
-                chain = chains[state]
-                if lvl >= CONNECTED:
-                    candidates = out[inst]
-                elif lvl == COMMUNITY:
-                    candidates = out_low[inst]
-                else:  # only the flows whose pulls are by the copy's owner (see __init__)
-                    internal_pushes, by_owner = out_org[inst]
-                    candidates = by_owner.get(owner, internal_pushes) if owner is not None else internal_pushes
-                for n in candidates:
-                    link = links[n]
-                    target = link.target
-                    if n in blocked or target == origin or target in chain:
-                        continue
-                    if lvl == GROUP:
-                        if n in group_hops:
-                            copy = group_hops[n]
-                        else:
-                            copy = group_hops[n] = transfer(link, lvl, owner, group)
-                    else:
-                        copy = hops[n][lvl]
-                    if copy is None:
-                        continue
-                    nxt = (target, *copy)
-                    if nxt in chains:
-                        continue
-                    chains[nxt] = (*chain, target)
-                    new_layer.append(nxt)
-            # Parents go in id order, so a tie of hops keeps the chain through the parent first in id
-            # order (the same rule as the level-`all` searches below).
-            layer = sorted(new_layer, key=lambda state: state[0])
-            if not choose:
-                continue
-            # First copy to arrive wins: the fewest hops; ties to the highest level, then published.
-            best: dict[str, State] = {}
-            for nxt in new_layer:
-                target = nxt[0]
-                if target in chosen:
-                    continue
-                held = best.get(target)
-                if held is None or (nxt[1], nxt[3]) > (held[1], held[3]):
-                    best[target] = nxt
-            for target, nxt in best.items():
-                chosen[target] = ((nxt[1], nxt[2], nxt[3]), chains[nxt])
-        return chains, chosen
+    @staticmethod
+    def _first_copies(held: list[State], chains: Iterable[tuple[str, ...]]
+                      ) -> dict[str, tuple[Copy, tuple[str, ...]]]:
+        """The copy each holder is reported with, from the states of a search in the order found
+        (breadth-first): the first to arrive, i.e. the fewest hops; on a tie the highest level,
+        then a published copy, then the one found first."""
+        chosen: dict[str, tuple[Copy, tuple[str, ...]]] = {}
+        for (inst, level, owner, published), chain in zip(held, chains, strict=True):
+            first = chosen.get(inst)
+            if first is None or (len(chain) == len(first[1]) and (level, published) > (first[0][0], first[0][2])):
+                chosen[inst] = ((level, owner, published), chain)
+        return chosen
 
     def _adjacency(self, tags: frozenset[str]) -> tuple[list[int], list[list[tuple[int, int, bool]]]]:
         """Per instance index, for events with these tags: a bit set of the targets of flows with
@@ -467,12 +389,14 @@ class Engine:
             self._all_adjacency[tags] = (free, checked)
         return self._all_adjacency[tags]
 
-    def _propagate_all(self, event: EventSpec, origin: str, published: bool, blocked: frozenset[int]) -> Flow:
+    def _propagate_all(self, event: EventSpec, origin: str, published: bool, org_blocked: frozenset[int]) -> Flow:
         """:meth:`search` for level `all`, which no hop changes (REFERENCE §2.2 rule 6, §2.4 step 6)
         and every sync user sees: a copy is only published or not, so this is a breadth-first
         search over instance indices, with the not-yet-reached instances as a bit set (each parent
         costs one big-integer AND, not one step per flow). Same model, same results (a property
-        test compares both); this level floods whole estates, so it is the one worth a shortcut."""
+        test compares both); this level floods whole estates, so it is the one worth a shortcut.
+        The flows the tags' rules refuse are out of its adjacency; ``org_blocked`` are those the
+        creator org's rules refuse."""
         free, checked = self._adjacency(frozenset(event.tags))
         names = self.names
         start = self.index[origin]
@@ -489,7 +413,7 @@ class Engine:
                 chain = chains[u]
                 kids = free[u] & remaining
                 for v, n, unpublish in checked[u]:
-                    if n in blocked:
+                    if n in org_blocked:
                         continue
                     if not unpublish:
                         kids |= (1 << v) & remaining
@@ -506,7 +430,7 @@ class Engine:
                         layer.append(v)
             layer.sort()
             frontier = layer
-        certain = self._certain_all(start, published, unpublished, free, checked, blocked)
+        certain = self._certain_all(start, published, unpublished, free, checked, org_blocked)
         reaches: dict[str, Distribution] = {}
         paths: dict[str, tuple[str, ...]] = {}
         timing: list[str] = []
@@ -522,7 +446,7 @@ class Engine:
                     timing.append(name)
         return Flow(event, origin, reaches, paths, tuple(timing))
 
-    def _reach_all(self, start: int, published: bool, tags: frozenset[str], blocked: frozenset[int]) -> int:
+    def _reach_all(self, start: int, published: bool, tags: frozenset[str], org_blocked: frozenset[int]) -> int:
         """Bit set of the instances :meth:`_propagate_all` reaches. No chains are needed: the echo it
         refuses only ever goes to an instance holding a published copy already."""
         free, checked = self._adjacency(tags)
@@ -534,7 +458,7 @@ class Engine:
             for u in frontier:
                 kids |= free[u]
                 for v, n, unpublish in checked[u]:
-                    if n not in blocked:
+                    if n not in org_blocked:
                         if unpublish:
                             held |= 1 << v
                         else:
@@ -591,18 +515,18 @@ class Engine:
     def reach_indices(self, event: EventSpec) -> set[int]:
         """The instance indices of :meth:`reach` (the same searches, the same result), for callers
         asking about thousands of events with many creator orgs (sizing): the flows an org's rules
-        refuse are kept apart from those the tags' rules refuse instead of joined into one set per
-        (tags, org) as :meth:`blocked` does, which costs a copy of every tag-filtered flow per org
-        (gigabytes at 5,000 instances)."""
+        refuse are kept apart from those the tags' rules refuse (the searches take both), as in
+        :meth:`propagate`: one set joining them per (tags, org) would copy every tag-filtered flow
+        per org (gigabytes at 5,000 instances)."""
         origin, orgc, published = self.resolve(event)
         level = int(event.distribution)
         tags = frozenset(event.tags)
         by_org = self._org_blocking(orgc)
         if level == ALL:
-            # _reach_all checks `blocked` only on flows its adjacency kept, which no tag rule refuses.
+            # _reach_all checks `org_blocked` only on flows its adjacency kept, which no tag rule refuses.
             return set(_bits(self._reach_all(self.index[origin], published, tags, by_org)))
         group = self.groups[event.sharing_group] if event.sharing_group is not None else None
-        return self._reach_states(origin, level, orgc, published, group, tags, by_org)[0]
+        return self._holders(self._search(origin, level, orgc, published, group, tags, by_org)[0])
 
     def reach_indices_with(self, event: EventSpec, tags: tuple[str, ...]) -> tuple[set[int], set[int]]:
         """(:meth:`reach_indices` of ``event``, of ``event`` carrying ``tags`` instead). When ``tags``
@@ -622,32 +546,37 @@ class Engine:
             return self.reach_indices(event), self.reach_indices(other)
         by_org = self._org_blocking(orgc)
         group = self.groups[event.sharing_group] if event.sharing_group is not None else None
-        wider, touched = self._reach_states(origin, level, orgc, published, group, wide, by_org, only)
+        found, touched = self._search(origin, level, orgc, published, group, wide, by_org, only)
+        wider = self._holders(found)
         if not touched:
             return set(wider), wider
-        return self._reach_states(origin, level, orgc, published, group, own, by_org)[0], wider
+        return self._holders(self._search(origin, level, orgc, published, group, own, by_org)[0]), wider
 
     def _org_blocking(self, orgc: str) -> frozenset[int]:
-        """The flows whose org rules refuse events created by ``orgc`` (see :meth:`blocked`)."""
+        """The flows whose org rules refuse events created by ``orgc`` (REFERENCE §1.3: org rules
+        match the event's creator org). Kept apart from the flows the tags' rules refuse."""
         by_org = self._org_blocked.get(orgc)
         if by_org is None:
-            if len(self._org_blocked) >= 64:  # as in blocked(): thousands of orgs, asked in turn
+            if len(self._org_blocked) >= 64:
+                # One set per creator org can hold most of the estate's filtered flows, and a matrix
+                # asks for thousands of orgs in turn (each a few times in a row): keep the recent ones.
                 self._org_blocked.clear()
             by_org = self._org_blocked[orgc] = frozenset(
                 (self.including - self.included_by.get(orgc, set())) | self.org_excluding.get(orgc, set()))
         return by_org
 
-    def _reach_states(self, origin: str, level: int, orgc: str, published: bool, group: _Group | None,
-                      tags: frozenset[str], org_blocked: frozenset[int],
-                      watch: frozenset[int] = frozenset()) -> tuple[set[int], bool]:
-        """:meth:`_explore` with ``choose=False``, ``blocked`` given as the event's tags and the flows
-        refusing its creator org; returns the indices of the instances of its states. The same search
-        step for step (a sizing property test compares :meth:`reach_indices` with :meth:`reach`): the
-        chain of each state is what refuses echoes, so it is kept. The flows a state can use, less
-        those the tags' rules refuse, and the state each gives are found once per state, group and
-        tags (:meth:`_state_edges`), not once per search. Also says whether a flow of ``watch`` gave a
+    def _search(self, origin: str, level: int, orgc: str, published: bool, group: _Group | None,
+                tags: frozenset[str], org_blocked: frozenset[int], watch: frozenset[int] = frozenset()
+                ) -> tuple[dict[int, tuple[str, ...]], bool]:
+        """Every state some order of jobs produces, with the chain that first produced it, in the
+        order found: breadth-first by hops, a layer's parents in instance id order (so that a tie of
+        hops keeps the chain through the parent first in id order, as the level-`all` searches do).
+        The flows refusing the event are ``tags``' and ``org_blocked``. The chain of each state is
+        what refuses echoes, so it is kept. States are numbered (:meth:`_state_id`): a search hashes
+        and compares small ints, not tuples. The flows a state can use, less those the tags' rules
+        refuse, and the state each gives are found once per state, group and tags
+        (:meth:`_state_edges`), not once per search. Also says whether a flow of ``watch`` gave a
         state."""
-        # States are numbered (:meth:`_state_id`): a search hashes and compares small ints, not tuples.
         edges_of = self._edges_of.setdefault((group, tags), {})
         at, published_copy = self._state_at, self._state_published
         start = self._state_id((origin, level, orgc if level == ORG else None, published))
@@ -671,11 +600,15 @@ class Engine:
                     new_layer.append(nxt)
                     if n in watch:
                         touched = True
-            layer = sorted(new_layer, key=at.__getitem__)  # by instance id, as _explore sorts
-        return set(map(at.__getitem__, chains)), touched
+            layer = sorted(new_layer, key=at.__getitem__)  # by instance id (names are sorted)
+        return chains, touched
+
+    def _holders(self, chains: Iterable[int]) -> set[int]:
+        """The instance indices of a search's states."""
+        return set(map(self._state_at.__getitem__, chains))
 
     def _state_id(self, state: State) -> int:
-        """The number of a search state, given on first sight (see :meth:`_reach_states`)."""
+        """The number of a search state, given on first sight (see :meth:`_search`)."""
         number = self._state_ids.get(state)
         if number is None:
             number = self._state_ids[state] = len(self._states)
@@ -687,7 +620,7 @@ class Engine:
     def _state_edges(self, number: int, group: _Group | None,
                      tag_blocked: frozenset[int]) -> tuple[tuple[int, str, int], ...]:
         """(flow, target, state it gives) of the flows not in ``tag_blocked`` that carry the published
-        copy of state ``number``, in the order :meth:`_explore` tries them, with the same candidates
+        copy of state ``number``, in the order :meth:`_search` tries them, with the same candidates
         and hops."""
         inst, lvl, owner, _ = self._states[number]
         if lvl >= CONNECTED:
@@ -702,14 +635,14 @@ class Engine:
             if n in tag_blocked:
                 continue
             link = self.links[n]
-            copy = self._transfer(link, lvl, owner, group) if lvl == GROUP else self.hops[n][lvl]
+            copy = self._group_hop(n, group) if lvl == GROUP else self.hops[n][lvl]
             if copy is not None:
                 edges.append((n, link.target, self._state_id((link.target, *copy))))
         return tuple(edges)
 
     @staticmethod
     def _certain_all(start: int, published: bool, unpublished: Mapping[int, tuple[str, ...]], free: list[int],
-                     checked: list[list[tuple[int, int, bool]]], blocked: frozenset[int]) -> int:
+                     checked: list[list[tuple[int, int, bool]]], org_blocked: frozenset[int]) -> int:
         """Bit set of the instances that receive a copy in every order of jobs: an instance that may
         hold an unpublished copy may forward nothing (see the module docstring)."""
         certain = 1 << start
@@ -720,7 +653,7 @@ class Engine:
                 continue
             new = free[u]
             for v, n, _ in checked[u]:
-                if n not in blocked:
+                if n not in org_blocked:
                     new |= 1 << v
             new &= ~certain
             certain |= new
@@ -730,60 +663,122 @@ class Engine:
                 new ^= low
         return certain
 
-    def _timing(self, origin: str, chains: Mapping[State, tuple[str, ...]], blocked: frozenset[int],
+    def _carriers(self, tags: frozenset[str]) -> tuple[list[list[int]], list[tuple[int, dict[str, int]]]]:
+        """Per instance index, the targets its flows not refused by ``tags``' rules carry a copy to, as
+        bit sets: per level 0-3 (any owner), and for level 0 the internal pushes' targets and, per
+        owner, those plus the targets of pulls by that owner (REFERENCE §2.4 step 2). Made once per
+        tag set, for the walk in _timing."""
+        cached = self._carried.get(tags)
+        if cached is None:
+            tag_blocked = self.tag_blocked(tags)
+            by_level: list[list[int]] = []
+            level_zero: list[tuple[int, dict[str, int]]] = []
+            for iid in self.names:
+                levels = [0, 0, 0, 0]
+                pushed, pulled = 0, dict[str, int]()
+                for n in self.out[iid]:
+                    if n in tag_blocked:
+                        continue
+                    bit, hop = 1 << self.target_at[n], self.hops[n]
+                    for level in (ORG, COMMUNITY, CONNECTED, ALL):
+                        if hop[level]:
+                            levels[level] |= bit
+                    zero = hop[ORG]
+                    if zero is not None:
+                        if self.links[n].mode == "push":
+                            pushed |= bit
+                        else:
+                            owner = zero[1] or ""
+                            pulled[owner] = pulled.get(owner, 0) | bit
+                by_level.append(levels)
+                level_zero.append((pushed, {owner: bits | pushed for owner, bits in pulled.items()}))
+            cached = self._carried[tags] = (by_level, level_zero)
+        return cached
+
+    def _group_hop(self, n: int, group: _Group | None) -> Copy | None:
+        """:meth:`_transfer` of a copy of ``group`` over flow ``n``: it depends on the flow and the group
+        only (not on the copy's owner), so it is kept once found."""
+        assert group is not None
+        hops = self._group_hops.setdefault(group, {})
+        if n not in hops:
+            hops[n] = self._transfer(self.links[n], GROUP, None, group)
+        return hops[n]
+
+    def _group_targets(self, k: int, group: _Group, tags: frozenset[str]) -> int:
+        """Bit set of the targets the flows out of instance ``k`` not refused by ``tags``' rules carry a
+        copy of ``group`` to (found as the walk in _timing needs them, and kept)."""
+        known = self._group_carried.setdefault((group, tags), {})
+        targets = known.get(k)
+        if targets is None:
+            tag_blocked = self.tag_blocked(tags)
+            targets = 0
+            for n in self.out[self.names[k]]:
+                if n not in tag_blocked and self._group_hop(n, group) is not None:
+                    targets |= 1 << self.target_at[n]
+            known[k] = targets
+        return targets
+
+    def _timing(self, origin: str, found: Iterable[int], tags: frozenset[str], org_blocked: frozenset[int],
                 group: _Group | None) -> tuple[str, ...]:
-        states: dict[str, list[State]] = {}
-        for state in chains:
-            states.setdefault(state[0], []).append(state)
-        varied = {inst for inst, held in states.items() if len(held) > 1 and len({s[1] for s in held}) > 1}
-        links, hops, transfer = self.links, self.hops, self._transfer
-
-        def carries(n: int, level: int, owner: str | None) -> bool:
-            """_transfer(...) is not None, from the table where it can (see __init__)."""
-            if level == GROUP:
-                return transfer(links[n], level, owner, group) is not None
-            copy = hops[n][level]
-            return copy is not None and (level != ORG or links[n].mode == "push" or owner == copy[1])
-
-        unpublished = {state[0] for state in chains if not state[3]}
-        certain = {origin}
-        work = [origin]
+        """The timing-dependent holders, from the states a search ``found`` (see the module docstring),
+        with bit sets over instance indices."""
+        states, at, names = self._states, self._state_at, self.names
+        copies: dict[int, list[State]] = {}  # instance index -> the copies it may hold
+        unpublished: set[int] = set()
+        for number in found:
+            copies.setdefault(at[number], []).append(states[number])
+            if not states[number][3]:
+                unpublished.add(at[number])
+        holders = 0
+        for k in copies:
+            holders |= 1 << k
+        varied = {k for k, held in copies.items() if len(held) > 1 and len({s[1] for s in held}) > 1}
+        by_level, level_zero = self._carriers(tags)
+        start = self.index[origin]
+        certain = 1 << start
+        work = [start]
         while work:  # the certain set is a closure: the order of the walk does not change it
-            inst = work.pop()
-            if inst in unpublished:
+            k = work.pop()
+            if k in unpublished:
                 continue  # an unpublished copy there sends nothing: no target is certain through it
-            held = states.get(inst, [])
-            # A target is certain when, for every copy ``inst`` may hold, some flow carries it there:
-            # by set operations on the tables of __init__, except for targets of a blocked flow (and
-            # for group copies), which take the flow-by-flow check below.
-            slow: Iterable[tuple[str, tuple[int, ...]]] = self.out_by_target[inst]
-            if group is None:
-                fresh: set[str] | None = None
-                for _, level, owner, _ in held:
-                    if level == ORG:
-                        pushed, by_owner = self.carried_org[inst]
-                        targets = by_owner.get(owner or "", pushed)
-                    else:
-                        targets = self.carried_to[inst][level]
-                    fresh = set(targets) if fresh is None else fresh & targets
-                hit = self.out_flows[inst] & blocked if blocked else ()
-                refused = {links[n].target for n in hit}
-                fresh = {t for t in fresh or () if t in states and t not in certain and t not in refused}
-                certain |= fresh
-                work.extend(fresh)
-                if not refused:
-                    continue
-                slow = [(target, self.via_to[inst][target]) for target in sorted(refused)
-                        if target in self.via_to[inst]]
-            for target, via in slow:
-                if target in certain or target not in states:
-                    continue
-                if blocked:
-                    via = tuple(n for n in via if n not in blocked)
-                if all(any(carries(n, s[1], s[2]) for n in via) for s in held):
-                    certain.add(target)
+            # A target is certain when, for every copy ``k`` may hold, some flow carries it there: by
+            # bit operations on the tables of _carriers, except for the targets of a flow the org's
+            # rules refuse, which take the flow-by-flow check below.
+            held = copies[k]  # the walk only reaches holders
+            fresh = holders & ~certain
+            for _, level, owner, _ in held:
+                if level == ORG:
+                    pushed, by_owner = level_zero[k]
+                    fresh &= by_owner.get(owner or "", pushed)
+                elif level == GROUP:
+                    assert group is not None
+                    fresh &= self._group_targets(k, group, tags)
+                else:
+                    fresh &= by_level[k][level]
+            refused = 0
+            if org_blocked:
+                for n in self.out_flows[k] & org_blocked:
+                    refused |= 1 << self.target_at[n]
+            fresh &= ~refused
+            certain |= fresh
+            work.extend(_bits(fresh))
+            for target in _bits(refused & holders & ~certain):
+                via = [n for n in self.via_to[k][target] if n not in org_blocked]
+                if all(any(self._carries(n, s[1], s[2], group, tags) for n in via) for s in held):
+                    certain |= 1 << target
                     work.append(target)
-        return tuple(sorted(varied | (set(states) - certain)))
+        return tuple(names[k] for k in sorted(varied.union(_bits(holders & ~certain))))
+
+    def _carries(self, n: int, level: int, owner: str | None, group: _Group | None, tags: frozenset[str]) -> bool:
+        """Whether flow ``n``, not refused by ``tags``' rules, carries a published copy ``(level, owner)``
+        (:meth:`_transfer` is not None), from the tables where it can (see __init__)."""
+        if n in self.tag_blocked(tags):
+            return False
+        if level == GROUP:
+            assert group is not None
+            return self._group_hop(n, group) is not None
+        copy = self.hops[n][level]
+        return copy is not None and (level != ORG or self.links[n].mode == "push" or owner == copy[1])
 
     def matrix(self, tags: tuple[str, ...] = ()) -> Iterator[Flow]:
         """:func:`flow_matrix` (for events carrying ``tags``), one row at a time as it is read: the

@@ -121,8 +121,7 @@ def test_level_all_shortcut_equals_the_general_search(data: Any, tags: list[str]
     for origin in instances:
         event = EventSpec(origin, Distribution.ALL, tuple(tags))
         instance, org, published = engine.resolve(event)
-        general = engine.search(replace(event, org=org), instance, published, None,
-                                engine.blocked(frozenset(tags), org))
+        general = engine.search(replace(event, org=org), instance, published, None)
         assert engine.propagate(event) == general
 
 
