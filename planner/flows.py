@@ -79,7 +79,7 @@ import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from itertools import compress
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from planner.estate import Estate
 from planner.misp import Distribution
@@ -112,9 +112,9 @@ class Flow:
     timing_dependent: tuple[str, ...]  # instances whose level depends on sync job timing
 
 
-@dataclass(frozen=True)
-class _Link:
-    """One direction of data of one server entry: ``source`` holds a copy, ``target`` receives it."""
+class _Link(NamedTuple):
+    """One direction of data of one server entry: ``source`` holds a copy, ``target`` receives it.
+    (A named tuple: a national estate has tens of thousands, made in C.)"""
 
     source: str
     target: str
@@ -211,9 +211,18 @@ class Engine:
         # _transfer of levels 0-3 tabulated per flow (the search's inner loop): hops[n][level]. The
         # one case depending on the copy, a pull at level 0, gives the puller's org as owner and
         # needs it to own the copy already (REFERENCE §2.4 step 2): `owner == hops[n][0][1]`.
-        self.hops = tuple(tuple(self._transfer(link, level, link.owner, None) for level in (ORG, COMMUNITY,
-                                                                                             CONNECTED, ALL))
-                          for link in self.links)
+        # For these levels _transfer reads only the flow's mode, internal and unpublish flags and
+        # owner: flows alike in those share one row, computed once.
+        rows: dict[tuple[str, bool, bool, str], tuple[Copy | None, ...]] = {}
+        hops = []
+        for link in self.links:
+            shape = (link.mode, link.internal, link.unpublish, link.owner)
+            row = rows.get(shape)
+            if row is None:
+                row = rows[shape] = tuple(self._transfer(link, level, link.owner, None)
+                                          for level in (ORG, COMMUNITY, CONNECTED, ALL))
+            hops.append(row)
+        self.hops = tuple(hops)
         # The flows that can carry a level-0 copy owned by a given org: pulls by that org's instances
         # and internal pushes (REFERENCE §2.4 step 2, §2.7), in the order of out_low; most level-0
         # copies a search meets have nowhere to go, and this finds that without a loop.
@@ -760,8 +769,11 @@ class Engine:
                 for n in self.out_flows[k] & org_blocked:
                     refused |= 1 << self.target_at[n]
             fresh &= ~refused
-            certain |= fresh
-            work.extend(_bits(fresh))
+            if fresh:
+                certain |= fresh
+                work.extend(_bits(fresh))
+            if not refused:
+                continue
             for target in _bits(refused & holders & ~certain):
                 via = [n for n in self.via_to[k][target] if n not in org_blocked]
                 if all(any(self._carries(n, s[1], s[2], group, tags) for n in via) for s in held):
