@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from planner.analyse import analyse
 from planner.ansible.project import generate_project
 from planner.diagnostics import format_human, format_json, has_errors, sorted_findings, summary_line
 from planner.estate import estate_as_data
 from planner.flows import Flow, flow_matrix, flow_to_json
-from planner.jsonout import json_line, json_text
+from planner.jsonout import json_bytes, json_line
 from planner.output import atomic_output, write_text
 from planner.pipeline import Loaded
-from planner.render.report import Artifacts, collect, render_report
-from planner.sizing import EstateSizing, size_estate
+from planner.render.report import Artifacts, collect, report_parts
+from planner.sizing import size_estate
 
 
 @dataclass(frozen=True)
@@ -49,18 +49,20 @@ def _written(flows: Iterable[Flow], out: TextIO) -> Iterator[Flow]:
     out.write("\n]}\n")
 
 
-def build_files(loaded: Loaded, artifacts: Artifacts, sizing: EstateSizing) -> Iterator[tuple[str, str]]:
-    """(relative path, text) of every file `build` writes but flows.json and the Ansible project, made
-    one at a time as they are written: a national estate's files are tens of MB of text each, and
-    the data behind them more."""
+def build_files(loaded: Loaded, artifacts: Artifacts, sizing: dict[str, Any]
+                ) -> Iterator[tuple[str, str | bytes | Iterable[str]]]:
+    """(relative path, text, its UTF-8 bytes or its pieces) of every file `build` writes but
+    flows.json and the Ansible project, made one at a time as they are written: a national estate's
+    files are tens of MB of text each, and the data behind them more. ``sizing`` is the sizing's
+    JSON data, made once for the report and sizing.json."""
     yield "diagram.dot", artifacts.dot
     yield "diagram.mmd", artifacts.mermaid
     yield "diagram.svg", artifacts.svg
-    yield "estate.json", json_text(estate_as_data(loaded.estate))
+    yield "estate.json", json_bytes(estate_as_data(loaded.estate))
     yield "findings.json", format_json(artifacts.findings)
-    for name, text in render_report(loaded, artifacts).items():
-        yield f"report/{name}", text
-    yield "sizing.json", json_text(sizing.to_json())
+    for name, parts in report_parts(loaded, artifacts).items():
+        yield f"report/{name}", parts
+    yield "sizing.json", json_bytes(sizing)
 
 
 def build_all(loaded: Loaded, output: Path, *, force: bool = False) -> BuildResult:
@@ -70,12 +72,13 @@ def build_all(loaded: Loaded, output: Path, *, force: bool = False) -> BuildResu
     if has_errors(findings):
         return BuildResult(1, report + f"build: {summary_line(findings)}; nothing written to {output}\n", ())
     sizing = size_estate(estate)
+    sizing_data = sizing.to_json()  # once: a national estate's is as large as the estate's data
     with atomic_output(output, force=force) as staging:
         with (staging / "flows.json").open("w", encoding="utf-8") as out:
-            artifacts = collect(loaded, sizing=sizing.to_json()["instances"], findings=findings,
+            artifacts = collect(loaded, sizing=sizing_data["instances"], findings=findings,
                                 flows=_written(flow_matrix(estate), out))
         files = ["flows.json", "ansible/"]
-        for name, text in build_files(loaded, artifacts, sizing):
+        for name, text in build_files(loaded, artifacts, sizing_data):
             write_text(staging, name, text)
             files.append(name)
         (staging / "ansible").mkdir()

@@ -86,6 +86,9 @@ from planner.misp import Distribution
 from planner.model import Direction
 
 ORG, COMMUNITY, CONNECTED, ALL, GROUP = (int(d) for d in Distribution)
+# Engine.matrix_all's search tables hold bit sets of instances x origins: at most this many bits per
+# block of origins (one block up to 2,500 instances; at 5,000, blocks of 1,000 origins, about 40 MiB).
+_SEARCH_BITS = 5_000_000
 _LEVELS = tuple(Distribution)  # _LEVELS[n] is Distribution(n), without the enum call per holder
 assert all(int(level) == n for n, level in enumerate(_LEVELS))
 
@@ -837,14 +840,24 @@ class Engine:
     def matrix_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> Iterator[Flow]:
         """Level `all`, with ``tags``, created by each origin's host org, for all ``origins`` at once.
 
-        The same search as :meth:`_propagate_all`, run for every origin together: each instance
+        The same search as :meth:`_propagate_all`, run for many origins together: each instance
         holds a bit set of the origins whose copy it holds, and a layer costs one big-integer
         operation per flow instead of one per flow and origin. Each instance records, per parent,
         the bit set of the origins whose copy came through that parent (its ``via``): that is every
         origin's breadth-first tree at once, and each origin's chains are built from it only when
         its ``paths`` are first read (:class:`_LazyPaths`). A property test checks that this equals
         :meth:`propagate` of each event.
+
+        The tables grow with instances x origins, so origins are searched in blocks of at most
+        ``_SEARCH_BITS`` such bits, each block when its first row is read: one block for a sector
+        estate, a few for a national one, whose tables would otherwise weigh hundreds of MiB.
         """
+        width = max(1, _SEARCH_BITS // max(1, len(self.names)))
+        for first in range(0, len(origins), width):
+            yield from self._matrix_block(origins[first:first + width], tags)
+
+    def _matrix_block(self, origins: list[str], tags: tuple[str, ...]) -> Iterator[Flow]:
+        """:meth:`matrix_all` for one block of origins: searched at once, rows made as they are read."""
         names, index = self.names, self.index
         size, count = len(names), len(origins)
         everyone = (1 << count) - 1

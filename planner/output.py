@@ -52,13 +52,21 @@ def atomic_output(target: Path, *, force: bool = False) -> Iterator[Path]:
         raise
 
 
-def write_text(root: Path, relative: str, text: str) -> Path:
-    """Write one file under ``root``; a relative path that would leave ``root`` is a bug, not input."""
+def write_text(root: Path, relative: str, text: str | bytes | Iterable[str]) -> Path:
+    """Write one file under ``root``: ``text``, its UTF-8 bytes, or its pieces as they are made (a
+    large file is then never whole in memory). A relative path that would leave ``root`` is a bug,
+    not input."""
     path = (root / relative).resolve()
     if not path.is_relative_to(root.resolve()):
         raise ValueError(f"refusing to write outside the output folder: {relative}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    elif isinstance(text, str):
+        path.write_text(text, encoding="utf-8")
+    else:
+        with path.open("w", encoding="utf-8") as out:
+            out.writelines(text)
     return path
 
 

@@ -221,24 +221,26 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_report(loaded: Loaded, artifacts: Artifacts) -> dict[str, str]:
-    """File name -> text, for the report folder."""
+def report_parts(loaded: Loaded, artifacts: Artifacts) -> dict[str, Iterable[str]]:
+    """File name -> the file's text in pieces, made as they are written: a national estate's report
+    is tens of MB, made of millions of template pieces that joined at once would weigh several
+    times the text."""
     data = context(loaded, artifacts)
     env = _environment()
-    return {"report.md": env.get_template("report.md.j2").render(data),
-            "report.html": env.get_template("report.html.j2").render(data),
-            "diagram.svg": artifacts.svg}
+    return {"report.md": env.get_template("report.md.j2").generate(data),
+            "report.html": env.get_template("report.html.j2").generate(data),
+            "diagram.svg": (artifacts.svg,)}
 
 
-def write_report_files(root: Path, files: dict[str, str]) -> None:
-    for name, text in sorted(files.items()):
-        write_text(root, name, text)
+def render_report(loaded: Loaded, artifacts: Artifacts) -> dict[str, str]:
+    """File name -> text, for the report folder."""
+    return {name: "".join(parts) for name, parts in report_parts(loaded, artifacts).items()}
 
 
 def write_report(loaded: Loaded, output: Path, *, force: bool = False) -> list[Finding]:
     """Write the report folder (also when the estate has errors: they are what a review discusses)."""
     artifacts = collect(loaded)
-    files = render_report(loaded, artifacts)
     with atomic_output(output, force=force) as staging:
-        write_report_files(staging, files)
+        for name, parts in sorted(report_parts(loaded, artifacts).items()):
+            write_text(staging, name, parts)
     return artifacts.findings
