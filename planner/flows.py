@@ -50,9 +50,10 @@ table per flow, so unfiltered flows cost nothing per event.
 
 :func:`flow_matrix` runs ``N x (4 + groups)`` events. Levels 0-2 and groups stay near their origin,
 but level ``all`` floods whole estates: its output is ``N`` reaches and ``N`` chains per origin,
-``Theta(N^2)``. :meth:`Engine.matrix_all` therefore runs the level-``all`` rows of all origins at
+``Theta(N^2)``. :meth:`Engine.matrix_all` therefore runs the level-``all`` rows of many origins at
 once with bit sets over origins: one big-integer operation per flow and hop (not per flow, hop and
-origin), ``O(F x depth)`` such operations. It keeps, per instance and parent, the bit set of the
+origin), ``O(F x depth)`` such operations per block of origins (all origins up to 2,500 instances;
+blocks keep its tables to tens of MiB on national estates). It keeps, per instance and parent, the bit set of the
 origins whose copy came through that parent: every origin's breadth-first tree at once, from which
 the echo of an ``unpublish`` push is found (walking up only where the receiver held the copy
 earlier) and each origin's ``paths`` are built when first read (:class:`_LazyPaths`, a real dict;
