@@ -53,12 +53,13 @@ but level ``all`` floods whole estates: its output is ``N`` reaches and ``N`` ch
 ``Theta(N^2)``. :meth:`Engine.matrix_all` therefore runs the level-``all`` rows of many origins at
 once with bit sets over origins: one big-integer operation per flow and hop (not per flow, hop and
 origin), ``O(F x depth)`` such operations per block of origins (all origins up to 2,500 instances;
-blocks keep its tables to tens of MiB on national estates). It keeps, per instance and parent, the bit set of the
-origins whose copy came through that parent: every origin's breadth-first tree at once, from which
-the echo of an ``unpublish`` push is found (walking up only where the receiver held the copy
-earlier) and each origin's ``paths`` are built when first read (:class:`_LazyPaths`, a real dict;
-:func:`propagate` builds its paths at once). ``reaches`` dicts are built by C loops (transposing the
-bit sets through their binary text). The matrix is an iterator: each row is made when it is read
+blocks keep its tables to tens of MiB on national estates). It keeps, per instance and parent, the
+bit set of the origins whose copy came through that parent: every origin's breadth-first tree at
+once, from which the echo of an ``unpublish`` push is found (walking up only where the receiver
+held the copy earlier) and each origin's ``paths`` are built when first read (:class:`_LazyPaths`,
+a real dict; :func:`propagate` builds its paths at once). ``reaches`` dicts are built by C loops
+(transposing the bit sets through their binary text; rows with a recent row's holders copy its
+dict). The matrix is an iterator: each row is made when it is read
 and dropped after, so `build` writes a national estate's matrix (millions of holders) without
 holding it. The searches of levels 0-2 and groups number their states and keep, per state and tag
 set, the flows it can use and the state each gives, so a search of the matrix only follows them.
@@ -798,8 +799,9 @@ class Engine:
 
     def matrix(self, tags: tuple[str, ...] = ()) -> Iterator[Flow]:
         """:func:`flow_matrix` (for events carrying ``tags``), one row at a time as it is read: the
-        level-`all` rows of every origin are searched at once (as bit sets) and each row's dicts are
-        made when it is reached, so the whole matrix (``Theta(N^2)`` holders) is never in memory."""
+        level-`all` rows of many origins are searched at once (as bit sets, :meth:`matrix_all`) and
+        each row's dicts are made when it is reached, so the whole matrix (``Theta(N^2)`` holders)
+        is never in memory."""
         events = [replace(event, tags=tags) if tags else event for event in self.matrix_events()]
         batch = self.matrix_all([event.origin for event in events if event.distribution == Distribution.ALL], tags)
         for event in events:  # matrix_all's rows come in the order of `events`

@@ -166,7 +166,9 @@ def reach_factors(estate: Estate, origin: str, distribution: Distribution, tags:
     tags; an instance reached only by an event carrying the tags that pass the include filters
     counts for ``share_tag_include``.
     """
-    engine = _engine(estate)
+    from planner.flows import engine_of
+
+    engine = engine_of(estate)
     tagged = _pass_tags(estate) if pass_tags is None else pass_tags
     return {engine.names[target]: factor
             for targets, factor in _reach_groups(engine, origin, distribution, tags, sharing_group, params, tagged)
@@ -198,13 +200,6 @@ def _reach_groups(engine: Any, origin: str, distribution: Distribution, tags: tu
     return groups
 
 
-def _engine(estate: Estate) -> Any:
-    """The estate's propagation engine (sizing asks it many questions; other stages share it)."""
-    from planner.flows import engine_of
-
-    return engine_of(estate)
-
-
 def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[float, float]]:
     """Instance -> (stock, per day) arriving through sync from every source in the estate.
 
@@ -221,10 +216,9 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
     sources per target, and each target's terms are picked and added by C loops (``compress``,
     ``reduce``) in source order, between the few terms of the other levels.
     """
-    from planner.flows import Engine, bit_bytes
+    from planner.flows import bit_bytes, engine_of
 
-    engine = _engine(estate)
-    assert isinstance(engine, Engine)
+    engine = engine_of(estate)  # shared with the other stages
     names: list[str] = engine.names  # instance ids in id order; a target is its index here
     published = params["share_published"]
     tagged = _pass_tags(estate)
