@@ -376,6 +376,9 @@ def apply(
     limit: Annotated[str | None, typer.Option("--limit", help="Ansible host pattern, e.g. hub.")] = None,
     extra_vars: Annotated[list[str] | None, typer.Option(
         "--extra-vars", "-e", help="KEY=VALUE, e.g. misp_provision_stack=false (API phases only).")] = None,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Remove the server entries, sync users and keys made for links and tools the topology "
+                        "no longer has (without it they are reported).")] = False,
 ) -> None:
     """Run the Ansible project through ansible-runner with live progress and a change summary."""
     from rich.console import Console
@@ -384,6 +387,8 @@ def apply(
 
     console = Console(stderr=True)
     extravars = guarded(lambda: parse_extra_vars(extra_vars or []))
+    if prune:
+        extravars["misp_prune"] = True
     result = guarded(lambda: apply_project(project, check=check, limit=limit, extravars=extravars, console=console))
     print_summary(result, console, check)
     raise typer.Exit(result.rc)

@@ -77,6 +77,7 @@ class Instance:
     misp_version: str
     platform: str
     ansible_host: str
+    database_host: str | None  # the dedicated database host's address, when the file gives it
     uuid: str
     settings: dict[str, Any]
     sizing: SizingOverrides
@@ -281,6 +282,7 @@ class _Resolver:
                 misp_version=i.misp_version or d.misp_version or DEFAULT_MISP_VERSION,
                 platform=i.platform or d.platform or DEFAULT_PLATFORM,
                 ansible_host=i.ansible_host or (urlsplit(i.url).hostname or iid),
+                database_host=i.database_host,
                 uuid=i.uuid or derived_uuid(t.name, "instance", iid),
                 settings=settings, sizing=sizing, description=i.description,
             )
@@ -444,6 +446,8 @@ def estate_as_data(estate: Estate) -> dict[str, Any]:
     for iid in sorted(estate.instances):
         inst = asdict(estate.instances[iid])
         inst.pop("id")
+        if inst["database_host"] is None:
+            inst.pop("database_host")
         inst["orgs"] = list(inst["orgs"])
         inst["sizing"] = estate.instances[iid].sizing.model_dump(exclude_none=True)
         instances[iid] = inst

@@ -86,3 +86,16 @@ ZMQ_SETTINGS: dict[str, bool] = {
     "Plugin.ZeroMQ_object_notifications_enable": True,
     "Plugin.ZeroMQ_sighting_notifications_enable": True,
 }
+
+# Intervals of the scheduled jobs when the topology gives none. MISP 2.5.1 starts no sync or feed
+# job by itself (cron calls its console, ServerShell); misp-docker's defaults run pullAll and the feed
+# fetch daily (CRON_PULLALL, FETCH_FEED_INTERVAL = 86400 s). A push needs no schedule: MISP pushes
+# when an event is published (Event::publish -> Event::uploadEventToServersRouter).
+DEFAULT_PULL_EVERY = 86400
+DEFAULT_FEED_FETCH_EVERY = 86400
+
+# Set before any server entry is stored: the legacy audit log (SysLogLogableBehavior::afterSave,
+# `change` column of the `logs` table) records a server entry's authkey in clear unless
+# Security.do_not_log_authkeys is true (MISP PR #5856); the new audit log (MISP.log_new_audit,
+# AuditLogBehavior) always masks it. docs/security.md says what to do about rows written before.
+KEY_SAFE_LOG_SETTINGS: dict[str, bool] = {"Security.do_not_log_authkeys": True}

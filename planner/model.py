@@ -259,6 +259,9 @@ class Defaults(InstanceDefaults):
     sizing_parameters: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")], float] = _empty(dict)
 
 
+AnsibleHost = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")]
+
+
 class Instance(InstanceDefaults):
     community: Id
     host_org: Id
@@ -266,7 +269,9 @@ class Instance(InstanceDefaults):
     orgs: list[Id] = _empty(list)
     volume: Annotated[Volume, BeforeValidator(_volume_from_class,
                                               json_schema_input_type=Volume | VolumeClass)] | None = None
-    ansible_host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")] | None = None
+    ansible_host: AnsibleHost | None = None
+    # extension: address of the dedicated database host when sizing gives it one (default `<id>-db`)
+    database_host: AnsibleHost | None = None
     uuid: Uuid | None = None  # extension: MISP.uuid of the instance; derived when absent
     description: Text = ""  # extension
 

@@ -177,7 +177,8 @@ def test_no_secret_in_generated_files_logs_or_runner_artifacts() -> None:
 def test_interrupted_apply_converges(tmp_path: Path) -> None:
     with running_estate(tmp_path) as estate:
         env = {**os.environ, **estate.env(), "PYTHONUNBUFFERED": "1"}
-        command = [sys.executable, "-m", "planner", "apply", str(estate.project), "-e", "misp_provision_stack=false"]
+        command = [sys.executable, "-m", "planner", "apply", str(estate.project), "-e", "misp_provision_stack=false",
+                   "-e", "misp_manage_schedules=false"]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
         try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from ruamel.yaml import YAML
@@ -40,6 +41,7 @@ class HostSummary:
     unreachable: int = 0
     changed_tasks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. leftovers of links taken out of the topology
 
 
 @dataclass
@@ -142,12 +144,22 @@ def apply_project(project: Path, *, check: bool = False, limit: str | None = Non
                 summary.failures.append(f"{task}: {res.get('msg', 'failed')}")
             elif kind in ("runner_on_ok", "runner_item_on_ok") and (res.get("changed") or _says_changed(event)):
                 _note(summary, task)
+            for warning in res.get("warnings") or []:
+                if str(warning) not in summary.warnings:
+                    summary.warnings.append(str(warning))
         return True  # keep every event in the artifacts
 
     def on_status(status: dict[str, Any], runner_config: Any = None) -> None:
         if status.get("status") != "starting":
             scrub_command_files(artifacts)
 
+    # ansible-runner writes its arguments to env/ unless told not to, and reads env/extravars back on
+    # every later run: `-e` values of one run would apply to all that follow. Nothing is written
+    # there now; a file an earlier version left is removed.
+    stale = project / "env" / "extravars"
+    if stale.is_file():
+        stale.unlink()
+        console.print(f"removed {stale}: it made an earlier run's extra variables apply to every run")
     cmdline = "--diff" + (" --check" if check else "")
     # ansible-runner starts `ansible-playbook` from PATH: prefer the one installed beside us.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -159,6 +171,7 @@ def apply_project(project: Path, *, check: bool = False, limit: str | None = Non
                 private_data_dir=str(project), project_dir=str(project), playbook="site.yml",
                 inventory=str(project / "inventory" / "hosts.yml"), artifact_dir=str(artifacts), ident=ident,
                 cmdline=cmdline, limit=limit, extravars=extravars or None, envvars=env, quiet=True,
+                suppress_env_files=True,
                 event_handler=on_event, status_handler=on_status, rotate_artifacts=20,
             )
             # Plays without hosts (e.g. no dedicated database) start no tasks: end the bar full.
@@ -181,6 +194,8 @@ def print_summary(result: ApplyResult, console: Console, check: bool) -> None:
             console.print(f"  {host}: {'would change' if check else 'changed'}: {task}")
         for failure in s.failures:
             console.print(f"  [red]{host}: failed: {failure}[/red]")
+        for warning in s.warnings:
+            console.print(f"  [yellow]{host}: warning: {escape(warning)}[/yellow]", highlight=False)
     console.print(f"runner status {result.status}, exit {result.rc}; artifacts in {result.artifact_dir}")
 
 

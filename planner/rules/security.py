@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from planner.certs import read_ca
 from planner.diagnostics import Finding, Severity, YamlPath
 from planner.estate import Estate
 from planner.misp import ROLE_IDS
@@ -105,3 +106,24 @@ def publishing_feeder_role(estate: Estate) -> Iterator[Finding]:
                 f"(role id {ROLE_IDS['publisher']}), the least role that can publish",
                 "pin its key with allowed_ips" if not feeder.allowed_ips else "no action needed; the key is pinned",
                 ("feeders", fid, "publish"))
+
+
+@rule("MP406", Severity.ERROR, "The CA file of a sync link cannot be used", """
+    `tls.ca` names the file holding the certificate of the CA that signed the remote's
+    certificate; the generated Ansible gives it to the server entry (MISP stores it as the entry's
+    `cert_file` and verifies the remote against it, REFERENCE §1.2). A missing file, a file that is
+    not a PEM certificate, or one that holds a private key would leave the link unverifiable or leak
+    a secret into the generated project, so the topology is refused until the path is right.
+    The path is relative to the topology file's folder.""")
+def ca_file_unusable(estate: Estate) -> Iterator[Finding]:
+    for conn in estate.connections:
+        if conn.tls_ca is None:
+            continue
+        try:
+            read_ca(estate, conn)
+        except ValueError as problem:
+            yield estate.finding(
+                "MP406", Severity.ERROR,
+                f"sync[{conn.index}] from '{conn.initiator}' to '{conn.remote}': tls.ca {problem}",
+                "give the path of the remote's CA certificate (PEM), relative to the topology file",
+                (*conn.path, "tls", "ca"))

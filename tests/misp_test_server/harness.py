@@ -17,6 +17,7 @@ from planner.pipeline import load_estate
 from planner.sizing import size_estate
 
 MANAGED = ("hub", "ingest", "partner")
+VAULT_PASSWORD = "test vault password, not a secret"
 EXTERNAL = "ext"
 
 TOPOLOGY = """\
@@ -98,16 +99,33 @@ class Estate:
         self.project.mkdir(parents=True, exist_ok=True)
         generate_project(loaded.estate, size_estate(loaded.estate), self.project)
 
+    @property
+    def keys_dir(self) -> Path:
+        """Where the play stores the keys it hands over (encrypted with VAULT_PASSWORD)."""
+        return self.topology.parent / "minted-keys"
+
+    @property
+    def cron_dir(self) -> Path:
+        return self.topology.parent / "cron"
+
     def env(self) -> dict[str, str]:
         env = {env_name("MISP_ADMIN_KEY", name): self.state(name).admin_key for name in MANAGED}
         env[env_name("MISP_SYNC_KEY", "hub", EXTERNAL)] = self.external_key
+        env["MISP_KEYS_VAULT_PASSWORD"] = VAULT_PASSWORD
+        env["MISP_PLANNER_KEYS_DIR"] = str(self.keys_dir)
         return env
 
-    def apply(self, check: bool = False) -> ApplyResult:
+    def extravars(self, **more: Any) -> dict[str, Any]:
+        """API phases only; the schedules' cron files go to a folder of the test, written locally."""
+        self.cron_dir.mkdir(exist_ok=True)
+        return {"misp_provision_stack": False, "ansible_connection": "local", "ansible_become": False,
+                "misp_cron_file": f"{self.cron_dir}/{{{{ inventory_hostname }}}}", **more}
+
+    def apply(self, check: bool = False, **more: Any) -> ApplyResult:
         saved = {k: os.environ.get(k) for k in self.env()}
         os.environ.update(self.env())
         try:
-            return apply_project(self.project, check=check, extravars={"misp_provision_stack": False}, quiet=True)
+            return apply_project(self.project, check=check, extravars=self.extravars(**more), quiet=True)
         finally:
             for k, v in saved.items():
                 if v is None:

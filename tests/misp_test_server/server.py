@@ -13,6 +13,7 @@ search generated files, logs and runner artifacts for them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import json
@@ -48,7 +49,7 @@ SERVER_FLAGS = ("push", "pull", "push_sightings", "push_galaxy_clusters", "pull_
                 "publish_without_email", "self_signed", "internal", "skip_proxy", "remove_missing_tags")
 # ServersController::edit's editable fields (REFERENCE §1.4).
 SERVER_EDITABLE = (*SERVER_FLAGS, "url", "remote_org_id", "name", "cert_file", "client_cert_file",
-                   "push_rules", "pull_rules", "authkey")
+                   "push_rules", "pull_rules", "authkey", "submitted_cert")
 DEFAULT_PUSH_RULES = '{"tags":{"OR":[],"NOT":[]},"orgs":{"OR":[],"NOT":[]}}'
 DEFAULT_PULL_RULES = ('{"tags":{"OR":[],"NOT":[]},"orgs":{"OR":[],"NOT":[]},"type_attributes":{"NOT":[]},'
                       '"type_objects":{"NOT":[]},"url_params":""}')
@@ -163,7 +164,8 @@ class MispTestDouble:
         return ROLES[int(user["role_id"])]
 
     def server_item(self, server: dict[str, Any], with_key: bool = False) -> dict[str, Any]:
-        shown = dict(server) if with_key else {k: v for k, v in server.items() if k != "authkey"}
+        hidden = {"ca_pem"} if with_key else {"ca_pem", "authkey"}  # the CA file's content is not in the API
+        shown = {k: v for k, v in server.items() if k not in hidden}
         return {"Server": shown, "Organisation": self.orgs.get(int(server["org_id"]), {}),
                 "RemoteOrg": self.orgs.get(int(server["remote_org_id"]), {}), "User": []}
 
@@ -448,6 +450,7 @@ def add_server(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[st
         server[flag] = as_bool(data.get(flag, False))
     if server["internal"] and not _internal_allowed(m, remote["id"]):
         server["internal"] = False
+    _store_cert(server, data)
     m.servers[sid] = server
     return m.server_item(server, with_key=True)  # echoes the key, as MISP 2.5.1 does (REFERENCE §11)
 
@@ -481,7 +484,18 @@ def edit_server(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[s
             server["url"] = str(value).rstrip("/")
     if server["internal"] and not _internal_allowed(m, server["remote_org_id"]):
         server["internal"] = False
+    _store_cert(server, data)
     return m.server_item(server, with_key=True)
+
+
+def _store_cert(server: dict[str, Any], data: dict[str, Any]) -> None:
+    """`submitted_cert` (base64 PEM) becomes app/files/certs/<id>.pem; the API shows only its name."""
+    if data.get("submitted_cert"):
+        pem = base64.b64decode(str(data["submitted_cert"])).decode("ascii")
+        if "BEGIN CERTIFICATE" not in pem:
+            raise refuse(403, "The server could not be saved.", {"submitted_cert": ["Invalid certificate."]})
+        server["cert_file"] = f"{server['id']}.pem"
+        server["ca_pem"] = pem
 
 
 @route("GET", r"/servers/testConnection/(\d+)")

@@ -39,6 +39,13 @@ options:
   unpublish_event: {description: Pushed events arrive unpublished., type: bool, default: false}
   internal: {description: Internal link (both ends share the host organisation)., type: bool, default: false}
   self_signed: {description: Accept a self-signed certificate on the remote., type: bool, default: false}
+  ca_pem:
+    description:
+      - PEM certificate of the CA that signed the remote's certificate (the topology's C(tls.ca)). MISP stores it
+        as the entry's C(cert_file) from C(submitted_cert) (ServersController::add/edit). The API does not show a
+        stored CA's content, so the CA is sent when the entry has none.
+    type: str
+    default: ""
   push_rules:
     description: "C({tags: {OR: [names], NOT: [names]}, orgs: {OR: [uuids], NOT: [uuids]}})."
     type: dict
@@ -72,6 +79,7 @@ server:
   type: dict
 """
 
+import base64
 import json
 import secrets
 
@@ -148,12 +156,17 @@ def pull_rules_json(rules):
     return json.dumps(value, sort_keys=True)
 
 
+def submitted(pem):
+    """A CA certificate as ServersController takes it: base64 of the PEM text."""
+    return base64.b64encode(pem.encode("ascii")).decode("ascii")
+
+
 def main():
     rules_spec = dict(type="dict", default={})
     spec = dict(MISP_COMMON_ARGS, name=dict(type="str", required=True), remote_url=dict(type="str", required=True),
                 remote_org_uuid=dict(type="str", required=True), authkey=dict(type="str", default="", no_log=True),
                 push_rules=rules_spec, pull_rules=dict(type="dict", default={}),
-                listing_only=dict(type="bool", default=False))
+                listing_only=dict(type="bool", default=False), ca_pem=dict(type="str", default=""))
     for flag in FLAGS:
         spec[flag] = dict(type="bool", default=False)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
@@ -179,7 +192,10 @@ def main():
                 if not key:
                     raise MispError("no key for the new server entry %s -> %s: the remote's sync key was not "
                                     "minted or provided" % (api.base, p["remote_url"]))
-                created = api.post("/servers/add", dict(wanted, authkey=key))
+                body = dict(wanted, authkey=key)
+                if p["ca_pem"]:
+                    body["submitted_cert"] = submitted(p["ca_pem"])
+                created = api.post("/servers/add", body)
                 if not created.get("Server"):
                     raise MispError("server entry %s was not created" % p["name"])
                 shown = scrub(created["Server"])
@@ -198,6 +214,9 @@ def main():
                 changes[key] = value
         before = dict((k, current.get(k)) for k in changes)
         after = dict(changes)
+        if p["ca_pem"] and not current.get("cert_file"):
+            changes["submitted_cert"] = submitted(p["ca_pem"])
+            before["cert_file"], after["cert_file"] = None, "(the CA of tls.ca)"
         if p["authkey"]:
             changes["authkey"] = p["authkey"]
             before["authkey"], after["authkey"] = "(previous key)", "(new key)"
