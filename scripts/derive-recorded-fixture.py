@@ -21,9 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# The order the families were recorded in: later ones rely on the state earlier ones left
-# (users in the organisation added first, server 1 in a sharing group, ...).
-FAMILY_ORDER = ("organisations", "users", "auth_keys", "servers", "sharing_groups", "tags", "feeds", "settings",
+# The replay order: each family finds the state it relies on (users in the organisation added
+# first, server 1 in a sharing group, ...); settings first, as they were read while the host
+# organisation still had its install name.
+FAMILY_ORDER = ("settings", "organisations", "users", "auth_keys", "servers", "sharing_groups", "tags", "feeds",
                 "roles", "events")
 
 # Fields whose values (not only their types) the replay compares.
@@ -39,6 +40,11 @@ URLS = {"https://misp-a.example": "$A_URL", "https://misp-b.example": "$B_URL",
 # Requests made while recording that are not in the recordings, without which a later exchange
 # cannot be replayed. Each is run on A (through its API) before the exchange named by the key.
 BEFORE: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("settings", "getSetting MISP.host_org_id"): [
+        {"why": "A's baseurl had been set to its public name, which is not the URL the requests came through",
+         "method": "POST", "path": "/servers/serverSettingsEdit/MISP.baseurl",
+         "body": {"value": "https://misp-a.example"}},
+    ],
     ("organisations", "view own org by id"): [
         {"why": "A's initial admin key was key 2 (key 1 had been replaced when A was reset): mint it with "
                 "the recorded comment, use it, and delete key 1",
@@ -117,6 +123,9 @@ def placeholders(value: Any, key_for: str) -> Any:
 
 def derive(recorded: Path) -> dict[str, Any]:
     exchanges: list[dict[str, Any]] = []
+    # A's host organisation had a random UUID at install, which requests name: a placeholder too.
+    first_org = json.loads((recorded / "organisations.json").read_text(encoding="utf-8"))[0]
+    install_uuid = first_org["response"]["body"]["Organisation"]["uuid"]
     for family in FAMILY_ORDER:
         for item in json.loads((recorded / f"{family}.json").read_text(encoding="utf-8")):
             request, response = item["request"], item["response"]
@@ -125,7 +134,8 @@ def derive(recorded: Path) -> dict[str, Any]:
             status, body = response["status"], response["body"]
             entry: dict[str, Any] = {
                 "family": family, "title": item["title"],
-                "request": {"method": request["method"], "path": request["path"],
+                "request": {"method": request["method"],
+                            "path": request["path"].replace(install_uuid, "$A_INSTALL_ORG_UUID"),
                             "body": placeholders(request["body"], key_for)},
                 "status": status, "shape": shape(body), "values": values(body)}
             if status >= 400 and isinstance(body, dict):
@@ -141,6 +151,7 @@ def derive(recorded: Path) -> dict[str, Any]:
                      "(instance A freshly reset, B its peer). Per exchange: the request, the status, the answer's "
                      "shape (keys and JSON types; lists element by element) and the values of a few fields. "
                      "Placeholders: $A_URL, $B_URL, $C_URL (a third instance), $CLOSED_URL (nothing listens), "
+                     "$A_INSTALL_ORG_UUID (A's host org UUID at install), "
                      "$B_SYNC_KEY (a key of a sync user on B), $WRONG_KEY (a 40-character key nobody knows).",
             "exchanges": exchanges}
 

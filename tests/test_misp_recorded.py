@@ -91,7 +91,8 @@ def replay() -> tuple[dict[str, Any], ...]:
         _, key = dispatch(b.state, "POST", f"/auth_keys/add/{user['User']['id']}", b.state.admin_key, "127.0.0.1",
                           {"comment": "for A"})
         names = {"$A_URL": a.url, "$B_URL": b.url, "$C_URL": "http://misp-c.invalid", "$CLOSED_URL": _closed_url(),
-                 "$B_SYNC_KEY": key["AuthKey"]["authkey_raw"], "$WRONG_KEY": new_key()}
+                 "$B_SYNC_KEY": key["AuthKey"]["authkey_raw"], "$WRONG_KEY": new_key(),
+                 "$A_INSTALL_ORG_UUID": a.state.orgs[1]["uuid"]}
         admin_key = a.state.admin_key
         answers = []
         for exchange in EXCHANGES:
@@ -102,7 +103,7 @@ def replay() -> tuple[dict[str, Any], ...]:
                 if step.get("use_as_admin_key"):
                     admin_key = answer["AuthKey"]["authkey_raw"]
             request = exchange["request"]
-            status, answer = dispatch(a.state, request["method"], request["path"], admin_key, "127.0.0.1",
+            status, answer = dispatch(a.state, request["method"], _fill(request["path"], names), admin_key, "127.0.0.1",
                                       _fill(request["body"], names))
             answers.append({"status": status, "answer": answer})
         return tuple(answers)
