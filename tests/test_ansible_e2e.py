@@ -42,6 +42,25 @@ def tag_names(state: MispTestDouble, ids: list[str]) -> set[str]:
     return {state.tags[int(i)]["name"] for i in ids}
 
 
+def assert_every_key_is_pinned(e: Estate) -> None:
+    """No user the play created holds a key without the topology's pinning: the unpinned, never
+    expiring key MISP makes on /admin/users/add is gone, and each key left is one the play minted
+    ("misp-planner ..."), with its link's allowed_ips."""
+    estate = load_estate(e.topology).estate
+    pinning = {f"sync {c.initiator} -> {c.remote} (": sorted(c.allowed_ips) for c in estate.connections}
+    for iid in MANAGED:
+        for key in e.state(iid).keys.values():
+            if key["user_id"] == "1":  # the admin's own key, not a user the play created
+                continue
+            where = f"{iid}: key {key['id']} of user {key['user_id']} ({key['comment']!r})"
+            assert key["comment"].startswith("misp-planner "), where
+            link = [allowed for label, allowed in pinning.items() if label in key["comment"]]
+            if link:
+                assert sorted(key["allowed_ips"] or []) == link[0], where
+            else:
+                assert key["allowed_ips"], f"{where} is not pinned"
+
+
 def verify(e: Estate) -> None:
     """Everything the topology plans exists on the doubles with the planned fields."""
     estate = load_estate(e.topology).estate
@@ -96,9 +115,10 @@ def verify(e: Estate) -> None:
         state = e.state(holder)
         groups = [g for g in state.sharing_groups.values() if g["uuid"] == estate.sharing_group_uuids["fin"]]
         assert len(groups) == 1
-        assert {state.orgs[int(o)]["uuid"] for o in groups[0]["orgs"]} == {orgs[o].uuid for o in fin.orgs}
+        member_orgs, member_servers = state.sg_members(int(groups[0]["id"]))
+        assert {state.orgs[int(o)]["uuid"] for o in member_orgs} == {orgs[o].uuid for o in fin.orgs}
         urls = {estate.instances[holder].url if sid == "0" else state.servers[int(sid)]["url"]
-                for sid in groups[0]["servers"]}
+                for sid in member_servers}
         assert urls == {estate.instances[i].url for i in fin.instances}
     ingest = e.state("ingest")
     feeds = [f for f in ingest.feeds.values() if f["url"] == "https://feeds.example/osint"]
@@ -108,13 +128,14 @@ def verify(e: Estate) -> None:
     hub = e.state("hub")
     assert {u["email"]: u["role_id"] for u in hub.users.values()}["consumer-ids@127.0.0.1"] == "6"  # read only
     assert hub.settings["Plugin.ZeroMQ_enable"] is True and ingest.settings["Plugin.ZeroMQ_enable"] is False
+    assert_every_key_is_pinned(e)
 
 
 def test_check_mode_on_a_fresh_estate_changes_nothing_and_reports_what_it_would_do() -> None:
     _, check, _ = shared_estate()
     assert check.result.rc == 0, {h: s.failures for h, s in check.result.hosts.items()}
     assert check.before == check.after
-    writes = [r for r in check.requests if r.method == "POST" and r.path != "/auth_keys"]  # /auth_keys: a search
+    writes = [r for r in check.requests if r.method == "POST" and r.path != "/tags/search"]  # a search, not a write
     assert not writes, writes
     would = {h: s.changed_tasks for h, s in check.result.hosts.items()}
     assert all(would[h] for h in MANAGED), would

@@ -125,6 +125,22 @@ class MispApi:
                 return item
         return None
 
+    def sharing_groups(self):
+        """Sharing group index entries. MISP answers ``{"response": [...]}`` here (kept for backward
+        compatibility, SharingGroupsController::index), a bare list on older versions."""
+        answer = self.get("/sharing_groups") or []
+        if isinstance(answer, dict):
+            answer = answer.get("response") or []
+        return list(answer)
+
+    def keys_of(self, user_id):
+        """The auth keys of one user. ``GET /auth_keys/index/<user_id>`` filters by user (a
+        ``user_id`` in a ``POST /auth_keys`` body does not: every user's keys come back), and the
+        answer is filtered here again, so that another user's key is never taken for this user's."""
+        listed = self.get("/auth_keys/index/%s" % user_id) or []
+        keys = [item.get("AuthKey", item) for item in listed]
+        return [key for key in keys if str(key.get("user_id")) == str(user_id)]
+
     def users(self):
         return self.get("/admin/users") or []
 

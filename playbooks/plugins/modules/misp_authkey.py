@@ -95,9 +95,7 @@ def main():
             raise MispError("user %s is not on %s" % (p["user_email"], api.base))
         user_id = str(found.get("User", found)["id"])
         now = int(time.time())
-        listed = api.post("/auth_keys", dict(user_id=user_id)) or []
-        same = [item.get("AuthKey", item) for item in listed
-                if item.get("AuthKey", item).get("comment") == p["comment"]]
+        same = [key for key in api.keys_of(user_id) if key.get("comment") == p["comment"]]
         live = [key for key in same if unexpired(key, now)]
         if live and not p["rotate"]:
             # The key stays; its address pinning follows the topology (edited in place, not rotated).

@@ -8,9 +8,14 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: misp_feed
-short_description: Ensure a MISP feed entry exists, matched by URL
+short_description: Ensure a MISP feed entry exists, matched by its name
 description:
-  - Creates the feed when no feed has O(url); otherwise updates the fields that differ (REFERENCE 3.2, 3.3).
+  - The feed is the one named O(name) (the topology's feeder id): it is created when no feed has that
+    name, otherwise the fields that differ are updated, its URL included.
+  - A feed the play did not create is never changed, even with the same URL (a fresh MISP lists
+    its default feeds, e.g. "CIRCL OSINT Feed", disabled; MISP allows several feeds with one URL).
+    Such feeds are reported in RV(foreign_feeds) and in a warning, and the play's feed is created
+    beside them.
   - The distribution is what events created from the feed get; a feeder's events should stay at
     organisation level (0) unless propagation is intended (REFERENCE 3.2).
 options:
@@ -18,8 +23,8 @@ options:
   misp_api_key: {description: Site admin API key., type: str, required: true}
   validate_certs: {description: Verify the TLS certificate., type: bool, default: true}
   timeout: {description: HTTP timeout in seconds., type: int, default: 60}
-  url: {description: Feed URL, the stable key., type: str, required: true}
-  name: {description: Feed name., type: str, required: true}
+  url: {description: Feed URL., type: str, required: true}
+  name: {description: Feed name, the stable key., type: str, required: true}
   provider: {description: Provider shown in MISP., type: str, required: true}
   source_format: {description: Feed format., type: str, choices: [misp, freetext, csv], default: misp}
   enabled: {description: Fetching allowed., type: bool, default: true}
@@ -42,6 +47,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 feed: {description: The feed as stored., returned: success, type: dict}
+foreign_feeds:
+  description: Feeds with the same URL that the play did not create and left as they are (id, name).
+  returned: success
+  type: list
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -52,7 +61,7 @@ BOOLS = ("enabled", "caching_enabled", "publish")
 
 
 def sharing_group_id(api, uuid, check_mode):
-    for item in api.get("/sharing_groups") or []:
+    for item in api.sharing_groups():
         group = item.get("SharingGroup", item)
         if str(group.get("uuid", "")).lower() == uuid.lower():
             return str(group["id"])
@@ -80,11 +89,16 @@ def main():
                       if p["distribution"] == 4 else "0")
         for flag in BOOLS:
             wanted[flag] = p[flag]
-        found = None
+        found, foreign = None, []
         for item in api.get("/feeds") or []:
             feed = item.get("Feed", item)
-            if feed.get("url", "").rstrip("/") == p["url"].rstrip("/"):
-                found = feed
+            if feed.get("name") == p["name"]:
+                found = found or feed
+            elif feed.get("url", "").rstrip("/") == p["url"].rstrip("/"):
+                foreign.append(dict(id=str(feed.get("id")), name=feed.get("name")))
+        for other in foreign:
+            module.warn("feed %s (%s) has the URL of feed %s but was not created by this play: left untouched"
+                        % (other["id"], other["name"], p["name"]))
         if found is None:
             shown = wanted
             if not module.check_mode:
@@ -92,7 +106,7 @@ def main():
                 if not created.get("Feed"):
                     raise MispError("feed %s was not created: %s" % (p["url"], scrub(created)))
                 shown = created["Feed"]
-            return dict(changed=True, feed=scrub(shown), diff=dict(before={}, after=wanted))
+            return dict(changed=True, feed=scrub(shown), foreign_feeds=foreign, diff=dict(before={}, after=wanted))
         changes = {}
         for key, value in wanted.items():
             if key in BOOLS:
@@ -100,7 +114,7 @@ def main():
                     changes[key] = value
             elif str(found.get(key, "")) != str(value):
                 changes[key] = value
-        result = dict(changed=bool(changes), feed=scrub(found))
+        result = dict(changed=bool(changes), feed=scrub(found), foreign_feeds=foreign)
         if changes:
             result["diff"] = dict(before=dict((k, found.get(k)) for k in changes), after=changes)
             if not module.check_mode:

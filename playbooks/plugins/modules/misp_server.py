@@ -84,7 +84,6 @@ import json
 import secrets
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.six.moves.urllib.parse import quote
 from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import (
     MISP_COMMON_ARGS, MispApi, MispError, as_bool, run, scrub)
 
@@ -120,7 +119,10 @@ class Resolver:
         self.created_tags = []
 
     def tag_id(self, name):
-        found = self.api.get("/tags/search/%s" % quote(name, safe=""), allow_404=True) or []
+        # POST /tags/search, not GET /tags/search/<name>: in the path, the ':' of a namespaced tag
+        # ("tlp:clear") is read as a named parameter and nothing is found (MISP 2.5.1). The search
+        # treats '%' as a wildcard, so only an exact name counts.
+        found = self.api.post("/tags/search", dict(tag=name)) or []
         for item in found:
             tag = item.get("Tag", item)
             if tag.get("name") == name:

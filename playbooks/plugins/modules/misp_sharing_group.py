@@ -53,11 +53,19 @@ from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import 
 
 
 def find_group(api, uuid):
-    for item in api.get("/sharing_groups") or []:
+    for item in api.sharing_groups():
         group = item.get("SharingGroup", item)
         if str(group.get("uuid", "")).lower() == uuid.lower():
             return api.get("/sharing_groups/view/%s" % group["id"])
     return None
+
+
+def members(found):
+    """(org uuid -> org id, server ids) of a group as ``/sharing_groups/view`` shows it. A server can
+    be listed twice (MISP adds "this instance" again when a group is added twice); it counts once."""
+    orgs = dict((str(m["Organisation"]["uuid"]).lower(), str(m["org_id"])) for m in found.get("SharingGroupOrg", []))
+    servers = set(str(m["server_id"]) for m in found.get("SharingGroupServer", []))
+    return orgs, servers
 
 
 def main():
@@ -92,15 +100,18 @@ def main():
                 wanted_servers[key] = None
         fields = dict(name=p["name"], releasability=p["releasability"], roaming=p["roaming"])
         found = find_group(api, p["uuid"])
-        changes, before = {}, {}
+        changes, before, warnings = {}, {}, []
         if found is None:
             changes["created"] = dict(fields, uuid=p["uuid"])
-            have_orgs, have_servers, group_id = {}, {}, None
+            # MISP puts "this instance" (server 0) in the list of a new non-roaming group by itself.
+            have_orgs, have_ids, group_id = {}, set() if p["roaming"] else set(["0"]), None
             if not module.check_mode:
                 created = api.post("/sharing_groups/add", dict(fields, uuid=p["uuid"], active=True))
                 if not created.get("SharingGroup"):
                     raise MispError("sharing group %s was not created: %s" % (p["name"], scrub(created)))
                 group_id = str(created["SharingGroup"]["id"])
+                # Diff against what the group holds now, not against an assumption.
+                have_orgs, have_ids = members(api.get("/sharing_groups/view/%s" % group_id))
         else:
             group = found["SharingGroup"]
             group_id = str(group["id"])
@@ -111,16 +122,18 @@ def main():
                 before["fields"] = dict((k, group.get(k)) for k in edits)
                 if not module.check_mode:
                     api.post("/sharing_groups/edit/%s" % group_id, edits)
-            have_orgs = dict((str(m["Organisation"]["uuid"]).lower(), str(m["org_id"]))
-                             for m in found.get("SharingGroupOrg", []))
-            have_servers = dict(("__local__" if str(m["server_id"]) == "0" else str(m["server_id"]), str(m["server_id"]))
-                                for m in found.get("SharingGroupServer", []))
+            have_orgs, have_ids = members(found)
         add_orgs = sorted(set(wanted_orgs) - set(have_orgs))
         remove_orgs = sorted(set(have_orgs) - set(wanted_orgs))
         wanted_ids = set(v for v in wanted_servers.values() if v is not None)
-        have_ids = set(have_servers.values())
         add_servers = sorted(wanted_ids - have_ids) + [k for k, v in wanted_servers.items() if v is None]
         remove_servers = sorted(have_ids - wanted_ids)
+        if "0" in add_servers:
+            # /sharing_groups/addServer/<id>/0 answers 405 "Invalid Server.": MISP adds this instance
+            # only when it creates a group (SharingGroupsController::add).
+            add_servers.remove("0")
+            warnings.append("sharing group %s does not list this instance (%s) and MISP's API cannot add it; "
+                            "add it in the group's edit page" % (p["name"], p["local_url"]))
         if add_orgs or remove_orgs:
             before["organisations"] = sorted(have_orgs)
             changes["organisations"] = sorted(wanted_orgs)
@@ -136,6 +149,8 @@ def main():
                 api.post("/sharing_groups/addServer/%s/%s" % (group_id, server_id), dict(all_orgs=False))
             for server_id in remove_servers:
                 api.post("/sharing_groups/removeServer/%s/%s" % (group_id, server_id))
+        for warning in warnings:
+            module.warn(warning)
         result = dict(changed=bool(changes), sharing_group=dict(id=group_id, uuid=p["uuid"], name=p["name"]))
         if changes:
             result["diff"] = dict(before=before, after=changes)

@@ -13,6 +13,10 @@ description:
   - Creates the user when no user has O(email); otherwise moves it to the wanted organisation and role.
   - Users are created with C(change_pw=false), C(termsaccepted=true) and no notification, so that API
     keys of sync and tool users work at once (REFERENCE 1.5, 11).
+  - C(/admin/users/add) also creates an auth key for the new user, without comment, address pinning
+    or expiry (MISP 2.5.1, UsersController::admin_add). That key is deleted at once; on every run,
+    any key of the user with no comment and no C(allowed_ips) is deleted too (RV(deleted_keys)).
+    Keys with a comment are kept, in particular those misp_authkey mints ("misp-planner ...").
 options:
   misp_url: {description: Base URL of the MISP instance., type: str, required: true}
   misp_api_key: {description: Site admin API key., type: str, required: true}
@@ -40,11 +44,28 @@ user:
   description: The user (id, email, org_id, role_id), without any key.
   returned: success
   type: dict
+deleted_keys:
+  description: Ids of the user's unlabelled, unpinned auth keys that were (or in check mode would be) deleted.
+  returned: success
+  type: list
 """
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import (
     MISP_COMMON_ARGS, MispApi, MispError, as_bool, run, scrub)
+
+
+def unlabelled_unpinned(key):
+    """A key nobody labelled nor pinned: the one /admin/users/add creates, or one made by hand alike."""
+    return not str(key.get("comment") or "").strip() and not key.get("allowed_ips")
+
+
+def delete_unlabelled_keys(api, user_id, check_mode):
+    doomed = sorted((str(key["id"]) for key in api.keys_of(user_id) if unlabelled_unpinned(key)), key=int)
+    if not check_mode:
+        for key_id in doomed:
+            api.post("/auth_keys/delete/%s" % key_id)
+    return doomed
 
 
 def main():
@@ -62,7 +83,7 @@ def main():
         found = api.user_by_email(p["email"])
         wanted = dict(email=p["email"], org_id=org_id, role_id=str(p["role_id"]), disabled=p["disabled"])
         if found is None:
-            after = dict(wanted)
+            after, deleted = dict(wanted), []
             if not module.check_mode:
                 # change_pw is a "0"/"1" string in MISP's OpenAPI document, the other flags booleans.
                 body = dict(wanted, change_pw="0", termsaccepted=True, notify=False, autoalert=False)
@@ -70,8 +91,10 @@ def main():
                 if not created.get("User"):
                     raise MispError("user %s was not created: %s" % (p["email"], scrub(created)))
                 after = created["User"]
-            return dict(changed=True, user=scrub(after), diff=dict(before={}, after=wanted))
+                deleted = delete_unlabelled_keys(api, after["id"], False)
+            return dict(changed=True, user=scrub(after), deleted_keys=deleted, diff=dict(before={}, after=wanted))
         user = found.get("User", found)
+        deleted = delete_unlabelled_keys(api, user["id"], module.check_mode)
         changes = {}
         if org_id is None or str(user.get("org_id")) != org_id:
             changes["org_id"] = org_id
@@ -79,11 +102,15 @@ def main():
             changes["role_id"] = str(p["role_id"])
         if as_bool(user.get("disabled", False)) != p["disabled"]:
             changes["disabled"] = p["disabled"]
-        result = dict(changed=bool(changes), user=scrub(user))
+        result = dict(changed=bool(changes) or bool(deleted), user=scrub(user), deleted_keys=deleted)
+        if deleted:
+            changes["deleted_keys"] = deleted
         if changes:
-            result["diff"] = dict(before=dict((k, user.get(k)) for k in changes), after=changes)
-            if not module.check_mode:
-                api.post("/admin/users/edit/%s" % user["id"], changes)
+            result["diff"] = dict(before=dict((k, user.get(k)) for k in changes if k != "deleted_keys"),
+                                  after=changes)
+            edits = dict((k, v) for k, v in changes.items() if k != "deleted_keys")
+            if edits and not module.check_mode:
+                api.post("/admin/users/edit/%s" % user["id"], edits)
         return result
 
     run(module, action)
