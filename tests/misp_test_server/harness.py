@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,6 +120,7 @@ class Estate:
         """API phases only; the schedules' cron files go to a folder of the test, written locally."""
         self.cron_dir.mkdir(exist_ok=True)
         return {"misp_provision_stack": False, "ansible_connection": "local", "ansible_become": False,
+                "ansible_python_interpreter": sys.executable,
                 "misp_cron_file": f"{self.cron_dir}/{{{{ inventory_hostname }}}}", **more}
 
     def apply(self, check: bool = False, **more: Any) -> ApplyResult:
