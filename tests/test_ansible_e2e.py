@@ -121,8 +121,13 @@ def verify(e: Estate) -> None:
                 for sid in member_servers}
         assert urls == {estate.instances[i].url for i in fin.instances}
     ingest = e.state("ingest")
-    feeds = [f for f in ingest.feeds.values() if f["url"] == "https://feeds.example/osint"]
-    assert len(feeds) == 1 and feeds[0]["distribution"] == "0" and feeds[0]["enabled"] is True
+    feeds = [f for f in ingest.feeds.values() if f["url"] == "https://www.circl.lu/doc/misp/feed-osint"]
+    ours = [f for f in feeds if not f["default"]]
+    assert len(ours) == 1 and ours[0]["distribution"] == "0" and ours[0]["enabled"] is True
+    for iid in MANAGED:  # MISP's default feeds are left as a fresh install has them
+        defaults = [f for f in e.state(iid).feeds.values() if f["default"]]
+        assert [(f["id"], f["name"], f["distribution"], f["enabled"]) for f in defaults] == \
+            [("1", "CIRCL OSINT Feed", "3", False), ("2", "The Botvrij.eu Data", "3", False)]
     roles = {u["email"]: u["role_id"] for u in ingest.users.values()}
     assert roles["feeder-sandbox@127.0.0.1"] == "3"  # adds events, does not publish
     hub = e.state("hub")
@@ -148,10 +153,15 @@ def test_apply_provisions_both_ends_of_every_link() -> None:
     verify(estate)
 
 
-def test_second_run_changes_nothing() -> None:
+def test_second_run_changes_nothing_and_check_mode_after_it_reports_no_change() -> None:
     estate, _, _ = shared_estate()
     again = estate.apply()
     assert again.rc == 0 and again.changed == 0, {h: s.changed_tasks for h, s in again.hosts.items()}
+    assert set(again.hosts) >= set(MANAGED) and all(again.hosts[h].changed == 0 for h in MANAGED)
+    before = {name: d.state.snapshot() for name, d in estate.doubles.items()}
+    check = estate.apply(check=True)
+    assert check.rc == 0 and check.changed == 0, {h: s.changed_tasks for h, s in check.hosts.items()}
+    assert before == {name: d.state.snapshot() for name, d in estate.doubles.items()}
 
 
 def test_editing_a_filter_updates_the_one_server_entry_in_place() -> None:

@@ -44,7 +44,8 @@ feeders:
     kind: osint-feed
     into: ingest
     via: feed
-    feed: {{url: "https://feeds.example/osint", format: misp}}
+    # The URL of the default feed a fresh MISP lists: the play must create its own beside it.
+    feed: {{url: "https://www.circl.lu/doc/misp/feed-osint", format: misp}}
     distribution: organisation
   sandbox: {{kind: sandbox, into: ingest, allowed_ips: [127.0.0.1/32]}}
 sync:
