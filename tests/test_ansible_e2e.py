@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible.parsing.vault import VaultLib, VaultSecret
 from misp_test_server.harness import (
     MANAGED,
+    VAULT_PASSWORD,
     Estate,
     edited_check,
     edited_run,
@@ -61,6 +63,24 @@ def assert_every_key_is_pinned(e: Estate) -> None:
                 assert key["allowed_ips"], f"{where} is not pinned"
 
 
+def handed_over(e: Estate, instance: str, name: str, user: dict[str, Any], allowed_ips: tuple[str, ...] | list[str]) -> None:
+    """A key the play minted for someone else: one per user, labelled, pinned, expiring, and stored
+    only in its ansible-vault file, which decrypts to a key that works as that user."""
+    state = e.state(instance)
+    keys = [k for k in state.keys.values() if k["user_id"] == user["id"]]
+    assert len(keys) == 1, f"{instance}: {user['email']} holds {len(keys)} keys"
+    assert keys[0]["comment"].startswith("misp-planner ") and int(keys[0]["expiration"]) > time.time()
+    assert sorted(keys[0]["allowed_ips"] or []) == sorted(allowed_ips)
+    stored = (e.keys_dir / instance / f"{name}.vault").read_bytes()
+    assert stored.startswith(b"$ANSIBLE_VAULT;")
+    vault = VaultLib([("misp-planner", VaultSecret(VAULT_PASSWORD.encode()))])
+    key = vault.decrypt(stored).decode().strip()
+    assert key not in stored.decode()
+    status, answer = dispatch(state, "GET", "/servers/getVersion", key, (allowed_ips or ["127.0.0.1"])[0].split("/")[0],
+                              None)
+    assert status == 200, answer
+
+
 def verify(e: Estate) -> None:
     """Everything the topology plans exists on the doubles with the planned fields."""
     estate = load_estate(e.topology).estate
@@ -73,12 +93,13 @@ def verify(e: Estate) -> None:
     for conn in estate.connections:
         init, remote = estate.instances[conn.initiator], estate.instances[conn.remote]
         if not init.managed:
-            # Someone else's initiator: our remote gives it its org and a sync user, and no key.
+            # Someone else's initiator: our remote gives it its org, a sync user and a key for its
+            # operator, pinned and expiring, stored only encrypted.
             rstate = e.state(conn.remote)
             sync_org = org_by_uuid(rstate, orgs[init.host_org].uuid)
             users = [u for u in rstate.users.values() if u["email"] == f"sync-{conn.initiator}@127.0.0.1"]
             assert len(users) == 1 and users[0]["role_id"] == "5" and users[0]["org_id"] == sync_org["id"]
-            assert not [k for k in rstate.keys.values() if k["user_id"] == users[0]["id"]]
+            handed_over(e, conn.remote, f"sync-{conn.initiator}--{conn.remote}", users[0], conn.allowed_ips)
             continue
         state = e.state(conn.initiator)
         entries = [s for s in state.servers.values() if s["url"] == remote.url]
@@ -132,6 +153,9 @@ def verify(e: Estate) -> None:
     assert roles["feeder-sandbox@127.0.0.1"] == "3"  # adds events, does not publish
     hub = e.state("hub")
     assert {u["email"]: u["role_id"] for u in hub.users.values()}["consumer-ids@127.0.0.1"] == "6"  # read only
+    for instance, name, allowed in (("hub", "consumer-ids", ["127.0.0.1/32"]), ("ingest", "feeder-sandbox", ["127.0.0.1/32"])):
+        user = next(u for u in e.state(instance).users.values() if u["email"] == f"{name}@127.0.0.1")
+        handed_over(e, instance, name, user, allowed)
     assert hub.settings["Plugin.ZeroMQ_enable"] is True and ingest.settings["Plugin.ZeroMQ_enable"] is False
     assert_every_key_is_pinned(e)
 

@@ -97,6 +97,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "MISP.disable_emailing": {"type": "boolean", "level": 0, "test": "testBool", "default": True,
                               "blocked": "E-mailing is blocked."},
     "Plugin.Sightings_policy": {"type": "numeric", "level": 1, "test": "testForEmpty", "default": 0},
+    # Server.php serverSettings (MISP PR #5856): authkeys masked in the legacy audit log when true.
+    "Security.do_not_log_authkeys": {"type": "boolean", "level": 0, "test": "testBool", "default": False},
     "Plugin.ZeroMQ_enable": {"type": "boolean", "level": 2, "test": "testBool", "default": False},
     "Plugin.ZeroMQ_event_notifications_enable": {"type": "boolean", "level": 2, "test": "testBool", "default": False},
     "Plugin.ZeroMQ_object_notifications_enable": {"type": "boolean", "level": 2, "test": "testBool",
