@@ -18,6 +18,7 @@ import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 from misp_test_server.harness import (
     MANAGED,
+    TEST_CA,
     VAULT_PASSWORD,
     Estate,
     edited_check,
@@ -118,6 +119,8 @@ def verify(e: Estate) -> None:
                 {orgs[o].uuid for o in conn.push.orgs.exclude}
         if conn.pull is not None:
             assert set(pull_rules["tags"]["NOT"]) == set(conn.pull.tags.exclude)  # names, evaluated remotely
+        # tls.ca: the remote's CA is the entry's CA file (sent once as submitted_cert).
+        assert (server.get("ca_pem") == TEST_CA) is (conn.tls_ca is not None), server.get("cert_file")
         status, answer = dispatch(state, "GET", f"/servers/testConnection/{server['id']}", state.admin_key,
                                   "127.0.0.1", None)
         assert (status, answer["status"]) == (200, 1), f"{conn.initiator} -> {conn.remote}: {answer}"
@@ -132,7 +135,9 @@ def verify(e: Estate) -> None:
             assert sorted(keys[0]["allowed_ips"]) == sorted(conn.allowed_ips)
             assert int(keys[0]["expiration"]) > time.time()
     fin = estate.sharing_groups["fin"]
-    for holder in fin.instances:
+    # ingest is not on the group's list, but its host org is a member: it must hold the group so that
+    # an event can be created in it there (MISP answers 405 otherwise), as `flows` assumes.
+    for holder in [*fin.instances, "ingest"]:
         state = e.state(holder)
         groups = [g for g in state.sharing_groups.values() if g["uuid"] == estate.sharing_group_uuids["fin"]]
         assert len(groups) == 1
@@ -140,7 +145,12 @@ def verify(e: Estate) -> None:
         assert {state.orgs[int(o)]["uuid"] for o in member_orgs} == {orgs[o].uuid for o in fin.orgs}
         urls = {estate.instances[holder].url if sid == "0" else state.servers[int(sid)]["url"]
                 for sid in member_servers}
-        assert urls == {estate.instances[i].url for i in fin.instances}
+        # A holder off the list still lists itself: MISP adds "this instance" to a new group and refuses
+        # to remove it.
+        assert urls == {estate.instances[i].url for i in {*fin.instances, holder}}
+        status, answer = dispatch(state, "POST", "/events/add", state.admin_key, "127.0.0.1",
+                                  {"info": "group event", "distribution": 4, "sharing_group_id": groups[0]["uuid"]})
+        assert status == 200, (holder, answer)
     ingest = e.state("ingest")
     feeds = [f for f in ingest.feeds.values() if f["url"] == "https://www.circl.lu/doc/misp/feed-osint"]
     ours = [f for f in feeds if not f["default"]]
@@ -259,3 +269,74 @@ def test_interrupted_apply_converges(tmp_path: Path) -> None:
         for path in _files(estate.project):
             text = path.read_bytes()
             assert not [s for s in estate.secrets() if s.encode() in text], path
+
+
+def cron_lines(estate: Estate, host: str) -> list[str]:
+    return [line for line in (estate.cron_dir / host).read_text().splitlines() if line and not line.startswith("#")]
+
+
+def test_every_interval_of_the_topology_is_a_scheduled_job_with_the_real_ids() -> None:
+    estate, _, _ = shared_estate()
+    hub, ingest = estate.state("hub"), estate.state("ingest")
+    partner_entry = next(s for s in hub.servers.values() if s["url"] == estate.doubles["partner"].url)
+    ingest_entry = next(s for s in hub.servers.values() if s["url"] == estate.doubles["ingest"].url)
+    # pull every 45m: cron repeats 30 minutes exactly, never less often than asked; pull: true runs daily.
+    lines = cron_lines(estate, "hub")
+    assert any(line.endswith(f"Server pull 1 {partner_entry['id']} full >> "
+                             "/var/www/MISP/app/tmp/logs/misp-planner-jobs.log 2>&1") and "-59/30 * * * * www-data" in line
+               for line in lines), lines
+    assert any(f"Server pull 1 {ingest_entry['id']} full" in line and line.split()[2:5] == ["*", "*", "*"]
+               for line in lines), lines
+    assert "every 45m asked; cron runs it every 30m" in (estate.cron_dir / "hub").read_text()
+    feed = next(f for f in ingest.feeds.values() if f["name"] == "osint")
+    fetches = [line for line in cron_lines(estate, "ingest") if f"Server fetchFeed 1 {feed['id']} >>" in line]
+    assert len(fetches) == 1 and fetches[0].split()[1].endswith("-23/6"), cron_lines(estate, "ingest")  # 6h
+    assert not [line for line in cron_lines(estate, "partner") if "Server" in line]  # partner only pushes
+    assert not [line for host in MANAGED for line in cron_lines(estate, host) if "NEW" in line]
+
+
+def test_api_plays_run_on_the_controller_whatever_connection_the_inventory_gives(tmp_path: Path) -> None:
+    """A host's own ansible_connection (ssh to a port where nothing listens) must not reach the API
+    plays: they talk to MISP's API from the controller."""
+    with running_estate(tmp_path) as estate:
+        (estate.project / "host_vars" / "hub" / "connection.yml").write_text(
+            "ansible_connection: ssh\nansible_host: 127.0.0.1\nansible_port: 9\n", encoding="utf-8")
+        result = estate.apply(misp_manage_schedules=False, ansible_connection=None)
+        assert result.rc == 0, {h: s.failures for h, s in result.hosts.items()}
+        assert result.hosts["hub"].changed and not result.hosts["hub"].unreachable
+
+
+def test_a_removed_link_is_reported_then_pruned(tmp_path: Path) -> None:
+    with running_estate(tmp_path) as estate:
+        assert estate.apply().rc == 0
+        hub, ingest = estate.state("hub"), estate.state("ingest")
+        entry = next(s for s in hub.servers.values() if s["url"] == estate.doubles["ingest"].url)
+        user = next(u for u in ingest.users.values() if u["email"] == "sync-hub@127.0.0.1")
+        key = next(k for k in ingest.keys.values() if k["comment"].startswith("misp-planner sync hub -> ingest"))
+        estate.write(hub_ingest=False)
+        estate.generate()
+
+        reported = estate.apply()
+        assert reported.rc == 0, {h: s.failures for h, s in reported.hosts.items()}
+        assert any(entry["name"] in w and "--prune" in w for w in reported.hosts["hub"].warnings), reported.hosts["hub"]
+        assert any("sync-hub@127.0.0.1" in w for w in reported.hosts["ingest"].warnings)
+        assert any(key["comment"] in w for w in reported.hosts["ingest"].warnings)
+        assert int(entry["id"]) in hub.servers and hub.servers[int(entry["id"])]["pull"] is True  # untouched
+        assert int(key["id"]) in ingest.keys and ingest.users[int(user["id"])]["disabled"] is False
+        # A hand-made entry is reported and never touched, also with --prune.
+        _, made = dispatch(hub, "POST", "/servers/add", hub.admin_key, "127.0.0.1",
+                           {"name": "by hand", "url": "https://elsewhere.example", "remote_org_id": 1,
+                            "authkey": "A" * 40})
+        before = estate.state("hub").snapshot()
+        check = estate.apply(check=True, misp_prune=True)
+        assert check.rc == 0 and before == estate.state("hub").snapshot()
+        assert "Server entries, sync users and keys the topology no longer has" in check.hosts["hub"].changed_tasks
+
+        pruned = estate.apply(misp_prune=True)
+        assert pruned.rc == 0, {h: s.failures for h, s in pruned.hosts.items()}
+        assert int(entry["id"]) not in hub.servers and int(made["Server"]["id"]) in hub.servers
+        assert any("by hand" in w and "left alone" in w for w in pruned.hosts["hub"].warnings)
+        assert int(key["id"]) not in ingest.keys and ingest.users[int(user["id"])]["disabled"] is True
+        again = estate.apply(misp_prune=True)
+        assert again.rc == 0 and again.changed == 0, {h: s.changed_tasks for h, s in again.hosts.items()}
+        verify(estate)

@@ -18,6 +18,8 @@ from planner.pipeline import load_estate
 from planner.sizing import size_estate
 
 MANAGED = ("hub", "ingest", "partner")
+# A CA certificate (public, made for these tests) for the hub -> partner link's tls.ca.
+TEST_CA = (Path(__file__).resolve().parent.parent / "rules" / "MP406" / "certs" / "two-ca.pem").read_text(encoding="ascii")
 VAULT_PASSWORD = "test vault password, not a secret"
 EXTERNAL = "ext"
 
@@ -45,18 +47,19 @@ feeders:
     into: ingest
     via: feed
     # The URL of the default feed a fresh MISP lists: the play must create its own beside it.
-    feed: {{url: "https://www.circl.lu/doc/misp/feed-osint", format: misp}}
+    feed: {{url: "https://www.circl.lu/doc/misp/feed-osint", format: misp, fetch_every: 6h}}
     distribution: organisation
   sandbox: {{kind: sandbox, into: ingest, allowed_ips: [127.0.0.1/32]}}
 sync:
-  - {{initiator: hub, remote: ingest, pull: true, internal: true, allowed_ips: [127.0.0.1/32]}}
+{hub_ingest}
   - initiator: hub
     remote: partner
     push:
       tags: {{include: [{push_tags}], exclude: ["tlp:red"]}}
       orgs: {{exclude: [bank]}}
-    pull: {{tags: {{exclude: ["tlp:amber"]}}}}
+    pull: {{every: 45m, tags: {{exclude: ["tlp:amber"]}}}}
     sightings: true
+    tls: {{ca: partner-ca.pem}}
     allowed_ips: [{partner_ips}]
   - initiator: partner
     remote: hub
@@ -67,7 +70,7 @@ sync:
 sharing_groups:
   fin:
     orgs: [csirt, bank, partner-org]
-    instances: [hub, partner, ingest]
+    instances: [hub, partner]  # ingest holds it too: its host org is a member
     releasability: Test finance group
 consumers:
   siem: {{kind: siem, from: hub, via: zmq}}
@@ -84,10 +87,12 @@ class Estate:
     def state(self, name: str) -> MispTestDouble:
         return self.doubles[name].state
 
-    def write(self, push_tags: str = '"tlp:green"', partner_ips: str = "127.0.0.1/32") -> None:
+    def write(self, push_tags: str = '"tlp:green"', partner_ips: str = "127.0.0.1/32", hub_ingest: bool = True) -> None:
         urls = {name: d.url for name, d in self.doubles.items()}
-        self.topology.write_text(TOPOLOGY.format(push_tags=push_tags, partner_ips=partner_ips, **urls),
-                                 encoding="utf-8")
+        link = "  - {initiator: hub, remote: ingest, pull: true, internal: true, allowed_ips: [127.0.0.1/32]}"
+        self.topology.write_text(TOPOLOGY.format(push_tags=push_tags, partner_ips=partner_ips,
+                                                 hub_ingest=link if hub_ingest else "", **urls), encoding="utf-8")
+        (self.topology.parent / "partner-ca.pem").write_text(TEST_CA, encoding="ascii")
 
     def generate(self) -> None:
         import shutil
@@ -120,9 +125,10 @@ class Estate:
     def extravars(self, **more: Any) -> dict[str, Any]:
         """API phases only; the schedules' cron files go to a folder of the test, written locally."""
         self.cron_dir.mkdir(exist_ok=True)
-        return {"misp_provision_stack": False, "ansible_connection": "local", "ansible_become": False,
+        chosen = {"misp_provision_stack": False, "ansible_connection": "local", "ansible_become": False,
                 "ansible_python_interpreter": sys.executable,
                 "misp_cron_file": f"{self.cron_dir}/{{{{ inventory_hostname }}}}", **more}
+        return {k: v for k, v in chosen.items() if v is not None}  # None: leave it to the inventory
 
     def apply(self, check: bool = False, **more: Any) -> ApplyResult:
         saved = {k: os.environ.get(k) for k in self.env()}

@@ -127,7 +127,9 @@ def main():
         remove_orgs = sorted(set(have_orgs) - set(wanted_orgs))
         wanted_ids = set(v for v in wanted_servers.values() if v is not None)
         add_servers = sorted(wanted_ids - have_ids) + [k for k, v in wanted_servers.items() if v is None]
-        remove_servers = sorted(have_ids - wanted_ids)
+        # Server 0 is "this instance": MISP lists it in every non-roaming group created here and refuses to
+        # add or remove it (405 "Invalid Server.", SharingGroupsController on MISP 2.5.1), so it stays.
+        remove_servers = sorted(have_ids - wanted_ids - set(["0"]))
         if "0" in add_servers:
             # /sharing_groups/addServer/<id>/0 answers 405 "Invalid Server.": MISP adds this instance
             # only when it creates a group (SharingGroupsController::add).
