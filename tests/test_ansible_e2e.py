@@ -234,3 +234,29 @@ def test_interrupted_apply_converges(tmp_path: Path) -> None:
         for path in _files(estate.project):
             text = path.read_bytes()
             assert not [s for s in estate.secrets() if s.encode() in text], path
+
+
+SYNC_USER_TASK = "A sync user for the initiator, with the Sync user role"
+
+
+def test_unlabelled_unpinned_keys_of_play_users_go_and_labelled_ones_stay() -> None:
+    """A key like the one /admin/users/add makes (no comment, no pinning) that appears later on a
+    user the play manages is reported by --check and deleted by apply; a key with a comment stays."""
+    estate, _, _ = shared_estate()
+    partner = estate.state("partner")
+    user = next(u for u in partner.users.values() if u["email"] == "sync-hub@127.0.0.1")
+    admin = partner.admin_key
+    _, bare = dispatch(partner, "POST", f"/auth_keys/add/{user['id']}", admin, "127.0.0.1", {})
+    _, labelled = dispatch(partner, "POST", f"/auth_keys/add/{user['id']}", admin, "127.0.0.1",
+                           {"comment": "made by hand for a test tool"})
+    snapshot = partner.snapshot()
+    check = estate.apply(check=True)
+    assert check.rc == 0 and check.hosts["partner"].changed_tasks == [SYNC_USER_TASK]
+    assert partner.snapshot() == snapshot
+    applied = estate.apply()
+    assert applied.rc == 0 and applied.hosts["partner"].changed_tasks == [SYNC_USER_TASK]
+    assert applied.changed == applied.hosts["partner"].changed
+    kept = {k["id"] for k in partner.keys.values() if k["user_id"] == user["id"]}
+    assert bare["AuthKey"]["id"] not in kept and labelled["AuthKey"]["id"] in kept
+    dispatch(partner, "POST", f"/auth_keys/delete/{labelled['AuthKey']['id']}", admin, "127.0.0.1", {})
+    verify(estate)
