@@ -149,7 +149,9 @@ def derive(recorded: Path) -> dict[str, Any]:
         raise SystemExit(f"preconditions name exchanges that are not recorded: {sorted(unused)}")
     return {"about": "Derived by scripts/derive-recorded-fixture.py from REST exchanges recorded on MISP 2.5.1 "
                      "(instance A freshly reset, B its peer). Per exchange: the request, the status, the answer's "
-                     "shape (keys and JSON types; lists element by element) and the values of a few fields. "
+                     "shape (keys and JSON types; lists element by element) and the values of a few fields. An "
+                     "exchange's \"before\" lists requests made while recording but not recorded, which it relies "
+                     "on, each with why. "
                      "Placeholders: $A_URL, $B_URL, $C_URL (a third instance), $CLOSED_URL (nothing listens), "
                      "$A_INSTALL_ORG_UUID (A's host org UUID at install), "
                      "$B_SYNC_KEY (a key of a sync user on B), $WRONG_KEY (a 40-character key nobody knows).",

@@ -288,7 +288,7 @@ def test_every_interval_of_the_topology_is_a_scheduled_job_with_the_real_ids() -
     assert any(f"Server pull 1 {ingest_entry['id']} full" in line and line.split()[2:5] == ["*", "*", "*"]
                for line in lines), lines
     assert "every 45m asked; cron runs it every 30m" in (estate.cron_dir / "hub").read_text()
-    feed = next(f for f in ingest.feeds.values() if f["name"] == "osint")
+    feed = next(f for f in ingest.feeds.values() if f["name"] == "osint (misp-planner)")
     fetches = [line for line in cron_lines(estate, "ingest") if f"Server fetchFeed 1 {feed['id']} >>" in line]
     assert len(fetches) == 1 and fetches[0].split()[1].endswith("-23/6"), cron_lines(estate, "ingest")  # 6h
     assert not [line for line in cron_lines(estate, "partner") if "Server" in line]  # partner only pushes
@@ -340,3 +340,29 @@ def test_a_removed_link_is_reported_then_pruned(tmp_path: Path) -> None:
         again = estate.apply(misp_prune=True)
         assert again.rc == 0 and again.changed == 0, {h: s.changed_tasks for h, s in again.hosts.items()}
         verify(estate)
+
+
+SYNC_USER_TASK = "A sync user for the initiator, with the Sync user role"
+
+
+def test_unlabelled_unpinned_keys_of_play_users_go_and_labelled_ones_stay() -> None:
+    """A key like the one /admin/users/add makes (no comment, no pinning) that appears later on a
+    user the play manages is reported by --check and deleted by apply; a key with a comment stays."""
+    estate, _, _ = shared_estate()
+    partner = estate.state("partner")
+    user = next(u for u in partner.users.values() if u["email"] == "sync-hub@127.0.0.1")
+    admin = partner.admin_key
+    _, bare = dispatch(partner, "POST", f"/auth_keys/add/{user['id']}", admin, "127.0.0.1", {})
+    _, labelled = dispatch(partner, "POST", f"/auth_keys/add/{user['id']}", admin, "127.0.0.1",
+                           {"comment": "made by hand for a test tool"})
+    snapshot = partner.snapshot()
+    check = estate.apply(check=True)
+    assert check.rc == 0 and check.hosts["partner"].changed_tasks == [SYNC_USER_TASK]
+    assert partner.snapshot() == snapshot
+    applied = estate.apply()
+    assert applied.rc == 0 and applied.hosts["partner"].changed_tasks == [SYNC_USER_TASK]
+    assert applied.changed == applied.hosts["partner"].changed
+    kept = {k["id"] for k in partner.keys.values() if k["user_id"] == user["id"]}
+    assert bare["AuthKey"]["id"] not in kept and labelled["AuthKey"]["id"] in kept
+    dispatch(partner, "POST", f"/auth_keys/delete/{labelled['AuthKey']['id']}", admin, "127.0.0.1", {})
+    verify(estate)

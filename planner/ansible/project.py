@@ -257,7 +257,9 @@ class _Writer:
                 continue
             group = feeder.sharing_group
             feeds.append({
-                "name": fid, "url": feeder.feed.url, "provider": self.e.organisations[self.e.feeder_org(fid)].name,
+                # The name marks the feed as the play's: a preinstalled or hand-made feed with the same URL
+                # is left alone (misp_feed matches by name).
+                "id": fid, "name": f"{fid} ({MARK})", "url": feeder.feed.url, "provider": self.e.organisations[self.e.feeder_org(fid)].name,
                 "source_format": feeder.feed.format, "enabled": True, "caching_enabled": feeder.feed.cache_only,
                 "distribution": int(feeder.distribution), "publish": feeder.publish,
                 "sharing_group_uuid": self.e.sharing_group_uuids[group] if group else "",

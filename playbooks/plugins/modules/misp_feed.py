@@ -92,7 +92,7 @@ def main():
         found, foreign = None, []
         for item in api.get("/feeds") or []:
             feed = item.get("Feed", item)
-            if feed.get("name") == p["name"]:
+            if feed.get("name") == p["name"] and not as_bool(feed.get("default", False)):  # never a default feed
                 found = found or feed
             elif feed.get("url", "").rstrip("/") == p["url"].rstrip("/"):
                 foreign.append(dict(id=str(feed.get("id")), name=feed.get("name")))

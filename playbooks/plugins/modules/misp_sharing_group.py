@@ -151,6 +151,13 @@ def main():
                 api.post("/sharing_groups/addServer/%s/%s" % (group_id, server_id), dict(all_orgs=False))
             for server_id in remove_servers:
                 api.post("/sharing_groups/removeServer/%s/%s" % (group_id, server_id))
+            if remove_servers:
+                # MISP 2.5.1 was seen deleting another entry of the list on removeServer (the row whose
+                # id is the server id): check what the list holds now rather than trust the answer.
+                _, now_ids = members(api.get("/sharing_groups/view/%s" % group_id))
+                if now_ids != wanted_ids:
+                    warnings.append("sharing group %s lists servers %s after the update, not %s: fix its server "
+                                    "list in MISP's edit page" % (p["name"], sorted(now_ids), sorted(wanted_ids)))
         for warning in warnings:
             module.warn(warning)
         result = dict(changed=bool(changes), sharing_group=dict(id=group_id, uuid=p["uuid"], name=p["name"]))
