@@ -201,9 +201,9 @@ def test_generated_estate_files_match_the_golden_project(tmp_path: Path) -> None
         assert data == golden[name], f"{name} differs from {GOLDEN / name} (UPDATE_GOLDEN=1 after a deliberate change)"
 
 
-def test_readme_lists_a_sync_user_for_an_initiator_run_by_someone_else(tmp_path: Path) -> None:
+def test_readme_and_handover_for_an_initiator_run_by_someone_else(tmp_path: Path) -> None:
     # Bank C (unmanaged) pulls from the hub instead of the hub pushing to it: our hub gets a sync user
-    # for Bank C, whose operator needs a key from us; no remote of ours is run by someone else any more.
+    # and mints a key for Bank C's operator; no remote of ours is run by someone else any more.
     example = next(p for p in EXAMPLES if p.parent.name == "sector-isac")
     text = example.read_text(encoding="utf-8")
     old = "  - initiator: isac-hub\n    remote: bank-c-misp\n    push:"
@@ -213,13 +213,14 @@ def test_readme_lists_a_sync_user_for_an_initiator_run_by_someone_else(tmp_path:
                                           "    allowed_ips: [203.0.113.7/32]\n    pull:"), encoding="utf-8")
     project = generate(topology, tmp_path / "out")
     readme = (project / "README.md").read_text(encoding="utf-8")
-    sync_line = ("- `sync-bank-c-misp@misp.bank-c.example` on `isac-hub` (sync user for `bank-c-misp`, run by "
-                 "someone else: give its operator a key pinned to 203.0.113.7/32)")
-    assert readme.count(sync_line) == 1
-    users = readme.split("## Users for tools")[1].split("## Running")[0]
-    listed = [line for line in users.splitlines() if line.startswith("- ")]
-    assert listed[-1] == sync_line and len(listed) > 1  # after every instance's API users
+    key_file = "isac-hub/sync-bank-c-misp--isac-hub.vault"
+    key_line = (f"- `{key_file}`: `sync-bank-c-misp@misp.bank-c.example` on `isac-hub` (sync link of bank-c-misp, "
+                "run by someone else), pinned to 203.0.113.7/32")
+    assert readme.count(key_line) == 1, readme
     assert "- (none: every remote is managed here)" in readme
+    handover = (project / "handover" / "bank-c-misp.md").read_text(encoding="utf-8")
+    assert "### You connect to `isac-hub`" in handover and key_file in handover
+    assert "`203.0.113.7/32`" in handover and "pull: yes" in handover
     hub = load(project / "host_vars/isac-hub/misp.yml")
     assert [k["initiator_managed"] for k in hub["misp_links_as_remote"] if k["initiator"] == "bank-c-misp"] == [False]
 

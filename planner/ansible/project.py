@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
+from planner.ansible.handover import handover_documents
 from planner.ansible.schedule import cron
 from planner.certs import ca_pems
 from planner.diagnostics import Finding, Severity
@@ -259,7 +260,8 @@ class _Writer:
             feeds.append({
                 # The name marks the feed as the play's: a preinstalled or hand-made feed with the same URL
                 # is left alone (misp_feed matches by name).
-                "id": fid, "name": f"{fid} ({MARK})", "url": feeder.feed.url, "provider": self.e.organisations[self.e.feeder_org(fid)].name,
+                "id": fid, "name": f"{fid} ({MARK})", "url": feeder.feed.url,
+                "provider": self.e.organisations[self.e.feeder_org(fid)].name,
                 "source_format": feeder.feed.format, "enabled": True, "caching_enabled": feeder.feed.cache_only,
                 "distribution": int(feeder.distribution), "publish": feeder.publish,
                 "sharing_group_uuid": self.e.sharing_group_uuids[group] if group else "",
@@ -282,7 +284,7 @@ class _Writer:
                     as_remote: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Keys the play mints and hands over: to tools, and to initiators run by someone else."""
         keys = [{k: user[k] for k in ("email", "for", "key_comment", "key_file", "allowed_ips")} for user in api_users]
-        keys.extend({"email": link["sync_user"], "for": f"sync link of {link['initiator']} (run by someone else)",
+        keys.extend({"email": link["sync_user"], "for": f"sync link of {link['initiator']}, run by someone else",
                      "key_comment": link["key_comment"], "key_file": f"{inst.id}/sync-{link['id']}.vault",
                      "allowed_ips": link["allowed_ips"]}
                     for link in as_remote if not link["initiator_managed"])
@@ -391,8 +393,8 @@ class _Writer:
             # One cron file of MISP jobs per instance (roles/schedules); false leaves cron alone.
             "misp_manage_schedules": True,
             # Keys minted for tools and partners, encrypted with ansible-vault (README: Secrets).
-            "misp_keys_dir": "{{ lookup('ansible.builtin.env', 'MISP_PLANNER_KEYS_DIR') | default(lookup("
-                             "'ansible.builtin.env', 'HOME') ~ '/.misp-planner/' ~ misp_estate ~ '/keys', true) }}",
+            "misp_keys_dir": "{{ lookup('env', 'MISP_PLANNER_KEYS_DIR') or lookup('env', 'HOME') ~ '/.misp-planner/' "
+                             "~ misp_estate ~ '/keys' }}",
             "misp_keys_vault_password": "{{ lookup('ansible.builtin.env', 'MISP_KEYS_VAULT_PASSWORD') }}",
             # Admin keys: a vault variable `vault_misp_admin_keys: {<instance>: <key>}` wins over the
             # environment variable named in each instance's `misp_admin_key_env`.
@@ -431,8 +433,7 @@ class _Readme:
     def __init__(self) -> None:
         self.admin_keys: list[str] = []
         self.external_keys: list[str] = []
-        self.api_users: list[str] = []
-        self.sync_users: list[str] = []  # listed after every instance's API users
+        self.handed_keys: list[str] = []
 
     def add(self, inst: Instance, host_vars: dict[str, Any]) -> None:
         self.admin_keys.append(f"- `{env_name('MISP_ADMIN_KEY', inst.id)}`: site admin API key of `{inst.id}` "
@@ -441,21 +442,20 @@ class _Readme:
             f"- `{link['key_env']}`: key of the sync user that the operator of `{link['remote']}` "
             f"created for us ({link['remote_url']})"
             for link in host_vars["misp_links_as_initiator"] if link["key_env"])
-        self.api_users.extend(
-            f"- `{u['email']}` on `{inst.id}` ({u['for']}, role {u['role']}), key pinned to "
-            f"{', '.join(u['allowed_ips']) or 'no address: add allowed_ips in the topology'}"
-            for u in host_vars["misp_api_users"])
-        self.sync_users.extend(
-            f"- `{link['sync_user']}` on `{inst.id}` (sync user for `{link['initiator']}`, run by someone else: "
-            f"give its operator a key pinned to {', '.join(link['allowed_ips']) or 'its egress address'})"
-            for link in host_vars["misp_links_as_remote"] if not link["initiator_managed"])
+        self.handed_keys.extend(
+            f"- `{key['key_file']}`: `{key['email']}` on `{inst.id}` ({key['for']}), pinned to "
+            f"{', '.join(key['allowed_ips']) or 'no address: add allowed_ips in the topology'}"
+            for key in host_vars["misp_handed_keys"])
 
-    def text(self, estate: Estate) -> str:
+    def text(self, estate: Estate, links: list[Link]) -> str:
+        # --limit must keep both ends of a changed link: the example names a real link's two ends.
+        managed = [k for k in links if k.connection is not None and estate.instances[k.remote].managed]
+        limit = f"{managed[0].initiator},{managed[0].remote}" if managed else "INSTANCE"
         return _template("README.md").format(
-            name=estate.name, file=Path(estate.file).name,
+            name=estate.name, file=Path(estate.file).name, limit_example=limit,
             admin_keys="\n".join(self.admin_keys) or "- (no managed instance)",
             external_keys="\n".join(self.external_keys) or "- (none: every remote is managed here)",
-            api_users="\n".join(self.api_users + self.sync_users) or "- (none)",
+            api_users="\n".join(self.handed_keys) or "- (none)",
         )
 
 
@@ -482,7 +482,8 @@ def _files(estate: Estate, writer: _Writer, sizing: dict[str, Any]) -> Iterator[
                     "misp_database_clients": [inst.ansible_host],
                     # The topology does not know the DB host's private address; its facts do.
                     "misp_database_bind_address": "{{ ansible_default_ipv4.address }}"})
-    yield "README.md", readme.text(estate)
+    yield from handover_documents(estate, writer.links, writer.link_as_initiator, writer.link_as_remote)
+    yield "README.md", readme.text(estate, writer.links)
 
 
 def generate_project(estate: Estate, sizing: SizingLike, target: Path) -> None:

@@ -1,0 +1,135 @@
+"""Handover documents: what the operator of an instance we do not manage must do on their side.
+
+A sync link has two ends. Where one end is run by someone else (`managed: false`), the play can do
+only ours; `handover/<instance>.md` tells their operator, precisely, the rest: the organisation to
+create with which UUID, the sync user and its role, the key and its pinning, the server entry and
+its flags and filters, and the jobs to schedule. It is written by `generate` from the same data as
+the play's variables, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+from planner.estate import Connection, Estate
+from planner.misp import DEFAULT_PULL_EVERY, ROLE_IDS
+from planner.units import format_seconds
+
+
+def _filters(rules: dict[str, Any], orgs: dict[str, str]) -> str:
+    parts = []
+    for what in ("tags", "orgs"):
+        lists = rules.get(what) or {}
+        for key, word in (("OR", "only"), ("NOT", "never")):
+            names = [orgs.get(v, v) for v in lists.get(key) or []]
+            if names:
+                parts.append(f"{word} {what} {', '.join(f'`{n}`' for n in names)}")
+    return "; ".join(parts) or "none"
+
+
+def _org(estate: Estate, org_id: str) -> str:
+    org = estate.organisations[org_id]
+    return f"**{org.name}** with UUID `{org.uuid}`"
+
+
+class LinkLike(Protocol):
+    """planner.ansible.project.Link, as far as a handover reads it."""
+
+    @property
+    def initiator(self) -> str: ...
+    @property
+    def remote(self) -> str: ...
+    @property
+    def connection(self) -> Connection | None: ...
+
+
+def _we_initiate(estate: Estate, link: dict[str, Any], initiator: str) -> list[str]:
+    ours = estate.instances[initiator]
+    pins = ", ".join(f"`{ip}`" for ip in link.get("allowed_ips") or []) or f"the egress address of `{initiator}`"
+    return [
+        f"### `{initiator}` ({ours.url}) connects to you",
+        "",
+        f"1. Create the organisation {_org(estate, ours.host_org)} (not local: it is ours). Keep the UUID:",
+        "   MISP matches organisations across instances by UUID.",
+        f"2. Create a user `{link['sync_user']}` in that organisation with the role",
+        f"   **Sync user** (role id {ROLE_IDS['sync_user']} on a fresh install), never an admin role.",
+        f"3. Give it an auth key: comment `{link['key_comment']}`, allowed IPs {pins},",
+        "   an expiry of a year at most. Delete the key MISP created with the user (no comment, no",
+        "   pinning).",
+        f"4. Send us the key over a channel you trust; we keep it in `{link['key_env']}` or our vault.",
+        "",
+    ]
+
+
+def _you_initiate(estate: Estate, link: dict[str, Any], conn: Connection, keys_note: str) -> list[str]:
+    remote = estate.instances[conn.remote]
+    orgs = {o.uuid: o.name for o in estate.organisations.values()}
+    lines = [
+        f"### You connect to `{conn.remote}` ({remote.url})",
+        "",
+        f"We created, on `{conn.remote}`: your organisation, a user `{link['sync_user']}` with the role "
+        "**Sync user**, and a key for it",
+        f"(comment `{link['key_comment']}`, pinned to "
+        f"{', '.join(f'`{ip}`' for ip in link['allowed_ips']) or 'no address: tell us your egress address'}),",
+        f"kept encrypted in `{keys_note}/{conn.remote}/sync-{link['id']}.vault`; we send it to you over a channel "
+        "you trust.",
+        "",
+        f"1. Create the organisation {_org(estate, remote.host_org)} (not local).",
+        "2. Add a server entry (Sync Actions → Add server):",
+        f"   - URL `{remote.url}`, remote organisation: the one above, authkey: the key we sent;",
+        f"   - push: {'yes' if conn.push else 'no'}, pull: {'yes' if conn.pull else 'no'}, "
+        f"push sightings: {'yes' if conn.sightings else 'no'}, unpublish event: {'yes' if conn.unpublish else 'no'}, "
+        "internal: no;",
+    ]
+    if conn.push is not None:
+        push_filter = {"tags": {"OR": conn.push.tags.include, "NOT": conn.push.tags.exclude},
+                       "orgs": {"OR": conn.push.orgs.include, "NOT": conn.push.orgs.exclude}}
+        lines.append(f"   - push filter: {_filters(push_filter, orgs)};")
+    if conn.pull is not None:
+        pull_filter = {"tags": {"OR": conn.pull.tags.include, "NOT": conn.pull.tags.exclude},
+                       "orgs": {"OR": conn.pull.orgs.include, "NOT": conn.pull.orgs.exclude}}
+        lines.append(f"   - pull filter: {_filters(pull_filter, orgs)};")
+    if conn.tls_ca:
+        lines.append(f"   - the CA of `{conn.remote}`: `{conn.tls_ca}` (we send it with the key);")
+    lines.append(f"   - certificate verification: {'on' if conn.tls_verify else 'off (self-signed)'}.")
+    if conn.pull is not None:
+        every = format_seconds(conn.pull.every or DEFAULT_PULL_EVERY)
+        lines.append(f"3. Schedule the pull every {every}: cron calling "
+                     "`/var/www/MISP/app/Console/cake Server pull <your admin user id> <server id> full`.")
+    lines.append("")
+    return lines
+
+
+def handover_documents(estate: Estate, links: Sequence[LinkLike],
+                       as_initiator: Callable[[Any], dict[str, Any]],
+                       as_remote: Callable[[Any], dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """``(path, text)`` of one document per unmanaged instance linked with a managed one; the link data
+    comes from the same functions that write the play's variables."""
+    keys_note = f"$MISP_PLANNER_KEYS_DIR (default ~/.misp-planner/{estate.name}/keys)"
+    sections: dict[str, list[str]] = {}
+    for link in links:
+        conn = link.connection
+        initiator, remote = estate.instances[link.initiator], estate.instances[link.remote]
+        if conn is None or initiator.managed == remote.managed:
+            continue
+        if initiator.managed:
+            data = {**as_remote(link), **as_initiator(link)}
+            sections.setdefault(link.remote, []).extend(_we_initiate(estate, data, link.initiator))
+        else:
+            sections.setdefault(link.initiator, []).extend(_you_initiate(estate, as_remote(link), conn, keys_note))
+    for pid, body in sorted(sections.items()):
+        partner = estate.instances[pid]
+        header = [
+            f"# Handover to the operator of `{pid}` ({partner.url})",
+            "",
+            f"Written by misp-planner for the estate `{estate.name}`. Your side of each sync link with our",
+            "instances is below; ours is provisioned by our Ansible. Your host organisation must be",
+            f"{_org(estate, partner.host_org)}: if your MISP's host organisation has another UUID, tell us",
+            "and we will correct our topology (MISP tells organisations apart by UUID).",
+            "",
+        ]
+        yield f"handover/{pid}.md", "\n".join(header + body).rstrip() + "\n"
+
+
+__all__ = ["handover_documents"]
