@@ -15,7 +15,10 @@ this equals :meth:`propagate` of each event.
 
 Why a second search of level `all` beside the flood: the flood answers one event with its chains
 (a user's question, the policies); this one answers ``N`` events at once, which the flood would
-do in ``N`` times the big-integer operations. Both are kept equal by property tests.
+do in ``N`` times the big-integer operations. Both are kept equal by property tests. Likewise
+:meth:`AllOriginsSearch.reach_all_bits` is :func:`_search_block` without its ``via`` and
+``within`` tables: sizing asks it for every origin at once (no blocks), where those tables would
+weigh hundreds of MiB on a national estate and are not needed without paths.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ instance indices, with the not-yet-reached instances as a bit set (each parent c
 big-integer AND, not one step per flow). Same model, same results (a property test compares
 both); this level floods whole estates, so it is the one worth a shortcut.
 
+:meth:`LevelAllSearch.reach_all_from` is the same flood without chains or the certain set, for
+reach-only questions (sizing's level-`all` feeders), which need neither.
+
 Complexity: O(F) Python steps per event for F flows with org rules or `unpublish` (the others are
 one bit set per instance, made once per tag set: O(F)), plus O(N) big-integer operations of N bits.
 """
