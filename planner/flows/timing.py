@@ -94,6 +94,7 @@ class TimingAnalysis(PreparedEstate):
         for k in copies:
             holders |= 1 << k
         varied = {k for k, held in copies.items() if len(held) > 1 and len({s[1] for s in held}) > 1}
+        carried = self.carriers(tags)
         start = index[origin]
         certain = 1 << start
         work = [start]
@@ -101,17 +102,17 @@ class TimingAnalysis(PreparedEstate):
             k = work.pop()
             if k in unpublished:
                 continue  # an unpublished copy there sends nothing: no target is certain through it
-            fresh = self._certain_targets(k, copies[k], holders & ~certain, tags, org_blocked, group)
+            fresh = self._certain_targets(k, copies[k], holders & ~certain, carried, tags, org_blocked, group)
             certain |= fresh
             work.extend(bits(fresh))
         return tuple(self.names[k] for k in sorted(varied.union(bits(holders & ~certain))))
 
-    def _certain_targets(self, k: int, held: list[State], candidates: int, tags: frozenset[str],
+    def _certain_targets(self, k: int, held: list[State], candidates: int, carried: Carriers, tags: frozenset[str],
                          org_blocked: frozenset[int], group: Group | None) -> int:
         """The instances of ``candidates`` that instance ``k`` sends a copy to whatever copy of
-        ``held`` it holds: by bit operations on the tables of :meth:`carriers`, except for the
-        targets of a flow the org's rules refuse, which take the flow-by-flow check below."""
-        by_level, level_zero = self.carriers(tags)
+        ``held`` it holds: by bit operations on the tables of :meth:`carriers` (``carried``), except
+        for the targets of a flow the org's rules refuse, which take the flow-by-flow check below."""
+        by_level, level_zero = carried
         fresh = candidates
         for _, level, owner, _ in held:
             if level == ORG:
