@@ -94,7 +94,7 @@ class TimingAnalysis(PreparedEstate):
         for k in copies:
             holders |= 1 << k
         varied = {k for k, held in copies.items() if len(held) > 1 and len({s[1] for s in held}) > 1}
-        carried = self.carriers(tags)
+        by_level, level_zero = self.carriers(tags)
         start = index[origin]
         certain = 1 << start
         work = [start]
@@ -102,31 +102,34 @@ class TimingAnalysis(PreparedEstate):
             k = work.pop()
             if k in unpublished:
                 continue  # an unpublished copy there sends nothing: no target is certain through it
-            fresh = self._certain_targets(k, copies[k], holders & ~certain, carried, tags, org_blocked, group)
+            # A target is certain when, for every copy ``k`` may hold, some flow carries it there: by
+            # bit operations on the tables of carriers(), except for the targets of a flow the org's
+            # rules refuse, which take the flow-by-flow check of _refused_but_certain.
+            held = copies[k]  # the walk only reaches holders
+            fresh = holders & ~certain
+            for _, level, owner, _ in held:
+                if level == ORG:
+                    pushed, by_owner = level_zero[k]
+                    fresh &= by_owner.get(owner or "", pushed)
+                elif level == GROUP:
+                    assert group is not None
+                    fresh &= self.group_targets(k, group, tags)
+                else:
+                    fresh &= by_level[k][level]
+            if org_blocked:
+                fresh = self._refused_but_certain(k, held, fresh, holders & ~certain, tags, org_blocked, group)
             certain |= fresh
             work.extend(bits(fresh))
         return tuple(self.names[k] for k in sorted(varied.union(bits(holders & ~certain))))
 
-    def _certain_targets(self, k: int, held: list[State], candidates: int, carried: Carriers, tags: frozenset[str],
-                         org_blocked: frozenset[int], group: Group | None) -> int:
-        """The instances of ``candidates`` that instance ``k`` sends a copy to whatever copy of
-        ``held`` it holds: by bit operations on the tables of :meth:`carriers` (``carried``), except
-        for the targets of a flow the org's rules refuse, which take the flow-by-flow check below."""
-        by_level, level_zero = carried
-        fresh = candidates
-        for _, level, owner, _ in held:
-            if level == ORG:
-                pushed, by_owner = level_zero[k]
-                fresh &= by_owner.get(owner or "", pushed)
-            elif level == GROUP:
-                assert group is not None
-                fresh &= self.group_targets(k, group, tags)
-            else:
-                fresh &= by_level[k][level]
+    def _refused_but_certain(self, k: int, held: list[State], fresh: int, candidates: int, tags: frozenset[str],
+                             org_blocked: frozenset[int], group: Group | None) -> int:
+        """``fresh`` (the targets of ``candidates`` instance ``k`` sends every copy of ``held`` to, by
+        the tables) corrected for the flows the creator org's rules refuse: a target of such a flow
+        is certain only if, for every copy, another flow to it carries the copy."""
         refused = 0
-        if org_blocked:
-            for n in self.out_flows[k] & org_blocked:
-                refused |= 1 << self.target_at[n]
+        for n in self.out_flows[k] & org_blocked:
+            refused |= 1 << self.target_at[n]
         fresh &= ~refused
         for target in bits(refused & candidates):
             via = [n for n in self.via_to[k][target] if n not in org_blocked]
