@@ -314,6 +314,20 @@ def _detailed(estate: Estate, sizing: dict[str, dict[str, Any]], keep: set[str],
                           lines=lines, cluster=f"cluster_{node_id('k', inst.community)}", flow=role))
     edges = [replace_path(connection_edge(c), _carries(c, hops))
              for c in estate.connections if c.initiator in keep and c.remote in keep]
+    _feeders_and_consumers(estate, keep, flow, nodes, edges)
+    title = f"MISP estate {estate.name}"
+    if options.focus is not None:
+        title += f": around {options.focus} (depth {options.depth})"
+    if flow is not None:
+        title += f": {_flow_title(flow)}"
+    return Diagram(title=title, notes=tuple(notes), clusters=tuple(clusters), nodes=tuple(nodes),
+                   edges=tuple(edges), flow_view=flow is not None)
+
+
+def _feeders_and_consumers(estate: Estate, keep: set[str], flow: Any, nodes: list[Node], edges: list[Edge]) -> None:
+    """The detailed layout's feeders and consumers of the kept instances, with their edges."""
+    role: FlowRole | None
+    lines: tuple[str, ...]
     for fid in sorted(estate.feeders):
         feeder = estate.feeders[fid]
         if feeder.into not in keep:
@@ -350,13 +364,6 @@ def _detailed(estate: Estate, sizing: dict[str, dict[str, Any]], keep: set[str],
         edges.append(Edge(id=f"e_consumer_{node_id('c', cid)}", tail=node_id("i", consumer.from_),
                           head=node_id("c", cid), kind=f"consumer-{consumer.via}", lines=(transport,),
                           backward=consumer.sightings))
-    title = f"MISP estate {estate.name}"
-    if options.focus is not None:
-        title += f": around {options.focus} (depth {options.depth})"
-    if flow is not None:
-        title += f": {_flow_title(flow)}"
-    return Diagram(title=title, notes=tuple(notes), clusters=tuple(clusters), nodes=tuple(nodes),
-                   edges=tuple(edges), flow_view=flow is not None)
 
 
 def replace_path(edge: Edge, on_path: bool) -> Edge:
@@ -380,13 +387,10 @@ def _many(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
-    members: dict[str, list[Instance]] = defaultdict(list)
-    for inst in estate.instances.values():
-        members[inst.community].append(inst)
+def _aggregates(estate: Estate, hops: set[tuple[str, str]]) -> tuple[Counter[str], dict[tuple[str, str], _Aggregate]]:
+    """Connections inside each community, and those between each pair of communities, aggregated."""
     inside: Counter[str] = Counter()
     pairs: dict[tuple[str, str], _Aggregate] = {}
-    hops = _path_hops(estate, flow.paths) if flow is not None else set()
     for conn in estate.connections:
         a, b = estate.instances[conn.initiator].community, estate.instances[conn.remote].community
         if a == b:
@@ -403,6 +407,15 @@ def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
             else:
                 agg.backward = True
         agg.on_path |= _carries(conn, hops)
+    return inside, pairs
+
+
+def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
+    members: dict[str, list[Instance]] = defaultdict(list)
+    for inst in estate.instances.values():
+        members[inst.community].append(inst)
+    hops = _path_hops(estate, flow.paths) if flow is not None else set()
+    inside, pairs = _aggregates(estate, hops)
     feeders = Counter(estate.instances[f.into].community for f in estate.feeders.values())
     consumers = Counter(estate.instances[c.from_].community for c in estate.consumers.values())
     reaches: dict[str, Distribution] = dict(flow.reaches) if flow is not None else {}

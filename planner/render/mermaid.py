@@ -65,6 +65,33 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
         out.append("  end")
     out += [node_line(node, "  ") for node in by_cluster.get(None, [])]
     link_styles: list[str] = []
+    _edges(diagram, styles, out, link_styles)
+    legend, legend_classes = _legend(diagram, styles, link_styles)
+    if legend:
+        out.append('  subgraph legend["<b>Legend</b>"]')
+        out += legend
+        out.append("  end")
+    for section, key in diagram.styles_used():
+        if section in ("nodes", "flow") and key not in ("path", "idle"):
+            out.append(f"  classDef {section}_{key.replace('-', '_')} {styles.get(section, key).mermaid}")
+        if section == "clusters":
+            out.append(f"  classDef cluster_{key.replace('-', '_')} {styles.get(section, key).mermaid}")
+    out.append("  classDef legend_text fill:#ffffff,stroke:#ffffff")
+    for node in diagram.nodes:
+        out.append(f"  class {node.id} nodes_{node.kind.replace('-', '_')}")
+        if node.flow is not None:
+            out.append(f"  class {node.id} flow_{node.flow}")
+        if node.change is not None:
+            out.append(f"  style {node.id} {styles.get('diff', node.change).mermaid}")
+    out += [f"  class {ident} {cls}" for ident, cls in legend_classes]
+    for cluster in diagram.clusters:
+        out.append(f"  style {cluster.id} {styles.get('clusters', cluster.kind).mermaid}")
+    out += link_styles
+    return "\n".join(out) + "\n"
+
+
+def _edges(diagram: Diagram, styles: Styles, out: list[str], link_styles: list[str]) -> None:
+    """Each edge's line, and its link style (numbered as Mermaid numbers links: in order)."""
     for number, edge in enumerate(diagram.edges):
         lines = edge.lines
         if edge.initiator is not None:
@@ -79,6 +106,11 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
         if edge.change is not None:
             css = styles.get("diff", edge.change).mermaid
         link_styles.append(f"  linkStyle {number} {css}")
+
+
+def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The legend's lines and (node, class) pairs, one entry per style the diagram uses; the legend's
+    sample links are numbered after the diagram's edges."""
     count = len(diagram.edges)
     legend: list[str] = []
     legend_classes: list[tuple[str, str]] = []
@@ -103,24 +135,4 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
         else:
             legend.append(f"    {ident}[{_label(None, ('edge label ' + style.legend,))}]")
             legend_classes.append((ident, "legend_text"))
-    if legend:
-        out.append('  subgraph legend["<b>Legend</b>"]')
-        out += legend
-        out.append("  end")
-    for section, key in diagram.styles_used():
-        if section in ("nodes", "flow") and key not in ("path", "idle"):
-            out.append(f"  classDef {section}_{key.replace('-', '_')} {styles.get(section, key).mermaid}")
-        if section == "clusters":
-            out.append(f"  classDef cluster_{key.replace('-', '_')} {styles.get(section, key).mermaid}")
-    out.append("  classDef legend_text fill:#ffffff,stroke:#ffffff")
-    for node in diagram.nodes:
-        out.append(f"  class {node.id} nodes_{node.kind.replace('-', '_')}")
-        if node.flow is not None:
-            out.append(f"  class {node.id} flow_{node.flow}")
-        if node.change is not None:
-            out.append(f"  style {node.id} {styles.get('diff', node.change).mermaid}")
-    out += [f"  class {ident} {cls}" for ident, cls in legend_classes]
-    for cluster in diagram.clusters:
-        out.append(f"  style {cluster.id} {styles.get('clusters', cluster.kind).mermaid}")
-    out += link_styles
-    return "\n".join(out) + "\n"
+    return legend, legend_classes

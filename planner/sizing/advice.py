@@ -1,0 +1,110 @@
+"""Advice and reasons: the correlation advice and one sentence per headline number.
+
+One job: the text the sizing shows users beside its numbers (what to switch on or off for
+correlation, and why each number is what it is). O(feeders into the instance) per instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from planner.estate import Estate, Instance
+from planner.sizing.hosts import Data
+from planner.sizing.parameters import GIB
+from planner.sizing.services import Services
+from planner.sizing.sources import Load
+from planner.sizing.volume import Volume
+
+
+def correlation_advice(estate: Estate, inst: Instance, load: Load, large: bool,
+                       p: Mapping[str, float]) -> dict[str, Any]:
+    """Engine, explicit limit and what to switch off (REFERENCE §7.3, §7.4)."""
+    single_org = len(inst.orgs) == 1
+    # NoAcl ignores who may see what: right only where every user belongs to one org and the
+    # instance serves itself (REFERENCE §7.3 "single-org endpoint instances").
+    engine = "NoAcl" if single_org and inst.purpose in ("endpoint", "ingest", "analysis") else "Default"
+    limit = int(p["correlation_limit"])
+    advice = [f"set MISP.correlation_limit explicitly to {limit}: the code default is 20 when unset "
+              "while the settings page shows 100 (REFERENCE §7.3)"]
+    if engine == "NoAcl":
+        advice.append("use the NoAcl correlation engine: one organisation's users only, so ACL-aware "
+                      "correlation costs without protecting anything (REFERENCE §7.3)")
+    for fid in load.low_value_feeders:
+        feeder = estate.feeders[fid]
+        where = "feed setting disable_correlation" if feeder.via == "feed" else "disable_correlation on its attributes"
+        advice.append(f"disable correlation for low-value bulk feeder '{fid}' ({where}, REFERENCE §7.3, §7.4)")
+    if large:
+        advice.append("above 50M attributes: use correlation exclusions for over-correlating values and keep "
+                      "MISP.enable_advanced_correlations off (REFERENCE §7.3, §7.4)")
+    return {"engine": engine, "limit": limit, "advice": advice}
+
+
+def gib(value: float) -> str:
+    return f"{value:.1f} GiB" if value < 10 else f"{value:.0f} GiB"
+
+
+def _count(value: float) -> str:
+    from planner.units import format_count
+
+    return format_count(value)
+
+
+def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str, Any], final: Mapping[str, Any],
+            data: Data, services: Services, p: Mapping[str, float]) -> list[str]:
+    """One sentence per headline number, about the computed value (and the override, if any)."""
+    pool_need, db_bytes, fpm, workers, large = (data.pool_need, data.database_bytes, services.fpm,
+                                                services.workers, data.large)
+
+    def overridden(key: str, unit: str) -> str:
+        return f" (the topology sets {final[key]:g}{unit})" if final[key] != computed[key] else ""
+
+    years = vol.horizon_days / 365
+    out = [
+        f"Holds {_count(vol.now)} attributes now ({_count(vol.own_stock)} own, {_count(vol.sync_stock)} "
+        f"from sync) and {_count(vol.horizon)} after {years:g} years at {_count(vol.per_day)}/day "
+        f"({_count(vol.own_per_day)} own, {_count(vol.feeders_per_day)} feeders, "
+        f"{_count(vol.sync_per_day)} sync).",
+    ]
+    if crosses == 0:
+        out.append("Already above 50M attributes: provisioning changes at that size (REFERENCE §7.1, §7.4).")
+    elif crosses is not None and crosses <= vol.horizon_days:
+        out.append(f"Crosses 50M attributes in {crosses} days, within the horizon (REFERENCE §7.1).")
+    out.append(f"Disk {computed['disk_gib']} GiB{overridden('disk_gib', ' GiB')}: a {gib(db_bytes / GIB)} database "
+               f"at {p['database_bytes_per_attribute']:g} B/attribute (measured), plus logs, "
+               f"attachments{' (sandbox samples)' if load.sandbox else ''}, {p['disk_headroom']:g}x headroom "
+               "and the system.")
+    out.append(f"RAM {computed['ram_gib']} GiB{overridden('ram_gib', ' GiB')}: a buffer pool of at least "
+               f"{gib(pool_need / GIB)} for the hot working set, {fpm} PHP children, "
+               f"{sum(workers.values())} workers and Redis.")
+    out.append(f"{computed['vcpu']} vCPU{overridden('vcpu', '')} for {load.users} users, "
+               f"{_count(vol.horizon)} attributes to correlate and {_count(vol.per_day)}/day of ingest.")
+    if final["database"] != computed["database"]:
+        out.append(f"Database {final['database']}, as the topology sets (the model advises {computed['database']}: "
+                   "a dedicated host above 50M attributes at the horizon, REFERENCE §7.4).")
+    elif final["database"] == "dedicated":
+        out.append("Database on its own host: above 50M attributes at the horizon or a very large buffer pool "
+                   "(REFERENCE §7.4).")
+    else:
+        out.append("Database on the MISP host: below 50M attributes at the horizon (REFERENCE §7.4).")
+    out.append(f"Workers: {workers['default']} default for {load.initiated_jobs} server entries and {load.feeds} "
+               f"feeds, {workers['prio']} prio for {load.pushes} pushing entries (REFERENCE §6.3).")
+    out.append(f"Redis {computed['redis_gib']:g} GiB{overridden('redis_gib', ' GiB')}: cache, sessions and jobs, "
+               f"{load.feeds} cached feed(s) at ~1.2 GB for all 84 default feeds (REFERENCE §3.4) and "
+               f"{_count(load.cached_attributes)} cached sync values.")
+    if large:
+        out.append("PHP memory_limit and max_execution_time raised for large exports (REFERENCE §7.1).")
+    return out
+
+
+def correlation_of(estate: Estate, inst: Instance, load: Load, large: bool, p: Mapping[str, float],
+                   overrides: list[str]) -> dict[str, Any]:
+    """:func:`correlation_advice`, with the engine the instance's settings choose (noted in
+    ``overrides`` when it differs from the advice)."""
+    correlation = correlation_advice(estate, inst, load, large, p)
+    if "MISP.correlation_engine" in inst.settings:
+        explicit = str(inst.settings["MISP.correlation_engine"])
+        if explicit != correlation["engine"]:
+            overrides.append(f"correlation engine: {explicit} from settings (advised {correlation['engine']})")
+        correlation["engine"] = explicit
+    return correlation

@@ -1,0 +1,92 @@
+"""The output formats of the sizing: the rich table, Markdown, and the JSON text.
+
+One job: show an :class:`~planner.sizing.result.EstateSizing` to people and programs. Linear in
+the number of managed instances.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.sizing.advice import gib
+from planner.sizing.parameters import GIB
+from planner.sizing.result import EstateSizing, iter_sized
+
+COLUMNS = ("instance", "class now → horizon", "attributes now → horizon", "per day", "vCPU", "RAM GiB",
+           "disk GiB", "database", "buffer pool", "PHP children", "workers d/p/e/c/u", "Redis GiB", "correlation")
+
+
+def summary_rows(sizing: EstateSizing) -> list[tuple[str, ...]]:
+    """One row of display strings per managed instance, in id order (table and Markdown)."""
+    from planner.units import format_count
+
+    rows: list[tuple[str, ...]] = []
+    for s in iter_sized(sizing):
+        w = s.workers
+        rows.append((
+            s.instance,
+            s.volume_class if s.volume_class == s.volume_class_at_horizon
+            else f"{s.volume_class} → {s.volume_class_at_horizon}",
+            f"{format_count(s.volume.now)} → {format_count(s.volume.horizon)}",
+            format_count(s.volume.per_day),
+            str(s.vcpu),
+            str(s.ram_gib),
+            str(s.disk_gib),
+            s.database,
+            gib(s.mariadb["innodb_buffer_pool_size"] / GIB),
+            str(s.php["fpm_max_children"]),
+            f"{w['default']}/{w['prio']}/{w['email']}/{w['cache']}/{w['update']}",
+            f"{s.redis_gib:g}",
+            f"{s.correlation['engine']}, limit {s.correlation['limit']}",
+        ))
+    return rows
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def sizing_markdown(sizing: EstateSizing, title: str | None = None) -> str:
+    """The sizing as a Markdown table plus the reasons and overrides of each instance."""
+    lines: list[str] = []
+    if title:
+        lines += [f"# Sizing: {title}", ""]
+    lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_markdown_cell(c) for c in row) + " |" for row in summary_rows(sizing)]
+    for s in iter_sized(sizing):
+        lines += ["", f"## {s.instance}", ""]
+        lines += [f"- {_markdown_cell(r)}" for r in s.reasons]
+        if s.overrides:
+            lines += ["", "Overrides from the topology:", ""]
+            lines += [f"- {_markdown_cell(o)}" for o in s.overrides]
+        lines += ["", "Correlation advice:", ""]
+        lines += [f"- {_markdown_cell(a)}" for a in s.correlation["advice"]]
+    if not sizing.instances:
+        lines += ["", "No managed instances."]
+    return "\n".join(lines) + "\n"
+
+
+def sizing_json_text(sizing: EstateSizing) -> str:
+    from planner.jsonout import json_text
+
+    return json_text(sizing.to_json())
+
+
+def print_sizing_table(sizing: EstateSizing, console: Any) -> None:
+    """A rich table per estate and each instance's reasons under it."""
+    from rich.table import Table
+
+    table = Table(title="Sizing per managed instance", show_lines=False)
+    for column in COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in summary_rows(sizing):
+        table.add_row(*row)
+    console.print(table)
+    for s in iter_sized(sizing):
+        console.print(f"\n[bold]{s.instance}[/bold]")
+        for reason in s.reasons:
+            console.print(f"  • {reason}", markup=False)
+        for override in s.overrides:
+            console.print(f"  override: {override}", markup=False)
+        for advice in s.correlation["advice"]:
+            console.print(f"  correlation: {advice}", markup=False)

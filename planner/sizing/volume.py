@@ -1,0 +1,70 @@
+"""Volume: the attributes each instance holds now and at the horizon, by where they come from.
+
+One job: own stock and growth (:mod:`planner.sizing.sources`), feeders, and the sync inflow of
+:mod:`planner.sizing.inflow`, added up per instance. O(N + feeders) for N instances, after the
+inflow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from planner.estate import Estate
+from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES
+from planner.sizing.inflow import sync_inflow
+from planner.sizing.parameters import SECONDS_PER_DAY, effective_parameters
+from planner.sizing.sources import cache_only, feeders_into, own_stock
+
+
+@dataclass(frozen=True)
+class Volume:
+    """Attributes held by one instance: today and their daily increase, by where they come from."""
+
+    own_stock: int
+    own_per_day: float
+    feeders_per_day: float
+    sync_stock: float
+    sync_per_day: float
+    horizon_days: float
+
+    @property
+    def now(self) -> int:
+        return math.ceil(self.own_stock + self.sync_stock)
+
+    @property
+    def per_day(self) -> float:
+        return self.own_per_day + self.feeders_per_day + self.sync_per_day
+
+    @property
+    def horizon(self) -> int:
+        return math.ceil(self.own_stock + self.sync_stock + self.per_day * self.horizon_days)
+
+
+def volumes(estate: Estate, params: Mapping[str, float] | None = None) -> dict[str, Volume]:
+    """Every instance's volume (managed or not: unmanaged ones matter as sources and cache targets)."""
+    params = params if params is not None else effective_parameters(estate)
+    inflow = sync_inflow(estate, params)
+    days = estate.horizon_seconds / SECONDS_PER_DAY
+    result = {}
+    for iid in sorted(estate.instances):
+        inst = estate.instances[iid]
+        # REFERENCE §3.2: a feed that only caches creates no events (it counts for Redis instead).
+        feeders = sum(estate.feeders[f].rate for f in feeders_into(estate, iid) if not cache_only(estate, f))
+        result[iid] = Volume(own_stock(inst, params), inst.growth_per_day, feeders,
+                             inflow[iid][0], inflow[iid][1], days)
+    return result
+
+
+def volume_class(attributes: int) -> str:
+    return "above-50M" if attributes >= VOLUME_THRESHOLD_ATTRIBUTES else "below-50M"
+
+
+def crosses_in_days(volume: Volume) -> int | None:
+    """Days until the instance holds 50M attributes: 0 when it already does, None when it never will."""
+    if volume.now >= VOLUME_THRESHOLD_ATTRIBUTES:
+        return 0
+    if volume.per_day <= 0:
+        return None
+    return math.ceil((VOLUME_THRESHOLD_ATTRIBUTES - volume.now) / volume.per_day)
