@@ -276,7 +276,7 @@ def test_explain_shows_why_and_both_examples() -> None:
 def test_explain_unknown_code_is_a_usage_error() -> None:
     result = runner.invoke(app, ["explain", "MP999"])
     assert result.exit_code == 2
-    assert "unknown rule code 'MP999'" in result.output
+    assert "unknown code 'MP999'" in result.output
 
 
 def test_lint_is_validate(tmp_path: Path) -> None:
