@@ -109,7 +109,7 @@ class _Writer:
             seen.add((conn.initiator, conn.remote))
             links.append(Link(link_id, conn.initiator, conn.remote, conn))
         # A holder of a sharing group keeps only list entries it has a server entry for
-        # (REFERENCE §2.6, §11): add a listing-only entry where no sync entry exists.
+        # (docs/misp-behaviour.md#sharing-groups, #observed): add a listing-only entry where no sync entry exists.
         for holder, group in self.holders:
             for listed in self.e.sharing_groups[group].instances:
                 if listed != holder and (holder, listed) not in seen:
@@ -154,7 +154,8 @@ class _Writer:
             needed.extend(self.e.sharing_groups[gid].orgs)
         for feeder_id, _ in self.feeders_into.get(iid, []):
             needed.append(self.e.feeder_org(feeder_id))
-        # Both ends of a link know each other's host org by the same UUID (REFERENCE §1.5 steps 1
+        # Both ends of a link know each other's host org by the same UUID (docs/misp-behaviour.md#preparing-both-ends
+        # steps 1
         # and 4); creating them with the other organisations puts them before any user or entry.
         for link in self.links_of.get(iid, []):
             if link.remote == iid and link.connection is not None:
@@ -191,11 +192,13 @@ class _Writer:
                 "push_galaxy_clusters": conn.galaxy_clusters in ("push", "both"),
                 "pull_galaxy_clusters": conn.galaxy_clusters in ("pull", "both"),
                 "caching_enabled": conn.caching, "unpublish_event": conn.unpublish,
-                # MISP saves internal=0 silently unless the remote org is the host org (REFERENCE §1.2,
-                # §11); asking for it anyway would report a change on every run.
+                # MISP saves internal=0 silently unless the remote org is the host org
+                # (docs/misp-behaviour.md#server-entry,
+                # #observed); asking for it anyway would report a change on every run.
                 "internal": conn.internal and self.e.instances[link.initiator].host_org == remote.host_org,
                 "self_signed": not conn.tls_verify,
-                # REFERENCE §1.3: push rules hold local ids (the module resolves names on the pusher),
+                # docs/misp-behaviour.md#push-and-pull-rules: push rules hold local ids (the module resolves names on
+                # the pusher),
                 # pull rules are evaluated on the remote and keep names / UUIDs.
                 "push_rules": self.rules(conn.push), "pull_rules": self.rules(conn.pull),
             })
@@ -209,7 +212,8 @@ class _Writer:
             "id": link.id, "initiator": link.initiator, "initiator_url": initiator.url,
             "initiator_managed": initiator.managed, "initiator_org": self.org_ref(initiator.host_org),
             "remote_org_uuid": self.e.organisations[self.e.instances[link.remote].host_org].uuid,
-            # One sync user per initiating instance, in the initiator's host org (REFERENCE §1.5).
+            # One sync user per initiating instance, in the initiator's host org
+            # (docs/misp-behaviour.md#preparing-both-ends).
             "sync_user": f"sync-{link.initiator}@{self.host(initiator.url)}",
             "key_comment": f"misp-planner sync {link.initiator} -> {link.remote} ({link.id})",
             "allowed_ips": list(conn.allowed_ips),
