@@ -115,8 +115,9 @@ _CODES = [
          "An id that names no organisation, community, instance, feeder or sharing group of the file; "
          "the hint names the closest existing id."),
     Code("MP151", "two organisations with the same name",
-         "MISP refuses a second organisation with a name already in use (Organisation model validation, "
-         "app/Model/Organisation.php), so the estate could not be provisioned."),
+         "MISP refuses a second organisation with a name already in use (OrganisationsController::admin_add "
+         "answers \"An organisation with this name already exists\"; docs/misp-behaviour.md#preparing-both-ends), "
+         "so the estate could not be provisioned."),
     Code("MP152", "two organisations with the same UUID",
          "An organisation's UUID is its identity across every instance it syncs with; two organisations "
          "sharing one would be merged by MISP."),
@@ -128,8 +129,8 @@ _CODES = [
     Code("MP155", "an instance connected to itself",
          "A server entry points at another instance; initiator and remote must differ."),
     Code("MP156", "a roaming sharing group that also lists instances",
-         "MISP ignores the server list of a roaming sharing group (SharingGroup::checkIfAuthorised / "
-         "roaming, app/Model/SharingGroup.php; see docs/misp-behaviour.md#sharing-groups); drop one."),
+         "MISP ignores the server list of a roaming sharing group (SharingGroup::checkIfServerInSG, "
+         "app/Model/SharingGroup.php; docs/misp-behaviour.md#sharing-groups); drop one."),
     Code("MP157", "a sharing group with no instance that is not roaming",
          "Its events stay on the instance where they were created: list the instances, or make it roaming."),
     Code("MP158", "distribution sharing-group without a sharing group",

@@ -390,6 +390,9 @@ class _Readme:
             admin_keys="\n".join(self.admin_keys) or "- (no managed instance)",
             external_keys="\n".join(self.external_keys) or "- (none: every remote is managed here)",
             api_users="\n".join(self.api_users + self.sync_users) or "- (none)",
+            # Both ends of the estate's first link: a --limit that names hosts of this inventory.
+            limit_example=next((f"{c.initiator},{c.remote}" for c in estate.connections),
+                               next(iter(sorted(estate.instances)), "all")),
         )
 
 
