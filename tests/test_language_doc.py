@@ -46,3 +46,31 @@ def test_the_section_examples_are_valid_yaml() -> None:
     assert len(blocks) >= 6
     for block in blocks:
         assert isinstance(yaml.safe_load(block), dict)
+
+
+def _anchors() -> set[str]:
+    return set(re.findall(r'<a id="([a-z0-9-]+)"></a>', (ROOT / "docs" / "misp-behaviour.md").read_text("utf-8")))
+
+
+def test_every_misp_behaviour_citation_resolves() -> None:
+    """Citations `docs/misp-behaviour.md#a, #b` in shipped text name anchors that exist."""
+    anchors = _anchors()
+    cited: dict[str, set[str]] = {}
+    roots = [ROOT / "README.md", ROOT / "docs", ROOT / "planner", ROOT / "playbooks", ROOT / "examples"]
+    files = [r for r in roots if r.is_file()] + [f for r in roots if r.is_dir() for f in r.rglob("*") if f.is_file()]
+    for path in files:
+        if path.suffix not in (".md", ".py", ".yaml", ".yml", ".j2", ".json", ".html") or "_collection" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for match in re.finditer(r"misp-behaviour\.md#([a-z0-9-]+)((?:(?:,| and| to)\s+#[a-z0-9-]+)*)", text):
+            names = {match.group(1), *re.findall(r"#([a-z0-9-]+)", match.group(2))}
+            cited.setdefault(str(path.relative_to(ROOT)), set()).update(names)
+    assert cited, "no citation found: the scan is broken"
+    missing = {f: sorted(n - anchors) for f, n in cited.items() if n - anchors}
+    assert missing == {}
+
+
+def test_misp_behaviour_names_public_sources_only() -> None:
+    text = (ROOT / "docs" / "misp-behaviour.md").read_text(encoding="utf-8")
+    assert "REFERENCE" not in text and "shared/" not in text
+    assert len(_anchors()) >= 30
