@@ -89,9 +89,10 @@ def test_build_from_the_wheel_passes_the_ansible_gates(installed: Path, tmp_path
     ansible_env = {**env, "ANSIBLE_CONFIG": str(project / "ansible.cfg")}
     # ansible-playbook comes with the wheel's dependencies: `apply` needs nothing else.
     run([installed / "ansible-playbook", "--syntax-check", "site.yml"], cwd=project, env=ansible_env)
-    # ansible-lint is a test tool, not a dependency: the one of the test environment.
+    # ansible-lint is a test tool, not a dependency: the one of the test environment, with that
+    # environment's ansible first on PATH (it refuses an ansible CLI of another version).
     run([BIN / "ansible-lint", "--offline", "--profile", "production", "--nocolor"], cwd=project,
-        env={**ansible_env, "PATH": f"{installed}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+        env={**ansible_env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
 
 
 def test_explain_from_the_wheel_prints_its_examples(installed: Path, tmp_path: Path) -> None:
