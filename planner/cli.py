@@ -1,6 +1,7 @@
 """The `misp-planner` command. Each command is a few lines: load -> stage -> output.
 
-Exit codes (README): 0 ok, 1 errors found, 2 usage, 3 input cannot be read.
+Exit codes: planner/exitcodes.py (the README's table is checked against it). A topology path of
+`-` reads standard input.
 Data goes to stdout; diagnostics about the input go to stderr, except for `validate`, whose
 output is the diagnostics.
 """
@@ -17,7 +18,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
-from planner import __version__
+from planner import __version__, exitcodes
 from planner.diagnostics import (
     Finding,
     PlannerError,
@@ -27,15 +28,16 @@ from planner.diagnostics import (
     has_errors,
     summary_line,
 )
+from planner.load import STDIN_NAME, stdin_bytes
 from planner.pipeline import Loaded, load_estate
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = exitcodes.OK, exitcodes.FINDINGS, exitcodes.USAGE
 
 app = typer.Typer(
     name="misp-planner",
     help="Plan a MISP estate: validate, explain flows, size, draw and provision it from one YAML file.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
 
@@ -56,7 +58,9 @@ class DataFormat(StrEnum):
 def _sources(findings: Sequence[Finding]) -> dict[str, list[str]]:
     sources: dict[str, list[str]] = {}
     for f in findings:
-        if f.file and f.file not in sources:
+        if f.file == STDIN_NAME and f.file not in sources:
+            sources[f.file] = stdin_bytes().decode("utf-8-sig", errors="replace").splitlines()
+        elif f.file and f.file not in sources:
             try:
                 sources[f.file] = Path(f.file).read_text(encoding="utf-8-sig", errors="replace").splitlines()
             except OSError:
@@ -127,7 +131,7 @@ def _check(files: list[Path], fmt: FindingFormat) -> NoReturn:
     raise typer.Exit(worst)
 
 
-FilesArgument = Annotated[list[Path], typer.Argument(help="Topology files to check.")]
+FilesArgument = Annotated[list[Path], typer.Argument(help="Topology files to check (-: standard input).")]
 FindingFormatOption = Annotated[FindingFormat, typer.Option("--format", "-f", help="human, json or sarif.")]
 
 
@@ -143,26 +147,74 @@ def lint(files: FilesArgument, fmt: FindingFormatOption = FindingFormat.human) -
     _check(files, fmt)
 
 
+class RulesFormat(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
 @app.command("rules")
 def rules_(
-    fmt: Annotated[DataFormat | None, typer.Option("--format", "-f", help="json for machines.")] = None,
+    fmt: Annotated[RulesFormat, typer.Option("--format", "-f", help="table, json or yaml.")] = RulesFormat.table,
 ) -> None:
     """List the MISP-aware design and security rules: code, severity, title."""
-    from planner.rules.catalogue import rules_json, rules_table
+    from planner.rules.catalogue import rules_data, rules_json, rules_table
 
-    sys.stdout.write(rules_json() if fmt is DataFormat.json else rules_table())
+    if fmt is RulesFormat.json:
+        sys.stdout.write(rules_json())
+    elif fmt is RulesFormat.yaml:
+        from planner.yamlout import dump_yaml
+
+        sys.stdout.write(dump_yaml(rules_data()))
+    else:
+        sys.stdout.write(rules_table())
 
 
 @app.command()
-def explain(code: Annotated[str, typer.Argument(help="A rule code, e.g. MP210.")]) -> None:
-    """Explain one rule: why it exists, with a failing and a passing example."""
+def explain(code: Annotated[str, typer.Argument(help="A code the planner prints: MP210, MP101, MP004...")]) -> None:
+    """Explain one code: why it exists, with an example (a rule's failing and passing examples)."""
     from planner.rules.catalogue import explain_text
 
     text = explain_text(code)
     if text is None:
-        sys.stderr.write(f"error: unknown rule code '{code}'; `misp-planner rules` lists them\n")
+        sys.stderr.write(f"error: unknown code '{code}'; `misp-planner rules` lists the rules, docs/rules.md "
+                         "and docs/language.md every code\n")
         raise typer.Exit(EXIT_USAGE)
     sys.stdout.write(text)
+
+
+def _interactive() -> bool:
+    """Prompts only when a person is at the terminal; scripts and CI pass flags."""
+    return sys.stdin.isatty()
+
+
+@app.command()
+def init(
+    file: Annotated[Path, typer.Argument(help="The topology file to write (-: standard output).")] = Path(
+        "topology.yaml"),
+    name: Annotated[str | None, typer.Option("--name", help="The estate's name (an id: my-estate).")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="Your organisation's name in MISP.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Your first instance's MISP.baseurl.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter topology that validates clean. Asks on a terminal; flags otherwise."""
+    from planner.starter import DEFAULTS, starter_topology
+
+    asking = _interactive()
+    values: dict[str, str] = {}
+    for key, given, question in (("name", name, "Estate name"), ("org", org, "Your organisation's name"),
+                                 ("url", url, "URL of your first MISP instance")):
+        values[key] = given if given is not None else (
+            str(typer.prompt(question, default=DEFAULTS[key])) if asking else DEFAULTS[key])
+    text = guarded(lambda: starter_topology(**values))
+    if str(file) == "-":
+        sys.stdout.write(text)
+        return
+    if file.exists() and not force:
+        sys.stderr.write(f"error: {file} exists; pass --force to overwrite it\n")
+        raise typer.Exit(EXIT_USAGE)
+    file.write_text(text, encoding="utf-8")
+    sys.stderr.write(f"wrote {file}; next: misp-planner validate {file}, then misp-planner build {file} -o out/\n")
 
 
 @app.command()
@@ -181,7 +233,7 @@ def schema(
 
 @app.command()
 def inspect(
-    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    file: Annotated[Path, typer.Argument(help="Topology file (-: standard input).")],
     fmt: Annotated[DataFormat, typer.Option("--format", "-f", help="yaml or json.")] = DataFormat.yaml,
 ) -> None:
     """Print the resolved estate: defaults applied, UUIDs filled in."""
@@ -207,7 +259,7 @@ class SizeFormat(StrEnum):
 
 @app.command()
 def size(
-    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    file: Annotated[Path, typer.Argument(help="Topology file (-: standard input).")],
     fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="table, json or md.")] = SizeFormat.table,
 ) -> None:
     """Size every managed instance: volume now and at the horizon, vCPU, RAM, disk, MariaDB, PHP, workers, Redis."""
@@ -269,7 +321,7 @@ def diff(
 
 @app.command()
 def flows(
-    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    file: Annotated[Path, typer.Argument(help="Topology file (-: standard input).")],
     origin: Annotated[str | None, typer.Option("--origin", help="Instance or feeder creating the event.")] = None,
     distribution: Annotated[str | None, typer.Option(
         "--distribution", "-d", help="organisation, community, connected, all, sharing-group (or 0-4).")] = None,
@@ -300,7 +352,7 @@ class Collapse(StrEnum):
 
 @app.command()
 def draw(
-    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    file: Annotated[Path, typer.Argument(help="Topology file (-: standard input).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Diagram file: .svg .png .pdf .dot or .mmd.")],
     flow: Annotated[str | None, typer.Option("--flow", help="ORIGIN:DISTRIBUTION: where such an event goes.")] = None,
     collapse: Annotated[Collapse | None, typer.Option("--collapse", help="communities: one node each.")] = None,
@@ -321,7 +373,7 @@ def draw(
 
 @app.command()
 def report(
-    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    file: Annotated[Path, typer.Argument(help="Topology file (-: standard input).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for report.md and report.html.")],
     force: Annotated[bool, typer.Option("--force", help="Replace a folder misp-planner did not create.")] = False,
 ) -> None:
@@ -339,7 +391,7 @@ def report(
 
 @app.command()
 def build(
-    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    file: Annotated[Path, typer.Argument(help="Topology file (-: standard input).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder, replaced whole on success.")],
     force: Annotated[bool, typer.Option("--force", help="Replace a folder misp-planner did not create.")] = False,
 ) -> None:
@@ -354,7 +406,7 @@ def build(
 
 @app.command()
 def generate(
-    file: Annotated[Path, typer.Argument(help="Topology file.")],
+    file: Annotated[Path, typer.Argument(help="Topology file (-: standard input).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the Ansible project.")],
     force: Annotated[bool, typer.Option("--force", help="Replace a folder misp-planner did not create.")] = False,
 ) -> None:
@@ -380,7 +432,10 @@ def apply(
         "--prune", help="Remove the server entries, sync users and keys made for links and tools the topology "
                         "no longer has (without it they are reported).")] = False,
 ) -> None:
-    """Run the Ansible project through ansible-runner with live progress and a change summary."""
+    """Run the Ansible project through ansible-runner with live progress and a change summary.
+
+    Exit 0 ok, 4 a host unreachable, 5 a task failed, 6 ansible-playbook missing (README: exit codes).
+    """
     from rich.console import Console
 
     from planner.ansible.runner import apply_project, parse_extra_vars, print_summary
@@ -391,7 +446,7 @@ def apply(
         extravars["misp_prune"] = True
     result = guarded(lambda: apply_project(project, check=check, limit=limit, extravars=extravars, console=console))
     print_summary(result, console, check)
-    raise typer.Exit(result.rc)
+    raise typer.Exit(result.exit_code)
 
 
 def main() -> None:

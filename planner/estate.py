@@ -28,7 +28,7 @@ T = TypeVar("T")
 PLANNER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://misp-planner/")
 
 DEFAULT_HORIZON_SECONDS = 3 * 365 * 86400  # spec §4: defaults.horizon is 3y unless set
-DEFAULT_PLATFORM = "ubuntu-24.04"  # the regularly tested install guide (REFERENCE §8.2)
+DEFAULT_PLATFORM = "ubuntu-24.04"  # the regularly tested install guide (docs/misp-behaviour.md#platforms)
 DEFAULT_PURPOSE = "sharing"
 DEFAULT_USERS = 25
 # A feeder's `value` when the file does not say: automatic bulk sources are low-value (spec §5).
@@ -86,7 +86,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class Connection:
-    """One `sync:` entry: one MISP server entry on the initiator (spec §6, REFERENCE §1.1)."""
+    """One `sync:` entry: one MISP server entry on the initiator (spec §6, docs/misp-behaviour.md#sync-concepts)."""
 
     index: int
     initiator: str
@@ -228,7 +228,7 @@ class _Resolver:
         uuids: dict[str, str] = {}
         for oid, o in self.t.organisations.items():
             folded = o.name.casefold()
-            # MISP compares organisation names case-insensitively (spec §2, REFERENCE §11).
+            # MISP compares organisation names case-insensitively (spec §2, docs/misp-behaviour.md#observed).
             if folded in names:
                 self.error("MP151", f"organisation name '{o.name}' is already used by '{names[folded]}'",
                            "MISP refuses two organisations with the same name; rename one",
@@ -329,7 +329,8 @@ class _Resolver:
                 self.ref("instance", inst, self.t.instances, (*base, "instances", n), "instances")
             if g.roaming and g.instances:
                 self.warn("MP156", f"sharing group '{gid}' is roaming and also lists instances",
-                          "MISP ignores the server list of a roaming group (REFERENCE §2.6); drop one",
+                          "MISP ignores the server list of a roaming group "
+                          "(docs/misp-behaviour.md#sharing-groups); drop one",
                           (*base, "roaming"))
             if not g.roaming and not g.instances:
                 self.warn("MP157", f"sharing group '{gid}' lists no instances and is not roaming",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,9 +75,27 @@ def _error(code: str, message: str, hint: str, file: str, position: Position | N
     return Finding(code, Severity.ERROR, message, hint, file, position, path)
 
 
+STDIN = "-"  # the path that means standard input, as for most command-line tools
+STDIN_NAME = "<stdin>"  # how findings name it
+
+
+_stdin_read: tuple[object, bytes] | None = None
+
+
+def stdin_bytes() -> bytes:
+    """Standard input, read once per stream (its excerpts are shown after it was parsed), at most one
+    byte past the size limit."""
+    global _stdin_read
+    if _stdin_read is None or _stdin_read[0] is not sys.stdin:
+        _stdin_read = (sys.stdin, sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
+    return _stdin_read[1]
+
+
 def load_file(path: str | Path) -> Document:
-    """Read and parse a topology file, or raise PlannerError (exit code 3) naming what is wrong."""
+    """Read and parse a topology file (`-`: standard input), or raise PlannerError (exit code 3)."""
     name = str(path)
+    if name == STDIN:
+        return load_bytes(stdin_bytes(), STDIN_NAME)
     try:
         size = Path(path).stat().st_size
         if size > MAX_FILE_BYTES:

@@ -1,4 +1,4 @@
-"""MISP facts the planner relies on, each in one place with its source in shared/misp/REFERENCE.md."""
+"""MISP facts the planner relies on, each in one place; docs/misp-behaviour.md gives their public sources."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from enum import IntEnum
 
 
 class Distribution(IntEnum):
-    """Event distribution levels, ``Event::DISTRIBUTION_*`` (REFERENCE §2.1); spec §1 gives the words."""
+    """Event distribution levels, ``Event::DISTRIBUTION_*`` (docs/misp-behaviour.md#distribution-levels); spec §1
+    gives the words."""
 
     ORGANISATION = 0
     COMMUNITY = 1
@@ -39,19 +40,20 @@ DISTRIBUTION_WORDS = {
 }
 _BY_WORD = {word: level for level, word in DISTRIBUTION_WORDS.items()}
 
-# Default role ids on a fresh MISP install (REFERENCE §11, observed on 2.5.1).
+# Default role ids on a fresh MISP install (docs/misp-behaviour.md#observed, observed on 2.5.1).
 ROLE_IDS = {"admin": 1, "org_admin": 2, "user": 3, "publisher": 4, "sync_user": 5, "read_only": 6}
 
 # The coarse volume classes of the seed: provisioning changes around 50 million attributes
-# (REFERENCE §7.4).
+# (docs/misp-behaviour.md#above-50m-attributes).
 VOLUME_THRESHOLD_ATTRIBUTES = 50_000_000
 VOLUME_CLASSES = ("below-50M", "above-50M")
 
-SUPPORTED_PLATFORMS = ("ubuntu-24.04", "debian-12", "debian-13")  # REFERENCE §8.2
-DEFAULT_MISP_VERSION = "2.5"  # REFERENCE §8.1
+SUPPORTED_PLATFORMS = ("ubuntu-24.04", "debian-12", "debian-13")  # docs/misp-behaviour.md#platforms
+DEFAULT_MISP_VERSION = "2.5"  # docs/misp-behaviour.md#versions
 
-# Which of the context a consumer may `need` each restSearch returnFormat keeps (REFERENCE §5.1,
-# §5.2). Value-list and device formats carry values only; STIX 1 loses taxonomies and galaxies
+# Which of the context a consumer may `need` each restSearch returnFormat keeps
+# (docs/misp-behaviour.md#restsearch-exports,
+# #what-exports-lose). Value-list and device formats carry values only; STIX 1 loses taxonomies and galaxies
 # (training deck); STIX 2 keeps tags as labels, embedded galaxies as SDOs, objects and
 # relationships; the context exports aggregate tags and galaxies; MISP json/xml keep everything.
 # Formats absent from this table (opendata, ...) are not judged.
@@ -68,16 +70,16 @@ EXPORT_FORMAT_KEEPS: dict[str, frozenset[str]] = {
                                       "openioc", "yara", "yara-json", "kunai", "bro", "zeek", "cache", "count")},
 }
 # Exports a device reads one way: values only, no attribute UUIDs to report a sighting against
-# (REFERENCE §5.2); feedback has to be posted by value to /sightings/add (§4.3).
+# (docs/misp-behaviour.md#what-exports-lose); feedback has to be posted by value to /sightings/add (#sightings-api).
 ONE_WAY_FORMATS = frozenset({"text", "hashes", "hosts", "rpz", "netfilter", "suricata", "snort"})
 
-# Settings the rules read (REFERENCE §4.1, §2.8, §4.3).
+# Settings the rules read (docs/misp-behaviour.md#zeromq, #sightings, #sightings-api).
 ZMQ_ENABLE_SETTING = "Plugin.ZeroMQ_enable"
 SIGHTINGS_POLICY_SETTING = "Plugin.Sightings_policy"
 SIGHTINGS_POLICY_DEFAULT = 0  # the owner org sees all sightings; others only their own
 SIGHTINGS_POLICY_EVERYONE = 2  # everyone who can see the event sees its sightings
 
-# ZeroMQ settings that make a MISP publish events for subscribers (REFERENCE §4.1); `misp_json`
+# ZeroMQ settings that make a MISP publish events for subscribers (docs/misp-behaviour.md#zeromq); `misp_json`
 # (published events) needs only the enable switch, the others add per-object topics.
 ZMQ_SETTINGS: dict[str, bool] = {
     "Plugin.ZeroMQ_enable": True,

@@ -1,4 +1,4 @@
-"""The topology language (shared/spec/topology-v1.md) as pydantic models.
+"""The topology language (docs/language.md) as pydantic models.
 
 These models check shape and types only; references between sections are resolved in estate.py.
 Every model is frozen and forbids unknown keys. The quantity types turn what people write
@@ -69,8 +69,8 @@ def _parse_url(value: object) -> str:
         parts.port  # noqa: B018 -- evaluating it validates the port
     except ValueError:
         raise ValueError(f"'{value}' has an invalid port") from None
-    # MISP strips a trailing '/' when it stores a server URL (REFERENCE §1.2); so do we, so that
-    # the URL peers store equals MISP.baseurl (REFERENCE §2.6).
+    # MISP strips a trailing '/' when it stores a server URL (docs/misp-behaviour.md#server-entry); so do we, so that
+    # the URL peers store equals MISP.baseurl (docs/misp-behaviour.md#sharing-groups).
     return value.rstrip("/")
 
 

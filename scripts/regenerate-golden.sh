@@ -8,5 +8,6 @@ export UPDATE_GOLDEN=1 MISP_PLANNER_REGEN_GOLDEN=1
   tests/test_sizing_golden.py tests/test_flows_cli.py tests/test_render.py tests/test_report.py \
   tests/test_diff.py tests/test_errors.py tests/test_roles.py tests/test_ansible_project.py
 .venv/bin/python -m planner.rules.catalogue > docs/rules.md
+.venv/bin/python -m planner.langdoc > docs/language.md
 .venv/bin/misp-planner schema -o schema/topology-v1.schema.json
 git status --short

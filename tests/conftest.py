@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the project, its examples, and the MISP data files in ../shared."""
+"""Shared fixtures: paths to the project and its examples."""
 
 from __future__ import annotations
 
@@ -8,15 +8,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*/topology.yaml"))
-SHARED = ROOT.parent / "shared"
-
-
-def shared_file(relative: str) -> Path:
-    """A MISP data file from ../shared, or skip: those files stay outside the project."""
-    path = SHARED / relative
-    if not path.is_file():
-        pytest.skip(f"{path} is absent: the MISP data files live in ../shared beside the checkout")
-    return path
 
 
 @pytest.fixture(params=EXAMPLES, ids=[p.parent.name for p in EXAMPLES])

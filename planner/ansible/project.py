@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
+from planner.ansible.collection import collection_source
 from planner.ansible.handover import handover_documents
 from planner.ansible.schedule import cron
 from planner.certs import ca_pems
@@ -30,7 +31,6 @@ from planner.units import format_seconds
 from planner.yamlout import dump_yaml
 
 COLLECTION_PATH = "collections/ansible_collections/misp_planner/misp"
-PLAYBOOKS = Path(__file__).resolve().parent.parent.parent / "playbooks"
 KEY_LIFETIME_DAYS = 365  # every key the play mints expires (secure defaults, docs/security.md)
 # Names the server entries and labels the keys the play creates, so that a later run can tell them
 # from hand-made ones (misp_leftovers).
@@ -117,7 +117,7 @@ class _Writer:
             seen.add((conn.initiator, conn.remote))
             links.append(Link(link_id, conn.initiator, conn.remote, conn))
         # A holder of a sharing group keeps only list entries it has a server entry for
-        # (REFERENCE §2.6, §11): add a listing-only entry where no sync entry exists.
+        # (docs/misp-behaviour.md#sharing-groups, #observed): add a listing-only entry where no sync entry exists.
         for holder, group in self.holders:
             for listed in self.e.sharing_groups[group].instances:
                 if listed != holder and (holder, listed) not in seen:
@@ -166,7 +166,8 @@ class _Writer:
             needed.extend(self.e.sharing_groups[gid].orgs)
         for feeder_id, _ in self.feeders_into.get(iid, []):
             needed.append(self.e.feeder_org(feeder_id))
-        # Both ends of a link know each other's host org by the same UUID (REFERENCE §1.5 steps 1
+        # Both ends of a link know each other's host org by the same UUID (docs/misp-behaviour.md#preparing-both-ends
+        # steps 1
         # and 4); creating them with the other organisations puts them before any user or entry.
         for link in self.links_of.get(iid, []):
             if link.remote == iid and link.connection is not None:
@@ -203,14 +204,16 @@ class _Writer:
                 "push_galaxy_clusters": conn.galaxy_clusters in ("push", "both"),
                 "pull_galaxy_clusters": conn.galaxy_clusters in ("pull", "both"),
                 "caching_enabled": conn.caching, "unpublish_event": conn.unpublish,
-                # MISP saves internal=0 silently unless the remote org is the host org (REFERENCE §1.2,
-                # §11); asking for it anyway would report a change on every run.
+                # MISP saves internal=0 silently unless the remote org is the host org
+                # (docs/misp-behaviour.md#server-entry,
+                # #observed); asking for it anyway would report a change on every run.
                 "internal": conn.internal and self.e.instances[link.initiator].host_org == remote.host_org,
                 "self_signed": not conn.tls_verify,
                 # The remote's CA (tls.ca), read when the project is generated; MISP stores it as the
                 # entry's cert_file (ServersController::add, `submitted_cert`).
                 **({"ca_pem": self.ca_pems[conn.index]} if conn.index in self.ca_pems else {}),
-                # REFERENCE §1.3: push rules hold local ids (the module resolves names on the pusher),
+                # docs/misp-behaviour.md#push-and-pull-rules: push rules hold local ids (the module resolves
+                # names on the pusher),
                 # pull rules are evaluated on the remote and keep names / UUIDs.
                 "push_rules": self.rules(conn.push), "pull_rules": self.rules(conn.pull),
             })
@@ -224,7 +227,8 @@ class _Writer:
             "id": link.id, "initiator": link.initiator, "initiator_url": initiator.url,
             "initiator_managed": initiator.managed, "initiator_org": self.org_ref(initiator.host_org),
             "remote_org_uuid": self.e.organisations[self.e.instances[link.remote].host_org].uuid,
-            # One sync user per initiating instance, in the initiator's host org (REFERENCE §1.5).
+            # One sync user per initiating instance, in the initiator's host org
+            # (docs/misp-behaviour.md#preparing-both-ends).
             "sync_user": f"sync-{link.initiator}@{self.host(initiator.url)}",
             "key_comment": f"{MARK} sync {link.initiator} -> {link.remote} ({link.id})",
             "allowed_ips": list(conn.allowed_ips),
@@ -409,16 +413,17 @@ def database_host(inst: Instance) -> str:
 
 
 def _copy_collection(target: Path) -> None:
+    playbooks = collection_source()
     destination = target / COLLECTION_PATH
     for part in ("galaxy.yml", "CHANGELOG.md", "meta", "plugins", "roles"):
-        source = PLAYBOOKS / part
+        source = playbooks / part
         if source.is_dir():
             shutil.copytree(source, destination / part,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
         elif source.is_file():
             destination.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, destination / part)
-    readme = PLAYBOOKS / "README.md"
+    readme = playbooks / "README.md"
     if readme.is_file():
         shutil.copyfile(readme, destination / "README.md")
 

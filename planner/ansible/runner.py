@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 import uuid
 from collections import defaultdict
@@ -26,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from ruamel.yaml import YAML
 
+from planner import exitcodes
 from planner.diagnostics import Finding, PlannerError, Severity
 
 SECRET_ENV = re.compile(r"(KEY|PASSWORD|PASS|SECRET|TOKEN|SALT)", re.IGNORECASE)
@@ -54,6 +56,18 @@ class ApplyResult:
     @property
     def changed(self) -> int:
         return sum(h.changed for h in self.hosts.values())
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit code (planner/exitcodes.py): ok, a host unreachable, or the run failed.
+
+        ansible-playbook's own status is a bit set (4: unreachable hosts, 2: failed hosts, 1: error).
+        """
+        if self.rc == 0:
+            return exitcodes.OK
+        if self.rc & 4 or any(h.unreachable for h in self.hosts.values()):
+            return exitcodes.UNREACHABLE
+        return exitcodes.RUN_FAILED
 
 
 def _says_changed(event: dict[str, Any]) -> bool:
@@ -93,7 +107,7 @@ def parse_extra_vars(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise PlannerError([Finding("MP031", Severity.ERROR, f"--extra-vars '{item}' is not KEY=VALUE",
-                                        "write e.g. -e misp_provision_stack=false", "")], exit_code=2)
+                                        "write e.g. -e misp_provision_stack=false", "")], exit_code=exitcodes.USAGE)
         result[key] = YAML(typ="safe", pure=True).load(value) if value else ""
     return result
 
@@ -102,7 +116,22 @@ def _check_project(project: Path) -> None:
     if not (project / "site.yml").is_file() or not (project / "inventory" / "hosts.yml").is_file():
         raise PlannerError([Finding("MP030", Severity.ERROR, f"{project} is not a generated Ansible project",
                                     "run `misp-planner generate TOPOLOGY -o FOLDER` first and apply that folder",
-                                    str(project))], exit_code=2)
+                                    str(project))], exit_code=exitcodes.USAGE)
+
+
+def ansible_path() -> str:
+    """The PATH ansible-runner starts `ansible-playbook` from: the one installed beside us first.
+
+    Refused with a clear message when there is none (the runner alone would exit 127 and leave
+    the cause in artifacts/*/stdout).
+    """
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    if shutil.which("ansible-playbook", path=path) is None:
+        raise PlannerError([Finding(
+            "MP033", Severity.ERROR, "ansible-playbook is not installed beside misp-planner nor on PATH",
+            "install misp-planner with its dependencies (`pip install misp-planner` installs ansible), "
+            "or install ansible in the same environment", "")], exit_code=exitcodes.NO_ANSIBLE)
+    return path
 
 
 def apply_project(project: Path, *, check: bool = False, limit: str | None = None,
@@ -112,6 +141,7 @@ def apply_project(project: Path, *, check: bool = False, limit: str | None = Non
 
     project = project.resolve()
     _check_project(project)
+    path = ansible_path()
     console = console or Console(stderr=True)
     artifacts = project / "artifacts"
     artifacts.mkdir(exist_ok=True)
@@ -161,8 +191,6 @@ def apply_project(project: Path, *, check: bool = False, limit: str | None = Non
         stale.unlink()
         console.print(f"removed {stale}: it made an earlier run's extra variables apply to every run")
     cmdline = "--diff" + (" --check" if check else "")
-    # ansible-runner starts `ansible-playbook` from PATH: prefer the one installed beside us.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env = {"PATH": path, "ANSIBLE_COLLECTIONS_PATH": str(project / "collections"),
            "ANSIBLE_CONFIG": str(project / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
     try:
@@ -196,7 +224,8 @@ def print_summary(result: ApplyResult, console: Console, check: bool) -> None:
             console.print(f"  [red]{host}: failed: {failure}[/red]")
         for warning in s.warnings:
             console.print(f"  [yellow]{host}: warning: {escape(warning)}[/yellow]", highlight=False)
-    console.print(f"runner status {result.status}, exit {result.rc}; artifacts in {result.artifact_dir}")
+    console.print(f"runner status {result.status}, ansible-playbook exit {result.rc}, misp-planner exit "
+                  f"{result.exit_code}; artifacts in {result.artifact_dir}")
 
 
 __all__ = ["ApplyResult", "HostSummary", "apply_project", "print_summary", "scrub_command_files"]

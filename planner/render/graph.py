@@ -135,7 +135,7 @@ def volume_class(inst: Instance, sizing: dict[str, Any] | None) -> str:
         return str(sizing["volume_class"])
     if inst.volume_class:
         return inst.volume_class
-    # REFERENCE §7.4: the coarse class changes at 50 million attributes.
+    # docs/misp-behaviour.md#above-50m-attributes: the coarse class changes at 50 million attributes.
     return "above-50M" if inst.attributes >= VOLUME_THRESHOLD_ATTRIBUTES else "below-50M"
 
 

@@ -1,7 +1,7 @@
 """MISP-aware design rules over a resolved estate (codes MP2xx and up).
 
 A rule is a small object: a stable code, a severity, a title, a paragraph saying why (citing
-shared/misp/REFERENCE.md), and a check that yields findings. Rule families live in modules of this
+docs/misp-behaviour.md), and a check that yields findings. Rule families live in modules of this
 package and register themselves with ``@rule``; ``misp-planner rules`` lists them and
 ``misp-planner explain CODE`` prints one.
 """

@@ -3,8 +3,9 @@
 Each rule's examples are its test fixtures, `tests/rules/<CODE>/fail.yaml` and `pass.yaml`, so
 the examples shown to users are the ones the test suite runs. A fixture starts with comment lines
 ``# expect: MP210 at 12:5`` naming each finding the failing example must yield (code, line,
-column); the test reads them with :func:`expectations`. Where the fixtures are not installed
-(a wheel without the test tree) `explain` points at docs/rules.md instead.
+column); the test reads them with :func:`expectations`. A wheel carries the fixtures and the
+error corpus's expected outputs as package data (setup.py); a checkout reads them in tests/.
+MP0xx and MP1xx codes (planner/codes.py) are explained with an entry of the error corpus.
 
     python -m planner.rules.catalogue > docs/rules.md    # regenerate the rules page
 """
@@ -17,9 +18,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+from planner.codes import get_code
 from planner.rules import Rule, all_rules, get_rule
 
-FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "rules"
+_PACKAGE = Path(__file__).resolve().parents[1]
+_SHIPPED = _PACKAGE / "_examples"  # in a wheel (setup.py)
+_TESTS = _PACKAGE.parent / "tests"  # in a checkout
+FIXTURES = _SHIPPED / "rules" if (_SHIPPED / "rules").is_dir() else _TESTS / "rules"
+ERROR_CORPUS = _SHIPPED / "errors" if (_SHIPPED / "errors").is_dir() else _TESTS / "errors"
 _EXPECT = re.compile(r"^#\s*expect:\s*(MP\d{3})\s+at\s+(\d+):(\d+)\s*$")
 
 
@@ -52,20 +58,48 @@ def rules_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def rules_data() -> dict[str, list[dict[str, str]]]:
+    return {"rules": [{"code": r.code, "severity": r.severity.value, "title": r.title, "why": r.why}
+                      for r in all_rules()]}
+
+
 def rules_json() -> str:
-    data = [{"code": r.code, "severity": r.severity.value, "title": r.title, "why": r.why} for r in all_rules()]
-    return json.dumps({"rules": data}, indent=2) + "\n"
+    return json.dumps(rules_data(), indent=2) + "\n"
 
 
 def _indented(text: str) -> str:
     return textwrap.indent(text, "    ")
 
 
-def explain_text(code: str) -> str | None:
-    """Everything about one rule for a terminal; None when no rule has this code."""
-    found = get_rule(code.strip())
+def corpus_example(code: str) -> tuple[str, str] | None:
+    """(name, expected output) of the shortest entry of the error corpus that reports ``code``."""
+    found: list[tuple[int, str, str]] = []
+    for log in sorted(ERROR_CORPUS.glob("*.log")):
+        text = log.read_text(encoding="utf-8")
+        if re.search(rf"\b(error|warning|info) {code}:", text):
+            output = text.split("\n", 1)[1] if text.startswith("exit code:") else text
+            found.append((len(output), log.stem, output))
+    return min(found)[1:] if found else None
+
+
+def _explain_code(code: str) -> str | None:
+    found = get_code(code)
     if found is None:
         return None
+    family = "reading the file or the command line" if found.code.startswith("MP0") else "the topology language"
+    out = [f"{found.code} (error, {family}): {found.title}", "", textwrap.fill(found.why, 96), ""]
+    shown = corpus_example(found.code)
+    if shown is not None:
+        name, output = shown
+        out += [f"Example (`misp-planner validate tests/errors/{name}.yaml`):", "", _indented(output)]
+    return "\n".join(out)
+
+
+def explain_text(code: str) -> str | None:
+    """Everything about one code for a terminal; None when the planner has no such code."""
+    found = get_rule(code.strip())
+    if found is None:
+        return _explain_code(code)
     out = [f"{found.code} ({found.severity.value}): {found.title}", "", textwrap.fill(found.why, 96), ""]
     for kind, label in (("fail", "Failing example"), ("pass", "Passing example")):
         text = example(found.code, kind)

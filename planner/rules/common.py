@@ -41,7 +41,8 @@ def flows(estate: Estate) -> Iterator[tuple[str, str, Mode, Direction, Connectio
 
 
 def has_tag_include(direction: Direction) -> bool:
-    """An include list lets only explicitly tagged events through (REFERENCE §1.3, tags.OR)."""
+    """An include list lets only explicitly tagged events through (docs/misp-behaviour.md#push-and-pull-rules,
+    tags.OR)."""
     return bool(direction.tags.include)
 
 
@@ -55,10 +56,11 @@ def setting(estate: Estate, instance: str, name: str) -> tuple[object, YamlPath 
 
 
 def is_false(value: object) -> bool:
-    """MISP's setSetting accepts true/false, 1/0 and their spellings (REFERENCE §6.1)."""
+    """MISP's setSetting accepts true/false, 1/0 and their spellings (docs/misp-behaviour.md#setting-settings)."""
     return value is False or value == 0 or (isinstance(value, str) and value.strip().lower() in ("false", "0"))
 
 
 def version_line(version: str) -> str:
-    """``2.5.1`` -> ``2.5``: MISP's compatibility check compares major and minor (REFERENCE §1.6)."""
+    """``2.5.1`` -> ``2.5``: MISP's compatibility check compares major and minor
+    (docs/misp-behaviour.md#version-skew)."""
     return ".".join(version.split(".")[:2])

@@ -23,7 +23,8 @@ from planner.rules.common import is_false, setting
     Device and value-list exports (text, hashes, hosts, rpz, netfilter, suricata, snort, csv)
     carry values only: no taxonomies, galaxies, tags, sightings or relationships; STIX 1 does not
     carry taxonomies or galaxies; STIX 2 keeps them only as labels and SDOs that generic tools do
-    not interpret (REFERENCE §5.1, §5.2). A consumer whose `needs` lists context its `format`
+    not interpret (docs/misp-behaviour.md#restsearch-exports, #what-exports-lose). A consumer whose `needs` lists
+    context its `format`
     drops will not have it, whatever the events contain. Read the events as MISP json (restSearch
     or ZeroMQ) where the context matters.""")
 def format_loses_context(estate: Estate) -> Iterator[Finding]:
@@ -47,7 +48,7 @@ def format_loses_context(estate: Estate) -> Iterator[Finding]:
 
 @rule("MP231", Severity.ERROR, "ZeroMQ consumer on an instance whose settings turn ZeroMQ off", """
     A consumer with `via: zmq` subscribes to the instance's ZeroMQ publisher, which runs only when
-    Plugin.ZeroMQ_enable is true (REFERENCE §4.1; default false). The planner enables and exposes
+    Plugin.ZeroMQ_enable is true (docs/misp-behaviour.md#zeromq; default false). The planner enables and exposes
     ZeroMQ on managed instances that have ZeroMQ consumers, but settings in the topology are
     applied verbatim, so an explicit `Plugin.ZeroMQ_enable: false` contradicts the consumer.""")
 def zmq_disabled(estate: Estate) -> Iterator[Finding]:
@@ -66,7 +67,7 @@ def zmq_disabled(estate: Estate) -> Iterator[Finding]:
 
 
 @rule("MP232", Severity.WARNING, "ZeroMQ consumer on an instance the planner does not manage", """
-    ZeroMQ is off by default and binds to localhost when enabled (REFERENCE §4.1): someone has to
+    ZeroMQ is off by default and binds to localhost when enabled (docs/misp-behaviour.md#zeromq): someone has to
     enable it, expose it (Plugin.ZeroMQ_host) and protect it with a username, password and network
     ACLs. The planner does that on the instances it manages; on an instance with `managed: false`
     it cannot, so the consumer depends on the other operator doing it.""")
@@ -83,9 +84,10 @@ def zmq_unmanaged(estate: Estate) -> Iterator[Finding]:
 
 @rule("MP233", Severity.INFO, "Consumer reports sightings but reads through a one-way channel", """
     Value-list and IDS exports (suricata, snort, rpz, text, hashes, hosts, netfilter) carry only
-    values, no attribute identifiers and no sightings (REFERENCE §5.2), and expansion lookups run
+    values, no attribute identifiers and no sightings (docs/misp-behaviour.md#what-exports-lose), and expansion
+    lookups run
     from MISP to the tool. A consumer marked `sightings: true` therefore needs a separate reporter
-    that posts hits by value to /sightings/add with its own key (REFERENCE §4.3; the training
+    that posts hits by value to /sightings/add with its own key (docs/misp-behaviour.md#sightings-api; the training
     points to misp-sighting-tools for NIDS feedback), and that key needs the sighting permission,
     so the consumer's user cannot be read-only.""")
 def sightings_one_way(estate: Estate) -> Iterator[Finding]:
@@ -108,7 +110,8 @@ def sightings_one_way(estate: Estate) -> Iterator[Finding]:
 
 
 @rule("MP234", Severity.WARNING, "Consumer needs sightings the instance's sightings policy hides", """
-    Who sees a sighting is decided by Plugin.Sightings_policy (REFERENCE §2.8, §4.3): with the
+    Who sees a sighting is decided by Plugin.Sightings_policy (docs/misp-behaviour.md#sightings, #sightings-api):
+    with the
     default 0 an organisation sees all sightings only on events it owns, and otherwise only its
     own; 1 shows everything only on events the organisation has itself sighted; 3 adds the host
     organisation's. Only 2 shows every sighting to everyone who can see the event. A consumer that

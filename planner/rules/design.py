@@ -19,9 +19,10 @@ def _millions(count: int) -> str:
 @rule("MP250", Severity.INFO, "Instance above 50M attributes also ingests automatic feeders or shares externally", """
     The MISP training ties provisioning and design to whether a dataset is below or above about
     50 million attributes, and to whether automatic tools feed the instance and whether it
-    publishes to external communities (REFERENCE §7.1 "Recommended MISP Setup"). Above that size
+    publishes to external communities (docs/misp-behaviour.md#hardware-guidance "Recommended MISP Setup"). Above
+    that size
     the advice is to keep automatic, low-value feeders on separate instances, share curated
-    subsets onward, and keep correlation under control (§7.4). An instance that crosses the
+    subsets onward, and keep correlation under control (#above-50m-attributes). An instance that crosses the
     threshold within the horizon (own stock, local growth, feeders and sync inflow, as computed by
     `misp-planner size`) and also takes bulk feeders or publishes to another community is a
     candidate for splitting: bulk ingest on one instance, curated sharing on another.""")

@@ -34,8 +34,9 @@ from planner.rules.common import (
 @rule("MP214", Severity.WARNING, "Connected-communities data expected two or more hops away", """
     Distribution "connected communities" (2) reaches exactly the instances one sync hop away,
     where it arrives as "community" (1) and stops; a pull by the next instance can still fetch that
-    copy, but only as "organisation" (0) data owned by the puller's host organisation (REFERENCE
-    §2.2, §2.4 table, §2.5 "Consequences", §9 item 5). A policy that expects connected data on an
+    copy, but only as "organisation" (0) data owned by the puller's host organisation
+    (docs/misp-behaviour.md#what-a-push-sends, #pull table, #multi-hop "Consequences", #planner-checks item 5). A
+    policy that expects connected data on an
     instance two or more hops from its origin relies on a flow MISP does not provide.""")
 def connected_beyond_one_hop(estate: Estate) -> Iterator[Finding]:
     for n, policy in enumerate(estate.policies):
@@ -65,10 +66,11 @@ def connected_beyond_one_hop(estate: Estate) -> Iterator[Finding]:
 @rule("MP215", Severity.WARNING, "Community-level data pulled across a community boundary", """
     A pull fetches everything the remote sync user can see, and "this community only" (1) is
     visible to every organisation on an instance, sync users of peers included; the puller stores
-    it as "organisation" (0) data (REFERENCE §2.1, §2.4 step 2 and table, §2.5). So when an
+    it as "organisation" (0) data (docs/misp-behaviour.md#distribution-levels, #pull step 2 and table, #multi-hop).
+    So when an
     instance of another community pulls, the holder's community-only events leave the community,
     silently. It matters when the holder's community is private (its data is not meant to leave,
-    spec §3) or the puller's community is untrusted. A push never sends community data (§2.2).""")
+    spec §3) or the puller's community is untrusted. A push never sends community data (#what-a-push-sends).""")
 def community_data_pulled_out(estate: Estate) -> Iterator[Finding]:
     for holder, puller, mode, direction, conn in flows(estate):
         if mode != "pull" or not crosses_communities(estate, holder, puller):
@@ -104,8 +106,9 @@ def _find_private_leaks(estate: Estate) -> dict[tuple[int, Mode], tuple[str, ...
 
     A breadth-first walk per private community of what a published, untagged event at "all"
     would do: it crosses every flow without a tag include list (an untagged event cannot match
-    one, REFERENCE §1.3) and without an org include list; a copy that arrives by an unpublishing
-    push is held but goes no further (§2.5). Returns edge -> the chain of instances it took.
+    one, docs/misp-behaviour.md#push-and-pull-rules) and without an org include list; a copy that arrives by an
+    unpublishing
+    push is held but goes no further (#multi-hop). Returns edge -> the chain of instances it took.
     O(private communities x flows).
     """
     leaks: dict[tuple[int, Mode], tuple[str, ...]] = {}
@@ -140,10 +143,11 @@ def _find_private_leaks(estate: Estate) -> dict[tuple[int, Mode], tuple[str, ...
 
 @rule("MP216", Severity.WARNING, "Sync with an untrusted community without a tag include filter", """
     Whatever a link does not filter, it carries: a push sends every published event at "all",
-    "connected" or an allowing sharing group (REFERENCE §2.2), a pull takes everything the remote
-    sync user can see (§2.4). Towards an untrusted community that means anything an analyst
+    "connected" or an allowing sharing group (docs/misp-behaviour.md#what-a-push-sends), a pull takes everything
+    the remote
+    sync user can see (#pull). Towards an untrusted community that means anything an analyst
     publishes too widely; from one, it means importing whatever its members publish. A tag include
-    list (push_rules / pull_rules tags.OR, §1.3) makes the link carry only what was explicitly
+    list (push_rules / pull_rules tags.OR, #push-and-pull-rules) makes the link carry only what was explicitly
     marked for it, e.g. tlp:clear.""")
 def untrusted_without_filter(estate: Estate) -> Iterator[Finding]:
     leaks = _private_leaks(estate)
@@ -167,8 +171,9 @@ def untrusted_without_filter(estate: Estate) -> Iterator[Finding]:
 @rule("MP217", Severity.ERROR, "Data of a private community reaches an untrusted community unfiltered", """
     A private community's data is not meant to leave it unless a connection says so explicitly
     (spec §3). Events published at "all" travel every push link through chained re-publication
-    and every pull (REFERENCE §0 items 4-5, §2.5), so a chain of links without a tag include list
-    (§1.3) carries them from the private community into an untrusted one, however many hops away.
+    and every pull (docs/misp-behaviour.md#rules-in-brief items 4-5, #multi-hop), so a chain of links without a tag
+    include list
+    (#push-and-pull-rules) carries them from the private community into an untrusted one, however many hops away.
     The finding points at the link where the chain enters the untrusted community.""")
 def private_to_untrusted(estate: Estate) -> Iterator[Finding]:
     by_index = {conn.index: conn for conn in estate.connections}
@@ -198,8 +203,9 @@ class _Refusal:
 def _group_edges(estate: Estate, group: SharingGroup, holders: set[str],
                  out: dict[str, list[tuple[str, Mode, Direction, Connection]]],
                  ) -> tuple[dict[str, list[tuple[str, bool]]], list[_Refusal]]:
-    """Which flows out of possible holders carry a sharing group's events (REFERENCE §2.2 rule 5,
-    §2.4 table, §2.6).
+    """Which flows out of possible holders carry a sharing group's events (docs/misp-behaviour.md#what-a-push-sends
+    rule 5,
+    #pull table, #sharing-groups).
 
     Push: the remote's host organisation must be a member (checked even on roaming groups), and
     unless the group roams or the link is internal the remote must be on the server list. Pull:
@@ -242,7 +248,8 @@ def _reachable(accepted: dict[str, list[tuple[str, bool]]], start: str) -> set[s
     A sharing-group event is pushed only where the remote's host organisation is a member of the
     group (checked on every push, roaming or not) and, unless the group roams or the link is
     internal, the remote is on the group's server list; a pull fetches it only if the puller's
-    host organisation is a member (REFERENCE §2.2 rule 5, §2.4 table, §2.6, §9 item 6). An
+    host organisation is a member (docs/misp-behaviour.md#what-a-push-sends rule 5, #pull table, #sharing-groups,
+    #planner-checks item 6). An
     instance the group lists (or, for a roaming group, a member's instance) that can be reached
     from the group's other holders only over links failing those checks never receives the
     group's events, although the group says it should.""")

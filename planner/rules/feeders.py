@@ -12,7 +12,7 @@ from planner.rules.common import community, crosses_communities, flows
 
 
 def creates_events(estate: Estate, feeder_id: str) -> bool:
-    """A cache-only feed is kept for lookups and creates no events (REFERENCE §3.2 caching_enabled)."""
+    """A cache-only feed is kept for lookups and creates no events (docs/misp-behaviour.md#feeds caching_enabled)."""
     feeder = estate.feeders[feeder_id]
     return not (feeder.feed is not None and feeder.feed.cache_only)
 
@@ -20,10 +20,11 @@ def creates_events(estate: Estate, feeder_id: str) -> bool:
 @rule("MP220", Severity.WARNING, "Low-value bulk feeder writes into an instance that shares with another community", """
     Automatic tools (sandboxes, honeypots, scanners, bulk OSINT feeds) produce large volumes of
     rarely curated data that mostly needs correlation. The MISP training's advice, restated in
-    REFERENCE §7.1 and §7.4, is to keep them on separate instances ("internal MISP clouds") and
+    docs/misp-behaviour.md#hardware-guidance and #above-50m-attributes, is to keep them on separate instances
+    ("internal MISP clouds") and
     share only curated subsets onward. Writing them straight into an instance that sends data to
     another community mixes bulk and curated data on the instance peers depend on: one wrong
-    distribution or publish flag on the feeder (§3.2) and the bulk data crosses the boundary, and
+    distribution or publish flag on the feeder (#feeds) and the bulk data crosses the boundary, and
     the instance's correlation tables grow with data nobody shares.""")
 def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
     outward: dict[str, list[str]] = {}
@@ -46,11 +47,11 @@ def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
 
 @rule("MP221", Severity.WARNING, "Feeder publishes its events at 'all' or 'connected'", """
     A published event at "connected communities" is pushed to every push-enabled link, and one at
-    "all communities" floods every reachable instance through chained re-publication (REFERENCE
-    §0 items 3-5, §2.5). An automatic feeder that publishes such events sends its whole output
-    down every link at its own rate; the REFERENCE validation checklist asks feeders to publish
-    with distribution organisation or a sharing group unless a flood is intended (§9 item 4,
-    §3.2).""")
+    "all communities" floods every reachable instance through chained re-publication
+    (docs/misp-behaviour.md#rules-in-brief items 3-5, #multi-hop). An automatic feeder that
+    publishes such events sends its whole output down every link at its own rate; feeders should
+    publish with distribution organisation or a sharing group unless a flood is intended
+    (#planner-checks item 4, #feeds).""")
 def feeder_floods(estate: Estate) -> Iterator[Finding]:
     for fid in sorted(estate.feeders):
         feeder = estate.feeders[fid]

@@ -12,7 +12,8 @@ from planner.rules.common import version_line
 
 @rule("MP240", Severity.ERROR, "Sync initiator's zone cannot open connections to the remote's zone", """
     Every MISP sync job, push or pull, is an HTTPS request the initiating instance opens to the
-    remote's URL (REFERENCE §1.1: the server entry lives on the initiator, which calls the remote's
+    remote's URL (docs/misp-behaviour.md#sync-concepts: the server entry lives on the initiator, which calls the
+    remote's
     /events endpoints for both directions). `defaults.zones` says which network zone may open
     connections to which (spec §4); a zone may always reach itself, and reach is not transitive
     (a firewall allowing internal -> dmz and dmz -> internet does not allow internal -> internet).
@@ -41,10 +42,10 @@ def zone_unreachable(estate: Estate) -> Iterator[Finding]:
 
 @rule("MP241", Severity.WARNING, "MISP version skew across a link", """
     MISP's connection test compares major and minor versions and reports 2.4 <-> 2.5 links as
-    "Incompatible" and their syncs as "aborted", although pushes and pulls do run (REFERENCE §0
-    item 7, §1.6, GitHub MISP/MISP#10253); features are negotiated per remote version (§1.6), and
-    2.4 left its grace period in 2025 (§8.1). The validation checklist recommends the same minor
-    version on both ends and flagging 2.4 ends (§9 item 9).""")
+    "Incompatible" and their syncs as "aborted", although pushes and pulls do run (docs/misp-behaviour.md#rules-in-brief
+    item 7, #version-skew, GitHub MISP/MISP#10253); features are negotiated per remote version (#version-skew), and
+    2.4 left its grace period in 2025 (#versions). The validation checklist recommends the same minor
+    version on both ends and flagging 2.4 ends (#planner-checks item 9).""")
 def version_skew(estate: Estate) -> Iterator[Finding]:
     for conn in estate.connections:
         local = version_line(estate.instances[conn.initiator].misp_version)

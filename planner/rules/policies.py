@@ -81,7 +81,8 @@ def _violations(estate: Estate, engine: Engine, policy: Policy,
 
 @rule("MP201", Severity.ERROR, "a policy is violated by the propagation model",
       """Policies (spec §9) state where data must or must not go. The planner checks them against
-      MISP's propagation rules (REFERENCE §2.2-§2.7: push drops organisation and community data
+      MISP's propagation rules (docs/misp-behaviour.md#what-a-push-sends to #internal-links: push drops organisation
+      and community data
       and downgrades connected to community; pull fetches what the remote sync user can see and
       downgrades; published copies are re-published and pushed onwards; filters, sharing groups
       and the internal flag apply per hop). Omitted `data` fields range over every origin

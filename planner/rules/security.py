@@ -19,10 +19,11 @@ from planner.rules.common import community, crosses_communities, untrusted
 
 @rule("MP401", Severity.WARNING, "TLS verification is off on a sync link", """
     A sync entry stores an API key of a user on the remote and sends it with every request
-    (REFERENCE §1.1, §1.5); with certificate verification off (MISP's self_signed flag, which
-    disables the peer-name check and, without a CA file, peer verification, §1.2) anyone on the
+    (docs/misp-behaviour.md#sync-concepts, #preparing-both-ends); with certificate verification off (MISP's
+    self_signed flag, which
+    disables the peer-name check and, without a CA file, peer verification, #server-entry) anyone on the
     path can impersonate the remote, collect the key and read or inject events. MISP's own
-    security audit flags self-signed servers (§6.4). Give the entry the remote's CA
+    security audit flags self-signed servers (#hardening). Give the entry the remote's CA
     (`tls.ca`) instead of turning verification off.""")
 def tls_off(estate: Estate) -> Iterator[Finding]:
     for conn in estate.connections:
@@ -56,8 +57,10 @@ def _pin_finding(estate: Estate, code: str, severity: Severity, kind: str) -> It
 
 @rule("MP402", Severity.WARNING, "Sync key to an untrusted community is not pinned to an address", """
     The key a server entry uses belongs to a sync user on the remote, a role that may add, edit
-    and publish events (REFERENCE §1.5). MISP's advanced auth keys can be pinned to the peer's
-    egress addresses with `allowed_ips`, "a good default for sync keys" (§1.5, §9 item 1); a key
+    and publish events (docs/misp-behaviour.md#preparing-both-ends). MISP's advanced auth keys can be pinned to the
+    peer's
+    egress addresses with `allowed_ips`, "a good default for sync keys" (#preparing-both-ends, #planner-checks item
+    1); a key
     pinned that way is useless to whoever copies it elsewhere. Across a link with an untrusted
     community, where keys are handled by people outside your control, leave no key unpinned.""")
 def untrusted_key_unpinned(estate: Estate) -> Iterator[Finding]:
@@ -65,7 +68,8 @@ def untrusted_key_unpinned(estate: Estate) -> Iterator[Finding]:
 
 
 @rule("MP403", Severity.INFO, "Sync key to another community is not pinned to an address", """
-    Pinning a sync key to the initiator's egress addresses (`allowed_ips`, REFERENCE §1.5, §9
+    Pinning a sync key to the initiator's egress addresses (`allowed_ips`,
+    docs/misp-behaviour.md#preparing-both-ends, #planner-checks
     item 1) limits the damage of a leaked key to nothing. Within one community the operators
     usually share the network view; across communities they do not, and a leaked key lets anyone
     publish into the remote as the initiator's host organisation.""")
@@ -75,8 +79,9 @@ def other_community_key_unpinned(estate: Estate) -> Iterator[Finding]:
 
 @rule("MP404", Severity.INFO, "API consumer's key is not pinned to an address", """
     A consumer reading via the API (restSearch) holds a key of a user on the instance; pinned to
-    the consumer's addresses with `allowed_ips` (REFERENCE §1.5, advanced auth keys) the key is
-    useless anywhere else, and the export user's ACL decides what it can read (§5.2). Consumers
+    the consumer's addresses with `allowed_ips` (docs/misp-behaviour.md#preparing-both-ends, advanced auth keys) the
+    key is
+    useless anywhere else, and the export user's ACL decides what it can read (#what-exports-lose). Consumers
     are devices on the network (SIEMs, IDS sensors, DNS servers) with fixed addresses, so the pin
     costs nothing.""")
 def consumer_key_unpinned(estate: Estate) -> Iterator[Finding]:
@@ -92,9 +97,9 @@ def consumer_key_unpinned(estate: Estate) -> Iterator[Finding]:
 
 @rule("MP405", Severity.INFO, "Publishing API feeder needs the Publisher role", """
     A feeder with `via: api` is a tool holding an API key (spec §5). Creating events needs the
-    User role; publishing them, which makes them sync (REFERENCE §0 item 2, §3.2), needs
-    perm_publish, and the least role with it is Publisher (role id 4 on a fresh install, §1.5,
-    §11). Publishing tools therefore run with more power than readers: pin their key with
+    User role; publishing them, which makes them sync (docs/misp-behaviour.md#rules-in-brief item 2, #feeds), needs
+    perm_publish, and the least role with it is Publisher (role id 4 on a fresh install, #preparing-both-ends,
+    #observed). Publishing tools therefore run with more power than readers: pin their key with
     `allowed_ips` and keep publish off unless the tool's events must travel unreviewed.""")
 def publishing_feeder_role(estate: Estate) -> Iterator[Finding]:
     for fid in sorted(estate.feeders):

@@ -15,9 +15,11 @@ from planner.units import format_count
 
 @rule("MP301", Severity.WARNING, "Instance crosses 50 million attributes within the horizon", """
     Provisioning a MISP instance depends heavily on whether its dataset is below or above ~50
-    million attributes (REFERENCE §7.1, the CIRCL deployment deck). Above it, bulk feeders belong
+    million attributes (docs/misp-behaviour.md#hardware-guidance, the CIRCL deployment deck). Above it, bulk feeders
+    belong
     on separate instances, correlation needs NoAcl/exclusions/an explicit limit, and the database
-    may need its own host (REFERENCE §7.4). An instance that starts below and grows past it within
+    may need its own host (docs/misp-behaviour.md#above-50m-attributes). An instance that starts below and grows past
+    it within
     the sizing horizon should be designed for the larger class now, or split before it gets there.""")
 def crosses_threshold(estate: Estate) -> Iterator[Finding]:
     sizing = size_estate(estate)
@@ -32,7 +34,7 @@ def crosses_threshold(estate: Estate) -> Iterator[Finding]:
             f"attributes in about {days} days{_when(days)} at {format_count(vol.per_day)}/day, "
             f"within the {vol.horizon_days / 365:g}-year horizon",
             "size it as above-50M now, or keep bulk feeders and low-value data on a separate instance "
-            "(REFERENCE §7.4); `misp-planner size` shows where its volume comes from",
+            "(docs/misp-behaviour.md#above-50m-attributes); `misp-planner size` shows where its volume comes from",
             ("instances", iid))
 
 
@@ -46,7 +48,8 @@ def _when(days: int) -> str:
 
 @rule("MP302", Severity.WARNING, "Sizing override below the computed minimum", """
     `sizing:` overrides win over the computed values. RAM below the computed value means the
-    MariaDB buffer pool no longer holds the hot working set (REFERENCE §7.2, §7.4: the database
+    MariaDB buffer pool no longer holds the hot working set (docs/misp-behaviour.md#database-php-redis,
+    #above-50m-attributes: the database
     performs far better when its indexes fit in memory); disk below it runs out before the horizon
     at the measured ~3.5 KB per attribute (docs/sizing.md).""")
 def override_below_minimum(estate: Estate) -> Iterator[Finding]:
@@ -70,7 +73,8 @@ def override_below_minimum(estate: Estate) -> Iterator[Finding]:
 
 @rule("MP303", Severity.WARNING, "Feed or server caching without the Redis memory for it", """
     Cached feeds and servers keep their values in Redis: caching all default feeds takes ~1.2 GB
-    (REFERENCE §3.4, §7.1), and a sync server with caching enabled caches the remote's values. A
+    (docs/misp-behaviour.md#default-feeds, #hardware-guidance), and a sync server with caching enabled caches the
+    remote's values. A
     `sizing.redis` override below what the instance's cached feeds and servers need makes Redis
     evict or refuse writes, and feed lookups silently miss.""")
 def redis_for_caching(estate: Estate) -> Iterator[Finding]:
@@ -103,7 +107,8 @@ def sizing_parameters(estate: Estate) -> Iterator[Finding]:
 
 @rule("MP305", Severity.WARNING, "Distribution shares do not add up to 1", """
     The sizing model splits each instance's own data over the five distribution levels of MISP
-    (REFERENCE §2.1) with the parameters share_organisation, share_community, share_connected,
+    (docs/misp-behaviour.md#distribution-levels) with the parameters share_organisation, share_community,
+    share_connected,
     share_all and share_sharing_group. When overrides make them add up to more than 1, data is
     counted more than once; to less than 1, part of it vanishes from every instance's inflow.""")
 def shares_add_up(estate: Estate) -> Iterator[Finding]:

@@ -23,10 +23,11 @@ def _opposite_pairs(estate: Estate) -> Iterator[tuple[Connection, Connection]]:
 @rule("MP210", Severity.WARNING, "Two instances push to each other over separate entries", """
     When A has a server entry pushing to B and B has one pushing to A, every event A publishes
     arrives on B published, B re-publishes it and pushes it straight back to A over its own entry;
-    A refuses it only because its timestamp is not newer (REFERENCE §0 item 5, §2.3: a received
+    A refuses it only because its timestamp is not newer (docs/misp-behaviour.md#rules-in-brief item 5,
+    #receiving-a-push: a received
     push is re-published with no pass-along, so a link back to the sender is tried too). Each
     event therefore crosses the link twice. A pull arriving over an entry is not pushed back over
-    that same entry (§2.4 step 8), so one entry with both push and pull exchanges data both ways
+    that same entry (#pull step 8), so one entry with both push and pull exchanges data both ways
     without the echo.""")
 def echo_loops(estate: Estate) -> Iterator[Finding]:
     for earlier, later in _opposite_pairs(estate):
@@ -40,9 +41,9 @@ def echo_loops(estate: Estate) -> Iterator[Finding]:
 
 
 @rule("MP211", Severity.ERROR, "Duplicate server entry for the same initiator and remote", """
-    A sync entry is one MISP server entry on the initiator (REFERENCE §1.1). Two entries from the
+    A sync entry is one MISP server entry on the initiator (docs/misp-behaviour.md#sync-concepts). Two entries from the
     same initiator to the same remote make every publish push the event twice (the second copy is
-    refused as not newer, §2.2 step 7) and every pull list the same index twice. The planner
+    refused as not newer, #what-a-push-sends step 7) and every pull list the same index twice. The planner
     identifies a server entry by the remote URL and the remote host organisation, so it cannot
     provision two of them for one pair either: merge their push and pull settings into one entry.""")
 def duplicate_entries(estate: Estate) -> Iterator[Finding]:
@@ -63,7 +64,7 @@ def duplicate_entries(estate: Estate) -> Iterator[Finding]:
 @rule("MP212", Severity.INFO, "The same data is both pushed and pulled between two instances", """
     Data can move from A to B either by A pushing (an entry on A) or by B pulling (an entry on B).
     When both exist, every event B could pull has already been pushed to it; the pull then only
-    re-reads the event index to skip what it holds (REFERENCE §2.4 step 3), which costs a request
+    re-reads the event index to skip what it holds (docs/misp-behaviour.md#pull step 3), which costs a request
     per pull and adds a second set of filters that reviewers must keep in step. It is harmless as
     a catch-up for pushes missed while B was down; otherwise keep one of the two.""")
 def push_and_pull_same_way(estate: Estate) -> Iterator[Finding]:
@@ -83,8 +84,9 @@ def push_and_pull_same_way(estate: Estate) -> Iterator[Finding]:
 @rule("MP213", Severity.ERROR, "internal: true between instances with different host organisations", """
     MISP's internal flag switches off the downgrades and lets organisation- and community-only data
     and local tags cross a link, and it is only accepted when the remote's host organisation is the
-    local host organisation (REFERENCE §0 item 6, §2.7, §9 item 3). Between instances run by
-    different organisations MISP silently saves the entry with internal off (§11), so the flows the
+    local host organisation (docs/misp-behaviour.md#rules-in-brief item 6, #internal-links, #planner-checks item 3).
+    Between instances run by
+    different organisations MISP silently saves the entry with internal off (#observed), so the flows the
     topology promises would not happen.""")
 def internal_across_orgs(estate: Estate) -> Iterator[Finding]:
     for conn in estate.connections:
