@@ -60,7 +60,8 @@ class AllOriginsSearch(PreparedEstate):
                 continue
             u, v = index[link.source], index[link.target]
             rules = link.filter.orgs
-            mask = 0  # REFERENCE §1.3: org rules match the creator org, here each origin's host org
+            # docs/misp-behaviour.md#push-and-pull-rules: org rules match the creator org, here each origin's host org
+            mask = 0
             for org in rules.exclude:
                 mask |= by_org.get(org, 0)
             if rules.include:

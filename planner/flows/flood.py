@@ -1,7 +1,7 @@
 """The one-event search for level `all`: a breadth-first flood over instances as bit sets.
 
-One job: where one level-`all` event goes. No hop changes level `all` (REFERENCE §2.2 rule 6,
-§2.4 step 6) and every sync user sees it, so a copy is only published or not: instead of the
+One job: where one level-`all` event goes. No hop changes level `all` (docs/misp-behaviour.md#what-a-push-sends rule 6,
+#pull step 6) and every sync user sees it, so a copy is only published or not: instead of the
 general search over states (:mod:`planner.flows.search`) this is a breadth-first search over
 instance indices, with the not-yet-reached instances as a bit set (each parent costs one
 big-integer AND, not one step per flow). Same model, same results (a property test compares

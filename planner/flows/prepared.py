@@ -40,7 +40,7 @@ class PreparedEstate:
             out[link.source].append(n)
         self.out: dict[str, tuple[int, ...]] = {iid: tuple(v) for iid, v in out.items()}
         # The flows that can carry an organisation or community copy at all: pulls and internal
-        # pushes (REFERENCE §2.2 rule 2). Most copies a search meets are such copies.
+        # pushes (docs/misp-behaviour.md#what-a-push-sends rule 2). Most copies a search meets are such copies.
         self.out_low: dict[str, tuple[int, ...]] = {
             iid: tuple(n for n in v if carries_low_levels(self.links[n])) for iid, v in out.items()}
         self.names = sorted(estate.instances)
@@ -86,7 +86,7 @@ class PreparedEstate:
     def _tabulate_hops(self) -> None:
         """transfer() of levels 0-3 tabulated per flow (the searches' inner loop): hops[n][level]. The
         one case depending on the copy, a pull at level 0, gives the puller's org as owner and needs
-        it to own the copy already (REFERENCE §2.4 step 2): `owner == hops[n][0][1]`. For these
+        it to own the copy already (docs/misp-behaviour.md#pull step 2): `owner == hops[n][0][1]`. For these
         levels transfer() reads only the flow's mode, internal and unpublish flags and owner: flows
         alike in those share one row, computed once."""
         rows: dict[tuple[str, bool, bool, str], tuple[Copy | None, ...]] = {}
@@ -100,7 +100,8 @@ class PreparedEstate:
             hops.append(row)
         self.hops = tuple(hops)
         # The flows that can carry a level-0 copy owned by a given org: pulls by that org's instances
-        # and internal pushes (REFERENCE §2.4 step 2, §2.7), in the order of out_low; most level-0
+        # and internal pushes (docs/misp-behaviour.md#pull step 2, #internal-links), in the order of out_low; most
+        # level-0
         # copies a search meets have nowhere to go, and this finds that without a loop.
         self.out_org: dict[str, tuple[tuple[int, ...], dict[str, tuple[int, ...]]]] = {}
         for iid, low in self.out_low.items():
@@ -133,7 +134,7 @@ class PreparedEstate:
             if event.sharing_group not in self.groups:
                 raise FlowError(unknown("sharing group", event.sharing_group, list(self.groups)))
             if org not in self.groups[event.sharing_group].orgs:
-                # REFERENCE §2.1: an organisation can only use a group it is authorised for.
+                # docs/misp-behaviour.md#distribution-levels: an organisation can only use a group it is authorised for.
                 raise FlowError(f"organisation '{org}' is not a member of sharing group '{event.sharing_group}'")
         elif event.sharing_group is not None:
             raise FlowError(f"a sharing group is only used with distribution sharing-group, "
@@ -152,7 +153,8 @@ class PreparedEstate:
         return self._tag_blocked[tags]
 
     def org_blocking(self, orgc: str) -> frozenset[int]:
-        """The flows whose org rules refuse events created by ``orgc`` (REFERENCE §1.3: org rules
+        """The flows whose org rules refuse events created by ``orgc`` (docs/misp-behaviour.md#push-and-pull-rules:
+        org rules
         match the event's creator org). Kept apart from the flows the tags' rules refuse."""
         by_org = self._org_blocked.get(orgc)
         if by_org is None:

@@ -10,9 +10,10 @@ lists. Every function here is O(1) but :func:`links_of` (O(connections)) and :fu
 (O(values)).
 
 Facts that the searches rely on without a table (each stated where it is used):
-only published events travel (REFERENCE §0 rule 2); MISP keeps one copy per event UUID, so the
-first copy to arrive wins and an echo is refused (REFERENCE §2.3, §2.4 step 3); org rules match the
-event's creator org (REFERENCE §1.3).
+only published events travel (docs/misp-behaviour.md#rules-in-brief rule 2); MISP keeps one copy per event UUID, so the
+first copy to arrive wins and an echo is refused (docs/misp-behaviour.md#receiving-a-push, #pull step 3); org rules
+match the
+event's creator org (docs/misp-behaviour.md#push-and-pull-rules).
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ class Link(NamedTuple):
     target: str
     mode: Literal["push", "pull"]
     connection: int
-    internal: bool  # effective internal flag (REFERENCE §2.7: only between instances of one host org)
-    unpublish: bool  # push only (REFERENCE §1.2 unpublish_event)
-    owner: str  # org owning the received copy = the initiator's host org (REFERENCE §2.3, §2.4 step 7)
+    # effective internal flag (docs/misp-behaviour.md#internal-links: only between instances of one host org)
+    internal: bool
+    unpublish: bool  # push only (docs/misp-behaviour.md#server-entry unpublish_event)
+    # org owning the received copy = the initiator's host org (docs/misp-behaviour.md#receiving-a-push, #pull step 7)
+    owner: str
     target_org: str  # host org of the receiving instance
     filter: Direction
 
@@ -63,7 +66,7 @@ def links_of(estate: Estate) -> list[Link]:
     for conn in estate.connections:
         init = estate.instances[conn.initiator]
         remote = estate.instances[conn.remote]
-        # REFERENCE §2.7, §11: MISP saves `internal` only when the remote's host org is the
+        # docs/misp-behaviour.md#internal-links, #observed: MISP saves `internal` only when the remote's host org is the
         # initiator's host org; otherwise the entry is silently not internal.
         internal = conn.internal and init.host_org == remote.host_org
         for source, target, mode, direction in conn.flows():
@@ -75,7 +78,8 @@ def links_of(estate: Estate) -> list[Link]:
 
 
 def matches(rule: Any, values: Iterable[str]) -> bool:
-    """A filter's include (OR) / exclude (NOT) lists against a set of values (REFERENCE §1.3)."""
+    """A filter's include (OR) / exclude (NOT) lists against a set of values "
+    "(docs/misp-behaviour.md#push-and-pull-rules)."""
     have = set(values)
     if rule.include and not have.intersection(rule.include):
         return False
@@ -84,16 +88,17 @@ def matches(rule: Any, values: Iterable[str]) -> bool:
 
 # The level a copy of level 0-3 arrives at, by (level, the link is internal); None: not sent.
 PUSH_ARRIVES: dict[tuple[int, bool], int | None] = {
-    # REFERENCE §2.2 rule 2 / §2.7: 0 and 1 leave only over an internal link.
+    # docs/misp-behaviour.md#what-a-push-sends rule 2 / #internal-links: 0 and 1 leave only over an internal link.
     (ORG, False): None, (ORG, True): ORG,
     (COMMUNITY, False): None, (COMMUNITY, True): COMMUNITY,
-    # REFERENCE §2.2 rule 6: 2 arrives as 1 on a non-internal link; 3 stays 3.
+    # docs/misp-behaviour.md#what-a-push-sends rule 6: 2 arrives as 1 on a non-internal link; 3 stays 3.
     (CONNECTED, False): COMMUNITY, (CONNECTED, True): CONNECTED,
     (ALL, False): ALL, (ALL, True): ALL,
 }
 PULL_ARRIVES: dict[tuple[int, bool], int] = {
-    # REFERENCE §2.4 step 6: 1 -> 0 and 2 -> 1 unless internal (§2.7). A level-0 copy is listed
-    # only to a sync user of the org owning it (REFERENCE §2.4 step 2, §2.1): see transfer().
+    # docs/misp-behaviour.md#pull step 6: 1 -> 0 and 2 -> 1 unless internal (#internal-links). A level-0 copy is listed
+    # only to a sync user of the org owning it (docs/misp-behaviour.md#pull step 2, #distribution-levels): see
+    # transfer().
     (ORG, False): ORG, (ORG, True): ORG,
     (COMMUNITY, False): ORG, (COMMUNITY, True): COMMUNITY,
     (CONNECTED, False): COMMUNITY, (CONNECTED, True): CONNECTED,
@@ -111,15 +116,16 @@ def transfer(link: Link, level: int, owner: str | None, group: Group | None) -> 
         new = PUSH_ARRIVES[level, link.internal]
         if new is None:
             return None
-        # REFERENCE §2.3: the pushed copy is owned by the sync user's org (the initiator's host
-        # org); REFERENCE §1.2 unpublish_event: it arrives unpublished, ending the chain.
+        # docs/misp-behaviour.md#receiving-a-push: the pushed copy is owned by the sync user's org (the initiator's host
+        # org); docs/misp-behaviour.md#server-entry unpublish_event: it arrives unpublished, ending the chain.
         return (new, link.owner if new == ORG else None, not link.unpublish)
     # Pull: the remote lists what its sync user (org = the puller's host org) can see
-    # (REFERENCE §2.4 step 2, §2.1): its own org's events, levels 1-3, groups it belongs to.
+    # (docs/misp-behaviour.md#pull step 2, #distribution-levels): its own org's events, levels 1-3, groups it belongs
+    # to.
     if level == ORG and owner != link.owner:
         return None
-    # REFERENCE §2.4 step 7: owned by the puller's host org; a pulled published event stays
-    # published (§2.4 step 8).
+    # docs/misp-behaviour.md#pull step 7: owned by the puller's host org; a pulled published event stays
+    # published (#pull step 8).
     new = PULL_ARRIVES[level, link.internal]
     return (new, link.owner if new == ORG else None, True)
 
@@ -129,15 +135,15 @@ def _group_transfer(link: Link, group: Group) -> Copy | None:
     if link.mode == "pull":
         if link.owner not in group.orgs:
             return None
-        return (GROUP, None, True)  # REFERENCE §11: pulls capture the group whatever its list
-    # REFERENCE §2.6 step 1: a non-roaming group's server list must name the remote, unless the
+        return (GROUP, None, True)  # docs/misp-behaviour.md#observed: pulls capture the group whatever its list
+    # docs/misp-behaviour.md#sharing-groups step 1: a non-roaming group's server list must name the remote, unless the
     # link is internal.
     if not group.roaming and not link.internal and link.target not in group.instances:
         return None
-    # REFERENCE §2.2 rule 5: the remote host org must be a member, unconditionally.
+    # docs/misp-behaviour.md#what-a-push-sends rule 5: the remote host org must be a member, unconditionally.
     if link.target_org not in group.orgs:
         return None
-    # Spec §7, REFERENCE §11: a receiver not on a non-empty, non-roaming list cannot create the
+    # Spec §7, docs/misp-behaviour.md#observed: a receiver not on a non-empty, non-roaming list cannot create the
     # group and stores the copy at organisation level.
     if not group.roaming and group.instances and link.target not in group.instances:
         return (ORG, link.owner, not link.unpublish)
@@ -146,5 +152,5 @@ def _group_transfer(link: Link, group: Group) -> Copy | None:
 
 def carries_low_levels(link: Link) -> bool:
     """Whether a link can carry an organisation or community copy at all: pulls and internal pushes
-    (REFERENCE §2.2 rule 2; the tables above say the same)."""
+    (docs/misp-behaviour.md#what-a-push-sends rule 2; the tables above say the same)."""
     return link.mode == "pull" or link.internal

@@ -5,12 +5,13 @@ One job: where one event goes (:meth:`EventSearch.propagate`) and which instance
 
 A *copy* of the event on an instance is ``(level, owner, published)``. MISP keeps one copy per
 event UUID on an instance, and a later copy with the same timestamp is refused as "not newer"
-(REFERENCE §2.3, §2.4 step 3), so the *first copy to arrive wins*. Which copy arrives first depends
+(docs/misp-behaviour.md#receiving-a-push, #pull step 3), so the *first copy to arrive wins*. Which copy arrives first
+depends
 on when sync jobs run. The search therefore works on *states* ``(instance, level, owner,
 published)`` and computes every state some order of jobs could produce:
 
 * the origin holds the original (it is never overwritten: remote originals are not locked,
-  REFERENCE §2.2(b), §2.4 step 3);
+  docs/misp-behaviour.md#what-a-push-sends(b), #pull step 3);
 * from a state holding a *published* copy, every sync flow out of that instance (a push of a
   server entry on it, or a pull by a server entry on a peer) gives the receiver a state, by the
   rules of :mod:`planner.flows.rules`;
@@ -167,7 +168,7 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
             new_layer: list[int] = []
             for state in layer:
                 if not published_copy[state]:
-                    continue  # REFERENCE §0 rule 2: only published events travel
+                    continue  # docs/misp-behaviour.md#rules-in-brief rule 2: only published events travel
                 chain = chains[state]
                 edges = edges_of.get(state)
                 if edges is None:

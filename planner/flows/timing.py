@@ -36,7 +36,7 @@ class TimingAnalysis(PreparedEstate):
     def carriers(self, tags: frozenset[str]) -> Carriers:
         """Per instance index, the targets its flows not refused by ``tags``' rules carry a copy to, as
         bit sets: per level 0-3 (any owner), and for level 0 the internal pushes' targets and, per
-        owner, those plus the targets of pulls by that owner (REFERENCE §2.4 step 2). Made once per
+        owner, those plus the targets of pulls by that owner (docs/misp-behaviour.md#pull step 2). Made once per
         tag set."""
         cached = self._carried.get(tags)
         if cached is None:

@@ -116,7 +116,7 @@ def publishing_feeder_role(estate: Estate) -> Iterator[Finding]:
 @rule("MP406", Severity.ERROR, "The CA file of a sync link cannot be used", """
     `tls.ca` names the file holding the certificate of the CA that signed the remote's
     certificate; the generated Ansible gives it to the server entry (MISP stores it as the entry's
-    `cert_file` and verifies the remote against it, REFERENCE §1.2). A missing file, a file that is
+    `cert_file` and verifies the remote against it, docs/misp-behaviour.md#server-entry). A missing file, a file that is
     not a PEM certificate, or one that holds a private key would leave the link unverifiable or leak
     a secret into the generated project, so the topology is refused until the path is right.
     The path is relative to the topology file's folder.""")

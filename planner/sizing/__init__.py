@@ -1,4 +1,4 @@
-"""How big each managed instance must be, derived from the topology (issue 4, REFERENCE §7).
+"""How big each managed instance must be, derived from the topology (issue 4, docs/misp-behaviour.md#sizing).
 
 The model in three steps (docs/sizing.md explains it for architects):
 

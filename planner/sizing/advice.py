@@ -19,24 +19,26 @@ from planner.sizing.volume import Volume
 
 def correlation_advice(estate: Estate, inst: Instance, load: Load, large: bool,
                        p: Mapping[str, float]) -> dict[str, Any]:
-    """Engine, explicit limit and what to switch off (REFERENCE §7.3, §7.4)."""
+    """Engine, explicit limit and what to switch off (docs/misp-behaviour.md#correlation, #above-50m-attributes)."""
     single_org = len(inst.orgs) == 1
     # NoAcl ignores who may see what: right only where every user belongs to one org and the
-    # instance serves itself (REFERENCE §7.3 "single-org endpoint instances").
+    # instance serves itself (docs/misp-behaviour.md#correlation "single-org endpoint instances").
     engine = "NoAcl" if single_org and inst.purpose in ("endpoint", "ingest", "analysis") else "Default"
     limit = int(p["correlation_limit"])
     advice = [f"set MISP.correlation_limit explicitly to {limit}: the code default is 20 when unset "
-              "while the settings page shows 100 (REFERENCE §7.3)"]
+              "while the settings page shows 100 (docs/misp-behaviour.md#correlation)"]
     if engine == "NoAcl":
         advice.append("use the NoAcl correlation engine: one organisation's users only, so ACL-aware "
-                      "correlation costs without protecting anything (REFERENCE §7.3)")
+                      "correlation costs without protecting anything (docs/misp-behaviour.md#correlation)")
     for fid in load.low_value_feeders:
         feeder = estate.feeders[fid]
         where = "feed setting disable_correlation" if feeder.via == "feed" else "disable_correlation on its attributes"
-        advice.append(f"disable correlation for low-value bulk feeder '{fid}' ({where}, REFERENCE §7.3, §7.4)")
+        advice.append(f"disable correlation for low-value bulk feeder '{fid}' ({where}, "
+                      f"docs/misp-behaviour.md#correlation, #above-50m-attributes)")
     if large:
         advice.append("above 50M attributes: use correlation exclusions for over-correlating values and keep "
-                      "MISP.enable_advanced_correlations off (REFERENCE §7.3, §7.4)")
+                      "MISP.enable_advanced_correlations off (docs/misp-behaviour.md#correlation, "
+                      "#above-50m-attributes)")
     return {"engine": engine, "limit": limit, "advice": advice}
 
 
@@ -67,9 +69,11 @@ def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str,
         f"{_count(vol.sync_per_day)} sync).",
     ]
     if crosses == 0:
-        out.append("Already above 50M attributes: provisioning changes at that size (REFERENCE §7.1, §7.4).")
+        out.append("Already above 50M attributes: provisioning changes at that size "
+                   "(docs/misp-behaviour.md#hardware-guidance, #above-50m-attributes).")
     elif crosses is not None and crosses <= vol.horizon_days:
-        out.append(f"Crosses 50M attributes in {crosses} days, within the horizon (REFERENCE §7.1).")
+        out.append(f"Crosses 50M attributes in {crosses} days, within the horizon "
+                   f"(docs/misp-behaviour.md#hardware-guidance).")
     out.append(f"Disk {computed['disk_gib']} GiB{overridden('disk_gib', ' GiB')}: a {gib(db_bytes / GIB)} database "
                f"at {p['database_bytes_per_attribute']:g} B/attribute (measured), plus logs, "
                f"attachments{' (sandbox samples)' if load.sandbox else ''}, {p['disk_headroom']:g}x headroom "
@@ -81,19 +85,23 @@ def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str,
                f"{_count(vol.horizon)} attributes to correlate and {_count(vol.per_day)}/day of ingest.")
     if final["database"] != computed["database"]:
         out.append(f"Database {final['database']}, as the topology sets (the model advises {computed['database']}: "
-                   "a dedicated host above 50M attributes at the horizon, REFERENCE §7.4).")
+                   "a dedicated host above 50M attributes at the horizon, "
+                   "docs/misp-behaviour.md#above-50m-attributes).")
     elif final["database"] == "dedicated":
         out.append("Database on its own host: above 50M attributes at the horizon or a very large buffer pool "
-                   "(REFERENCE §7.4).")
+                   "(docs/misp-behaviour.md#above-50m-attributes).")
     else:
-        out.append("Database on the MISP host: below 50M attributes at the horizon (REFERENCE §7.4).")
+        out.append("Database on the MISP host: below 50M attributes at the horizon "
+                   "(docs/misp-behaviour.md#above-50m-attributes).")
     out.append(f"Workers: {workers['default']} default for {load.initiated_jobs} server entries and {load.feeds} "
-               f"feeds, {workers['prio']} prio for {load.pushes} pushing entries (REFERENCE §6.3).")
+               f"feeds, {workers['prio']} prio for {load.pushes} pushing entries (docs/misp-behaviour.md#workers).")
     out.append(f"Redis {computed['redis_gib']:g} GiB{overridden('redis_gib', ' GiB')}: cache, sessions and jobs, "
-               f"{load.feeds} cached feed(s) at ~1.2 GB for all 84 default feeds (REFERENCE §3.4) and "
+               f"{load.feeds} cached feed(s) at ~1.2 GB for all 84 default feeds "
+               f"(docs/misp-behaviour.md#default-feeds) and "
                f"{_count(load.cached_attributes)} cached sync values.")
     if large:
-        out.append("PHP memory_limit and max_execution_time raised for large exports (REFERENCE §7.1).")
+        out.append("PHP memory_limit and max_execution_time raised for large exports "
+                   "(docs/misp-behaviour.md#hardware-guidance).")
     return out
 
 

@@ -1,7 +1,8 @@
 """Hosts: vCPU, RAM and disk of an instance, the database on its host or its own, and overrides.
 
 One job: from the horizon volume, the load and the services' needs, the resources of the instance
-(REFERENCE §7.1, §7.2, §7.4), each a monotone formula so that more data or more users never lowers
+(docs/misp-behaviour.md#hardware-guidance, #database-php-redis, #above-50m-attributes), each a monotone formula so
+that more data or more users never lowers
 a recommendation; then the topology's ``sizing:`` overrides, and the split of the total between
 the MISP host and a dedicated database host, with the buffer pool the database gets. O(1) per
 instance.
@@ -36,12 +37,12 @@ class Data:
 
 def data_needs(vol: Volume, load: Load, p: Mapping[str, float]) -> Data:
     n = vol.horizon
-    # Disk (REFERENCE §7.1 drivers: data, attachments, logs, age).
+    # Disk (docs/misp-behaviour.md#hardware-guidance drivers: data, attachments, logs, age).
     db_bytes = n * p["database_bytes_per_attribute"]
     attachment_share = p["attachments_share_of_database"] + (p["sandbox_attachment_share"] if load.sandbox else 0)
-    # Memory: the hot working set in the buffer pool (REFERENCE §7.2, §7.4).
+    # Memory: the hot working set in the buffer pool (docs/misp-behaviour.md#database-php-redis, #above-50m-attributes).
     # Capped at what one host should carry: beyond it the dataset belongs on several instances
-    # (REFERENCE §7.4), which MP250 advises.
+    # (docs/misp-behaviour.md#above-50m-attributes), which MP250 advises.
     pool_need = min(p["buffer_pool_max_bytes"],
                     max(p["buffer_pool_min_bytes"], db_bytes * p["buffer_pool_share_of_database"]))
     return Data(n, n >= VOLUME_THRESHOLD_ATTRIBUTES, db_bytes, db_bytes * p["logs_share_of_database"],
@@ -89,7 +90,8 @@ def host_totals(data: Data, services: Services, load: Load, vol: Volume, databas
     pool_need = data.pool_need
     local_ram = ram_gib_for(max(pool_need / p["ram_share_buffer_pool_local"], pool_need + app_bytes), p)
 
-    # vCPU: users, data to correlate and search, and daily ingest (REFERENCE §7.1 reference points).
+    # vCPU: users, data to correlate and search, and daily ingest (docs/misp-behaviour.md#hardware-guidance reference
+    # points).
     cpu_users = math.ceil(load.users / p["users_per_vcpu"])
     cpu_data = math.ceil(data.attributes / p["attributes_per_vcpu"])
     cpu_ingest = math.ceil(vol.per_day / p["inflow_per_vcpu_per_day"])
@@ -150,7 +152,8 @@ def overridden(override: SizingOverrides, totals: Totals, redis_need_gib: float,
 def split_hosts(override: SizingOverrides, database: str, totals: Totals, final: Final, pool_need: float,
                 p: Mapping[str, float]) -> tuple[dict[str, dict[str, int]], float]:
     """(hosts, buffer pool bytes): where the total goes. The buffer pool takes its share of the host
-    running MariaDB (installers give it 50% of RAM, REFERENCE §7.2), never less than the working
+    running MariaDB (installers give it 50% of RAM, docs/misp-behaviour.md#database-php-redis), never less than the
+    working
     set would need unless an override made the host too small (then MP302 warns)."""
     o, ram, vcpu, disk = override, final.ram_gib, final.vcpu, final.disk_gib
     if database == "dedicated":

@@ -37,7 +37,7 @@ def service_needs(load: Load, p: Mapping[str, float]) -> Services:
               math.ceil(load.users * p["concurrent_user_share"])
               + math.ceil(p["requests_per_link"] * (load.links + load.consumers + load.api_feeders)))
 
-    # Background workers per queue (REFERENCE §6.3).
+    # Background workers per queue (docs/misp-behaviour.md#workers).
     workers = {
         "default": max(int(p["workers_default_min"]), 1 + load.initiated_jobs + load.feeds),
         "prio": max(int(p["workers_prio_min"]), 1 + load.pushes),
@@ -46,7 +46,7 @@ def service_needs(load: Load, p: Mapping[str, float]) -> Services:
         "update": int(p["workers_update"]),
     }
 
-    # Redis: base + feed caches (~1.2 GB for all default feeds, REFERENCE §3.4) + server caches.
+    # Redis: base + feed caches (~1.2 GB for all default feeds, docs/misp-behaviour.md#default-feeds) + server caches.
     per_feed = p["redis_all_default_feeds_bytes"] / p["default_feed_count"]
     redis_bytes = (p["redis_base_gib"] * GIB + load.feeds * per_feed
                    + load.cached_attributes * p["redis_bytes_per_cached_value"]) * p["redis_headroom"]

@@ -30,7 +30,7 @@ def own_stock(instance: Instance, params: Mapping[str, float]) -> int:
 
 
 def cache_only(estate: Estate, feeder_id: str) -> bool:
-    """A feed that only caches: it creates no events (REFERENCE §3.2)."""
+    """A feed that only caches: it creates no events (docs/misp-behaviour.md#feeds)."""
     feeder = estate.feeders[feeder_id]
     return feeder.via == "feed" and feeder.feed is not None and feeder.feed.cache_only
 

@@ -50,7 +50,7 @@ def volumes(estate: Estate, params: Mapping[str, float] | None = None) -> dict[s
     result = {}
     for iid in sorted(estate.instances):
         inst = estate.instances[iid]
-        # REFERENCE §3.2: a feed that only caches creates no events (it counts for Redis instead).
+        # docs/misp-behaviour.md#feeds: a feed that only caches creates no events (it counts for Redis instead).
         feeders = sum(estate.feeders[f].rate for f in feeders_into(estate, iid) if not cache_only(estate, f))
         result[iid] = Volume(own_stock(inst, params), inst.growth_per_day, feeders,
                              inflow[iid][0], inflow[iid][1], days)

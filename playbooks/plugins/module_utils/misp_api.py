@@ -4,9 +4,9 @@
 """A small client for MISP's REST API shared by the misp_planner.misp modules.
 
 It uses ansible's own URL helpers only, so nothing has to be installed where the modules run.
-Authentication and headers follow REFERENCE §1.4: ``Authorization: <key>`` and JSON both ways.
+Authentication and headers follow docs/misp-behaviour.md#rest-endpoints: ``Authorization: <key>`` and JSON both ways.
 Error messages never include request bodies or whole responses: some responses echo keys
-(``/servers/add`` returns the remote authkey in clear, REFERENCE §11).
+(``/servers/add`` returns the remote authkey in clear, docs/misp-behaviour.md#observed).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -103,7 +103,7 @@ class MispApi:
     # Lookups shared by several modules -------------------------------------------------------
 
     def org_by_uuid(self, uuid):
-        """The local organisation record with this UUID, or None (REFERENCE §11: match by UUID)."""
+        """The local organisation record with this UUID, or None (docs/misp-behaviour.md#observed: match by UUID)."""
         found = self.get("/organisations/view/%s" % uuid, allow_404=True)
         if not found:
             return None
@@ -111,7 +111,7 @@ class MispApi:
         return org if org.get("uuid", "").lower() == uuid.lower() else None
 
     def servers(self):
-        """Server entries, as ``/servers/index`` lists them (REFERENCE §11: no authkey in it)."""
+        """Server entries, as ``/servers/index`` lists them (docs/misp-behaviour.md#observed: no authkey in it)."""
         return [item for item in self.get("/servers/index") or []]
 
     def find_server(self, url, remote_org_uuid):

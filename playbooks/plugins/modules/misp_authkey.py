@@ -11,7 +11,7 @@ module: misp_authkey
 short_description: Mint an advanced auth key for a MISP user, identified by its comment
 description:
   - MISP shows a key only once, in the answer to C(/auth_keys/add), and ignores a key supplied by the
-    caller (REFERENCE 11). A key is therefore labelled by O(comment) (one label per sync link or tool).
+    caller (misp-planner docs/misp-behaviour.md#observed). A key is therefore labelled by O(comment) (one label per sync link or tool).
   - With O(rotate=false) an unexpired key with that comment is kept and nothing is returned; only its
     O(allowed_ips) are brought in line with the wanted ones.
   - With O(rotate=true) (the link does not work, or the caller has no copy of the key) a new key is

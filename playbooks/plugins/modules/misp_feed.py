@@ -17,7 +17,7 @@ description:
     Such feeds are reported in RV(foreign_feeds) and in a warning, and the play's feed is created
     beside them.
   - The distribution is what events created from the feed get; a feeder's events should stay at
-    organisation level (0) unless propagation is intended (REFERENCE 3.2).
+    organisation level (0) unless propagation is intended (misp-planner docs/misp-behaviour.md#feeds).
 options:
   misp_url: {description: Base URL of the MISP instance., type: str, required: true}
   misp_api_key: {description: Site admin API key., type: str, required: true}

@@ -12,7 +12,7 @@ short_description: Ensure an organisation exists on a MISP instance, matched by 
 description:
   - Reads the organisation with O(uuid); creates it when absent, otherwise updates the fields that differ.
   - With O(host_org=true) and no organisation with O(uuid), the instance's current host organisation
-    (C(MISP.host_org_id)) is renamed and given O(uuid), so that peers recognise it (REFERENCE 1.5).
+    (C(MISP.host_org_id)) is renamed and given O(uuid), so that peers recognise it (misp-planner docs/misp-behaviour.md#preparing-both-ends).
 options:
   misp_url: {description: Base URL of the MISP instance., type: str, required: true}
   misp_api_key: {description: Site admin API key., type: str, required: true}

@@ -11,15 +11,15 @@ module: misp_server
 short_description: Ensure a MISP server entry (sync connection) exists on the initiator
 description:
   - Matches the entry by O(remote_url) and the remote's host organisation UUID O(remote_org_uuid)
-    and updates it in place; creates it when absent (REFERENCE 1.2, 1.4).
+    and updates it in place; creates it when absent (misp-planner docs/misp-behaviour.md#server-entry, #rest-endpoints).
   - Push rules are evaluated locally against local tag and organisation ids, so tag names are
     resolved to this instance's tag ids (tags that do not exist yet are created, otherwise an
-    include list would silently become empty) and organisation UUIDs to local ids (REFERENCE 1.3).
+    include list would silently become empty) and organisation UUIDs to local ids (misp-planner docs/misp-behaviour.md#push-and-pull-rules).
     Pull rules are evaluated on the remote, so they keep tag names and organisation UUIDs.
   - O(authkey) is only sent when it is not empty (a fresh key for this link); MISP keeps the stored
     key otherwise.
   - With O(listing_only=true) the entry exists only so that sharing groups can list the remote
-    (topology spec section 7, REFERENCE 2.6); push and pull are off and, when no key is given, a
+    (topology spec section 7, misp-planner docs/misp-behaviour.md#sharing-groups); push and pull are off and, when no key is given, a
     random key that authenticates nothing is stored.
 options:
   misp_url: {description: Base URL of the initiator., type: str, required: true}

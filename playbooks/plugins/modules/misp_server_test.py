@@ -11,7 +11,7 @@ module: misp_server_test
 short_description: Test the connection of a MISP server entry
 description:
   - Finds the entry by O(remote_url) and O(remote_org_uuid) and runs MISP's connection test
-    (C(/servers/testConnection), REFERENCE 1.4). Never changes anything.
+    (C(/servers/testConnection), misp-planner docs/misp-behaviour.md#rest-endpoints). Never changes anything.
   - O(mode=test) fails unless the status is 1 (OK). O(mode=probe) only reports RV(working), which
     is false when the entry is missing or the key no longer works; the playbook then mints a key.
 options:
@@ -44,7 +44,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import (
     MISP_COMMON_ARGS, MispApi, MispError, run)
 
-# ServersController::testConnection statuses (REFERENCE 1.4).
+# ServersController::testConnection statuses (misp-planner docs/misp-behaviour.md#rest-endpoints).
 STATUS = {
     1: "OK",
     2: "the remote is unreachable",

@@ -11,7 +11,7 @@ module: misp_setting
 short_description: Set a MISP server setting through the API
 description:
   - Reads the setting with C(/servers/getSetting) and writes it with C(/servers/serverSettingsEdit)
-    only when it differs (REFERENCE 6.1).
+    only when it differs (misp-planner docs/misp-behaviour.md#setting-settings).
 options:
   misp_url: {description: Base URL of the MISP instance., type: str, required: true}
   misp_api_key: {description: Site admin API key., type: str, required: true}

@@ -11,11 +11,11 @@ module: misp_sharing_group
 short_description: Ensure a MISP sharing group with its organisations and server list, matched by UUID
 description:
   - Creates the group when no group has O(uuid), then adds and removes member organisations and
-    server list entries until they are the wanted ones (REFERENCE 1.5, 2.6).
+    server list entries until they are the wanted ones (misp-planner docs/misp-behaviour.md#preparing-both-ends, #sharing-groups).
   - Organisations are named by UUID and must exist on the instance. Servers are named by URL; the
     instance's own URL O(local_url) is MISP's "this instance" entry (server id 0), any other URL
     must have a server entry here (a listing-only one if need be), since MISP drops list entries
-    it has no server entry for (REFERENCE 11).
+    it has no server entry for (misp-planner docs/misp-behaviour.md#observed).
 options:
   misp_url: {description: Base URL of the MISP instance., type: str, required: true}
   misp_api_key: {description: Site admin API key., type: str, required: true}

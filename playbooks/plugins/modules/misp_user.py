@@ -12,7 +12,7 @@ short_description: Ensure a MISP user exists in an organisation with a role, mat
 description:
   - Creates the user when no user has O(email); otherwise moves it to the wanted organisation and role.
   - Users are created with C(change_pw=false), C(termsaccepted=true) and no notification, so that API
-    keys of sync and tool users work at once (REFERENCE 1.5, 11).
+    keys of sync and tool users work at once (misp-planner docs/misp-behaviour.md#preparing-both-ends, #observed).
   - C(/admin/users/add) also creates an auth key for the new user, without comment, address pinning
     or expiry (MISP 2.5.1, UsersController::admin_add). That key is deleted at once; on every run,
     any key of the user with no comment and no C(allowed_ips) is deleted too (RV(deleted_keys)).
