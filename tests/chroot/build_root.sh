@@ -55,6 +55,12 @@ if [ $# -gt 0 ]; then
       echo "SHA256: $(sha256sum "$deb" | cut -d" " -f1)"
       echo
     done > Packages'
+  # The test's installs go faster without fsync and without documentation (as in container images).
+  printf 'force-unsafe-io\n' >"$root/etc/dpkg/dpkg.cfg.d/misp-planner-test-unsafe-io"
+  printf 'path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/locale/*\n' \
+    >"$root/etc/dpkg/dpkg.cfg.d/misp-planner-test-nodoc"
+  # A host has name resolution for localhost (PyMySQL connects to "localhost" over TCP).
+  printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
   rm -f "$root/etc/apt/sources.list" "$root/etc/apt/sources.list.d/"*
   echo "deb [trusted=yes] file:/var/local/debs ./" >"$root/etc/apt/sources.list"
   rm -rf "$root/var/lib/apt/lists/"*
