@@ -177,7 +177,7 @@ def _inventory(root: Root, sizing: dict[str, Any], misp_bundle: Path) -> dict[st
 
 
 def _apply(tmp: Path, name: str, root: Root, sizing: dict[str, Any], misp_bundle: Path,
-           cmdline: str = "") -> ansible_runner.Runner:
+           cmdline: str = "", playbook: str = "stack.yml") -> ansible_runner.Runner:
     private = tmp / name
     private.mkdir()
     inventory = private / "hosts.json"
@@ -185,7 +185,7 @@ def _apply(tmp: Path, name: str, root: Root, sizing: dict[str, Any], misp_bundle
     started = time.monotonic()
     run = ansible_runner.run(
         private_data_dir=str(private),
-        playbook=str(CHROOT_DIR / "stack.yml"),
+        playbook=str(CHROOT_DIR / playbook),
         inventory=str(inventory),
         cmdline=cmdline or None,
         envvars={
@@ -284,7 +284,7 @@ def test_stack_database_and_misp_from_a_bundle(root: Root, misp_bundle: Path, tm
     before = cnf.read_text()
     bigger = json.loads(json.dumps(sizing))
     bigger["mariadb"]["innodb_buffer_pool_size"] = sizing["mariadb"]["innodb_buffer_pool_size"] * 2
-    check = _apply(tmp_path, "check", root, bigger, misp_bundle, cmdline="--check --diff")
+    check = _apply(tmp_path, "check", root, bigger, misp_bundle, cmdline="--check --diff", playbook="database.yml")
     task = "Tune MariaDB from the planner's sizing"
     diffs = [
         event for event in check.events
