@@ -160,7 +160,8 @@ def test_dedicated_database_host_listens_for_its_clients(tmp_path: Path) -> None
     example, instance = PAIR[0]
     sizing = instance_sizing(example, instance)
     assert sizing["database"] == "dedicated"
-    out = render(tmp_path, instance, sizing, {"misp_database_clients": ["10.0.0.5"], "misp_database_bind_address": "10.0.0.9"})
+    out = render(tmp_path, instance, sizing,
+                 {"misp_database_clients": ["10.0.0.5"], "misp_database_bind_address": "10.0.0.9"})
     db = ini(out / "z-misp.cnf", "mariadb")
     assert db["bind-address"] == "10.0.0.9"
     assert db["innodb_buffer_pool_size"] == str(sizing["mariadb"]["innodb_buffer_pool_size"])

@@ -29,8 +29,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,12 @@ class Root:
                               check=check)
 
 
+@dataclass
+class First:
+    root: Root
+    run: ansible_runner.Runner
+
+
 @pytest.fixture(scope="session")
 def misp_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     needs_tools()
@@ -104,12 +112,8 @@ def _namespace_pid(holder: subprocess.Popen[bytes], root: Path) -> int:
     raise AssertionError("the namespace did not come up")
 
 
-@pytest.fixture(scope="module", params=list(SUITES))
-def root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Root]:
-    reason = _why_not()
-    if reason:
-        pytest.skip(reason)
-    suite = request.param
+@contextmanager
+def _root(suite: str, tmp: Path) -> Iterator[Root]:
     platform, php = SUITES[suite]
     packages = role_packages(php)
     recipe = (CHROOT_DIR / "build_root.sh").read_text() + " ".join(packages)
@@ -117,7 +121,6 @@ def root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     env = {**os.environ, "PATH": f"{os.environ['PATH']}:/usr/sbin:/sbin"}
     started = time.monotonic()
     subprocess.run(["bash", str(CHROOT_DIR / "build_root.sh"), suite, str(tarball), *packages], check=True, env=env)
-    tmp = tmp_path_factory.mktemp(suite)
     path = tmp / "root"
     path.mkdir()
     subprocess.run(["tar", "-C", str(path), "-xf", str(tarball)], check=True)
@@ -139,6 +142,22 @@ def root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         holder.kill()  # --kill-child: the namespace's processes end with it
         holder.wait()
         subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=False)
+
+
+@pytest.fixture(scope="module")
+def first_runs(tmp_path_factory: pytest.TempPathFactory, misp_bundle: Path) -> Iterator[dict[str, First]]:
+    """Every suite's root with the roles applied once. The first runs go in parallel: most of
+    their time is package installation and waiting on services, and the suites share nothing."""
+    reason = _why_not()
+    if reason:
+        pytest.skip(reason)
+    with ExitStack() as stack:
+        roots = {suite: stack.enter_context(_root(suite, tmp_path_factory.mktemp(suite))) for suite in SUITES}
+        started = {
+            suite: _start(tmp_path_factory.mktemp(f"{suite}-first"), "first", root, _sizing(), misp_bundle)
+            for suite, root in roots.items()
+        }
+        yield {suite: First(roots[suite], _finish(*started[suite])) for suite in SUITES}
 
 
 def _sizing() -> dict[str, Any]:
@@ -176,14 +195,13 @@ def _inventory(root: Root, sizing: dict[str, Any], misp_bundle: Path) -> dict[st
     return {"all": {"children": {"misp_chroot": {"hosts": {f"chroot-{root.suite}": host}}}}}
 
 
-def _apply(tmp: Path, name: str, root: Root, sizing: dict[str, Any], misp_bundle: Path,
-           cmdline: str = "", playbook: str = "stack.yml") -> ansible_runner.Runner:
+def _start(tmp: Path, name: str, root: Root, sizing: dict[str, Any], misp_bundle: Path,
+           cmdline: str = "", playbook: str = "stack.yml") -> tuple[str, Root, threading.Thread, ansible_runner.Runner]:
     private = tmp / name
     private.mkdir()
     inventory = private / "hosts.json"
     inventory.write_text(json.dumps(_inventory(root, sizing, misp_bundle)))
-    started = time.monotonic()
-    run = ansible_runner.run(
+    thread, run = ansible_runner.run_async(
         private_data_dir=str(private),
         playbook=str(CHROOT_DIR / playbook),
         inventory=str(inventory),
@@ -197,8 +215,22 @@ def _apply(tmp: Path, name: str, root: Root, sizing: dict[str, Any], misp_bundle
         },
         quiet=True,
     )
-    print(f"{root.suite} {name}: {run.status} in {time.monotonic() - started:.0f}s, stats {run.stats}")
-    assert run.status == "successful", run.stdout.read()[-8000:]
+    return name, root, thread, run
+
+
+def _finish(name: str, root: Root, thread: threading.Thread, run: ansible_runner.Runner) -> ansible_runner.Runner:
+    started = time.monotonic()
+    thread.join()
+    print(f"{root.suite} {name}: {run.status} (waited {time.monotonic() - started:.0f}s), stats {run.stats}")
+    assert run.status == "successful", f"{root.suite} {name}:\n" + run.stdout.read()[-8000:]
+    return run
+
+
+def _apply(tmp: Path, name: str, root: Root, sizing: dict[str, Any], misp_bundle: Path,
+           cmdline: str = "", playbook: str = "stack.yml") -> ansible_runner.Runner:
+    started = time.monotonic()
+    run = _finish(*_start(tmp, name, root, sizing, misp_bundle, cmdline, playbook))
+    print(f"{root.suite} {name} took {time.monotonic() - started:.0f}s")
     return run
 
 
@@ -210,7 +242,8 @@ def _changed_tasks(run: ansible_runner.Runner) -> list[str]:
     return [
         str(event["event_data"].get("task"))
         for event in run.events
-        if event.get("event") in ("runner_on_ok", "runner_item_on_ok") and event["event_data"].get("res", {}).get("changed")
+        if event.get("event") in ("runner_on_ok", "runner_item_on_ok")
+        and event["event_data"].get("res", {}).get("changed")
     ]
 
 
@@ -224,9 +257,12 @@ def _settings(path: Path) -> dict[str, str]:
     return values
 
 
-def test_stack_database_and_misp_from_a_bundle(root: Root, misp_bundle: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_stack_database_and_misp_from_a_bundle(
+    suite: str, first_runs: dict[str, First], misp_bundle: Path, tmp_path: Path
+) -> None:
     sizing = _sizing()
-    first = _apply(tmp_path, "first", root, sizing, misp_bundle)
+    root, first = first_runs[suite].root, first_runs[suite].run
     assert _changed(first) > 0
 
     # MariaDB runs with the sized values, on localhost only.
