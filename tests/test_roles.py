@@ -397,3 +397,28 @@ def test_admin_key_is_kept_only_after_user_init_succeeds(tmp_path: Path) -> None
     again = _run_tasks(tmp_path, "again", "misp_app", "admin_key", hostvars)
     assert again.status == "successful"
     assert int(sum((again.stats or {}).get("changed", {}).values())) == 0
+
+
+def test_supervisord_is_started_only_once_misp_is_in_place() -> None:
+    """The workers' logs live in MISP's app/tmp/logs (as MISP's installer has them): supervisord
+    refuses to start before misp_app has put MISP there, and the folder cannot be made earlier
+    (the checkout needs an empty directory). Every task and handler of the stack role that starts
+    supervisord must therefore wait for MISP's tree; misp_app starts it at its end. (The chroot
+    test cannot see this one: Debian's sysvinit script reports success when supervisord exits.)"""
+    import yaml
+
+    roles = PLAYBOOKS / "roles"
+    starts = []
+    for path in (roles / "stack/tasks/main.yml", roles / "stack/handlers/main.yml"):
+        for task in yaml.safe_load(path.read_text()):
+            service = task.get("ansible.builtin.service")
+            if not service:
+                continue
+            names = [service["name"]] if "loop" not in task else [str(item) for item in task["loop"]]
+            if any("supervisor" in name for name in names):
+                starts.append((path.name, task["name"], str(task.get("when", ""))))
+    assert len(starts) == 2, starts
+    for file, name, when in starts:
+        assert re.search(r"stack_misp_present\w*\.stat\.exists", when), (file, name, when)
+    misp_app = yaml.safe_load((roles / "misp_app/tasks/settings.yml").read_text())
+    assert misp_app[-2]["ansible.builtin.service"] == {"name": "supervisor", "state": "started", "enabled": True}
