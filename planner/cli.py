@@ -449,6 +449,24 @@ def apply(
     raise typer.Exit(result.exit_code)
 
 
+@app.command()
+def bundle(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the archive, .sha256 and manifest.")],
+    misp_version: Annotated[str, typer.Option("--misp-version", help="MISP tag, e.g. v2.5.42: the hosts' pin.")],
+    repository: Annotated[str | None, typer.Option(
+        "--repository", help="MISP's git repository (default: GitHub), a mirror or a local path.")] = None,
+    composer: Annotated[str, typer.Option("--composer", help="The composer command.")] = "composer",
+    python: Annotated[str, typer.Option(
+        "--python", help="The Python whose pip downloads the wheels: the hosts' version.")] = "python3",
+) -> None:
+    """On a connected machine: MISP at a pinned version, its submodules and libraries, as one archive."""
+    from planner.bundle import MISP_REPOSITORY, make_bundle, summary
+
+    made = guarded(lambda: make_bundle(output, version=misp_version, repository=repository or MISP_REPOSITORY,
+                                       composer=composer, python=python))
+    sys.stdout.write(summary(made))
+
+
 def main() -> None:
     """Entry point: typer handles usage errors (exit 2); a bug still shows its traceback."""
     app()

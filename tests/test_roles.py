@@ -160,9 +160,10 @@ def test_dedicated_database_host_listens_for_its_clients(tmp_path: Path) -> None
     example, instance = PAIR[0]
     sizing = instance_sizing(example, instance)
     assert sizing["database"] == "dedicated"
-    out = render(tmp_path, instance, sizing, {"misp_database_clients": ["10.0.0.5"]})
+    out = render(tmp_path, instance, sizing,
+                 {"misp_database_clients": ["10.0.0.5"], "misp_database_bind_address": "10.0.0.9"})
     db = ini(out / "z-misp.cnf", "mariadb")
-    assert db["bind-address"] == "0.0.0.0"
+    assert db["bind-address"] == "10.0.0.9"
     assert db["innodb_buffer_pool_size"] == str(sizing["mariadb"]["innodb_buffer_pool_size"])
 
 
@@ -262,7 +263,8 @@ def test_settings_are_written_only_when_they_differ(tmp_path: Path) -> None:
     cake = tmp_path / "cake" / "fake_cake.py"
     cake.parent.mkdir()
     shutil.copy(CHROOT_DIR / "fake_cake.py", cake)
-    extra = {"misp_settings": {"Plugin.Sightings_policy": 2, "MISP.disablerestalert": True}}
+    # ZeroMQ on: FakeCake's ZeroMQ hook fails (NOAUTH, as MISP's) unless its Redis password is set first.
+    extra = {"misp_settings": {"Plugin.Sightings_policy": 2, "MISP.disablerestalert": True}, "misp_zmq_enabled": True}
 
     _apply_settings(tmp_path, "first", cake, extra)
     state = json.loads((cake.parent / "settings.json").read_text())
@@ -273,7 +275,9 @@ def test_settings_are_written_only_when_they_differ(tmp_path: Path) -> None:
     assert state["MISP.uuid"] == "5b4b8d40-4c3f-4f3e-9a51-6c1f0e8e4a10"
     assert state["MISP.correlation_engine"] == instance_sizing(*PAIR[1])["correlation"]["engine"]
     assert state["SimpleBackgroundJobs.enabled"] == 1  # "true" stored as MISP stores it
-    assert state["Plugin.ZeroMQ_enable"] == 0
+    assert state["Plugin.ZeroMQ_enable"] == 1
+    assert first.index("Plugin.ZeroMQ_redis_password") < first.index("Plugin.ZeroMQ_enable")
+    assert set(first[-2:]) == {"Plugin.ZeroMQ_enable", "SimpleBackgroundJobs.enabled"}  # switches last
     assert state["Plugin.Sightings_policy"] == "2"  # the topology's settings come on top
     assert state["Security.password_policy_length"] == "12"
 
@@ -284,3 +288,137 @@ def test_settings_are_written_only_when_they_differ(tmp_path: Path) -> None:
     (cake.parent / "settings.json").write_text(json.dumps(state))
     _apply_settings(tmp_path, "third", cake, extra)
     assert _set_calls(cake) == ["MISP.baseurl"]
+
+
+def _run_tasks(tmp: Path, name: str, role: str, tasks: str, hostvars: dict[str, Any],
+               gather: bool = False) -> ansible_runner.Runner:
+    """One task file of a role on this machine (tests/chroot/tasks.yml); the run may fail."""
+    private = tmp / name
+    private.mkdir()
+    host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+            "ansible_become": False, **hostvars}
+    inventory = private / "hosts.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"hub": host}}}))
+    return ansible_runner.run(
+        private_data_dir=str(private),
+        playbook=str(CHROOT_DIR / "tasks.yml"),
+        inventory=str(inventory),
+        extravars={"role": role, "tasks": tasks, "gather": gather},
+        envvars={"ANSIBLE_COLLECTIONS_PATH": str(collections_path(tmp))},
+        quiet=True,
+    )
+
+
+def _failure(run: ansible_runner.Runner) -> str:
+    return " ".join(
+        str(event["event_data"]["res"].get("msg", ""))
+        for event in run.events if event.get("event") == "runner_on_failed"
+    )
+
+
+def test_session_cookie_flags_stay_settable_by_misp(rendered: dict[tuple[str, str], Path]) -> None:
+    """php_admin_flag locks a flag: CakePHP's ini_set() of it then fails and every request answers
+    500 ("Unable to configure the session"). php_flag sets the same default and leaves it settable."""
+    for out in rendered.values():
+        pool = _php_ini(out / "fpm-pool-misp.conf")
+        for flag in ("session.cookie_secure", "session.cookie_httponly"):
+            assert pool[f"php_flag[{flag}]"] == "on"
+            assert f"php_admin_flag[{flag}]" not in pool
+
+
+def test_no_file_test_runs_on_the_controller() -> None:
+    """Jinja's `is file`/`is exists`/`is directory` look at the controller's disk: a role asking them
+    about the managed host's files (composer's autoloader did) gets the wrong answer. stat instead."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((PLAYBOOKS / "roles").rglob("*.yml"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\bis\s+(not\s+)?(file|exists|directory|link|mount)\b", line)
+    ]
+    assert offenders == []
+
+
+def test_libfuzzy_dev_is_installed_for_pydeep2() -> None:
+    """pydeep2 has no wheel for Python 3.13 (Debian 13) and builds against libfuzzy's headers."""
+    import yaml
+
+    packages = yaml.safe_load((PLAYBOOKS / "roles/misp_app/vars/main.yml").read_text())["misp_app_packages"]
+    assert {"libfuzzy-dev", "gcc", "python3-dev"} <= set(packages)
+
+
+def test_mariadb_never_falls_back_to_listening_everywhere(tmp_path: Path) -> None:
+    """With remote clients the bind address comes from the host's facts; without them the
+    pre-flight fails and names the variable to set, instead of binding 0.0.0.0."""
+    sizing = instance_sizing(*PAIR[0])
+    common = {"misp_sizing": sizing, "misp_database_password": "d" * 16, "misp_database_clients": ["10.0.0.5"],
+              "misp_memory_check": False}
+    blind = _run_tasks(tmp_path, "no-facts", "database", "checks", common)
+    assert blind.status == "failed"
+    assert "misp_database_bind_address" in _failure(blind)
+    seeing = _run_tasks(tmp_path, "facts", "database", "checks", common, gather=True)
+    assert seeing.status == "successful", _failure(seeing)
+
+
+def test_memory_preflight_fails_when_the_sizing_does_not_fit(tmp_path: Path) -> None:
+    sizing = instance_sizing(*PAIR[1])
+    pool_mb = sizing["mariadb"]["innodb_buffer_pool_size"] // 1048576
+    common = {"misp_sizing": sizing, "misp_baseurl": "https://hub.example.org", "misp_platform": "debian-12",
+              "misp_redis_password": "r" * 32, "misp_supervisor_password": "s" * 16,
+              "misp_database_password": "d" * 16}
+    for role, tasks, variable in (("stack", "memory", "stack_memory_mb"), ("database", "checks", "database_memory_mb")):
+        small = _run_tasks(tmp_path, f"{role}-small", role, tasks, {**common, variable: pool_mb // 2})
+        assert small.status == "failed", role
+        assert "misp_memory_check: false" in _failure(small) and f"{pool_mb} MiB" in _failure(small), role
+        big = _run_tasks(tmp_path, f"{role}-big", role, tasks, {**common, variable: pool_mb * 4})
+        assert big.status == "successful", (role, _failure(big))
+        skipped = _run_tasks(tmp_path, f"{role}-skip", role, tasks,
+                             {**common, variable: pool_mb // 2, "misp_memory_check": False})
+        assert skipped.status == "successful", (role, _failure(skipped))
+
+
+@pytest.mark.slow
+def test_admin_key_is_kept_only_after_user_init_succeeds(tmp_path: Path) -> None:
+    cake = tmp_path / "cake" / "fake_cake.py"
+    cake.parent.mkdir()
+    shutil.copy(CHROOT_DIR / "fake_cake.py", cake)
+    key = tmp_path / "admin-key"
+    hostvars = {"misp_app_cake": str(cake), "misp_app_admin_key_file": str(key)}
+
+    failed = _run_tasks(tmp_path, "no-schema", "misp_app", "admin_key", hostvars)
+    assert failed.status == "failed"
+    assert not key.exists()  # a later run tries again
+
+    (cake.parent / "schema-imported").touch()
+    created = _run_tasks(tmp_path, "schema", "misp_app", "admin_key", hostvars)
+    assert created.status == "successful", _failure(created)
+    assert key.read_text() == "a" * 40 + "\n"
+    assert key.stat().st_mode & 0o077 == 0
+
+    again = _run_tasks(tmp_path, "again", "misp_app", "admin_key", hostvars)
+    assert again.status == "successful"
+    assert int(sum((again.stats or {}).get("changed", {}).values())) == 0
+
+
+def test_supervisord_is_started_only_once_misp_is_in_place() -> None:
+    """The workers' logs live in MISP's app/tmp/logs (as MISP's installer has them): supervisord
+    refuses to start before misp_app has put MISP there, and the folder cannot be made earlier
+    (the checkout needs an empty directory). Every task and handler of the stack role that starts
+    supervisord must therefore wait for MISP's tree; misp_app starts it at its end. (The chroot
+    test cannot see this one: Debian's sysvinit script reports success when supervisord exits.)"""
+    import yaml
+
+    roles = PLAYBOOKS / "roles"
+    starts = []
+    for path in (roles / "stack/tasks/main.yml", roles / "stack/handlers/main.yml"):
+        for task in yaml.safe_load(path.read_text()):
+            service = task.get("ansible.builtin.service")
+            if not service:
+                continue
+            names = [service["name"]] if "loop" not in task else [str(item) for item in task["loop"]]
+            if any("supervisor" in name for name in names):
+                starts.append((path.name, task["name"], str(task.get("when", ""))))
+    assert len(starts) == 2, starts
+    for file, name, when in starts:
+        assert re.search(r"stack_misp_present\w*\.stat\.exists", when), (file, name, when)
+    misp_app = yaml.safe_load((roles / "misp_app/tasks/settings.yml").read_text())
+    assert misp_app[-2]["ansible.builtin.service"] == {"name": "supervisor", "state": "started", "enabled": True}

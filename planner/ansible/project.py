@@ -483,10 +483,10 @@ def _files(estate: Estate, writer: _Writer, sizing: dict[str, Any]) -> Iterator[
             yield f"host_vars/{iid}/sizing.yml", header + sized
             if sizing[iid].get("database") == "dedicated":
                 # A mapping's text is its entries' texts joined (dump_yaml), so the sizing is written once.
+                # The topology does not know the DB host's private address: the database role
+                # takes it from the host's facts, and fails its pre-flight when they lack it.
                 yield f"host_vars/{iid}-db/misp.yml", header + sized + dump_yaml({
-                    "misp_database_clients": [inst.ansible_host],
-                    # The topology does not know the DB host's private address; its facts do.
-                    "misp_database_bind_address": "{{ ansible_default_ipv4.address }}"})
+                    "misp_database_clients": [inst.ansible_host]})
     yield from handover_documents(estate, writer.links, writer.link_as_initiator, writer.link_as_remote)
     yield "README.md", readme.text(estate, writer.links)
 

@@ -1,0 +1,12 @@
+-- The part of MISP's schema the test double's commands use.
+CREATE TABLE IF NOT EXISTS organisations (
+  id INT(11) NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(255) NOT NULL,
+  uuid VARCHAR(40) NOT NULL
+) DEFAULT CHARSET=utf8mb4;
+CREATE TABLE IF NOT EXISTS users (
+  id INT(11) NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  org_id INT(11) NOT NULL,
+  email VARCHAR(255) NOT NULL,
+  authkey VARCHAR(40) NOT NULL
+) DEFAULT CHARSET=utf8mb4;

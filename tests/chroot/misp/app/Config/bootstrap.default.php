@@ -1,0 +1,1 @@
+<?php // test double of MISP's bootstrap.default.php

@@ -1,0 +1,2 @@
+<?php
+$config = array('debug' => 0, 'MISP' => array('baseurl' => ''));

@@ -1,0 +1,1 @@
+<?php // test double of MISP's core.default.php
