@@ -407,6 +407,15 @@ class _Writer:
         }
 
 
+def numbers_only(sized: dict[str, Any]) -> dict[str, Any]:
+    """An instance's sizing as the roles read it: the figures, without the prose (`reasons`, the
+    correlation `advice`) that `misp-planner size` and the report show with their sources."""
+    figures = {k: v for k, v in sized.items() if k != "reasons"}
+    if isinstance(figures.get("correlation"), dict):
+        figures["correlation"] = {k: v for k, v in figures["correlation"].items() if k != "advice"}
+    return figures
+
+
 def database_host(inst: Instance) -> str:
     """The dedicated database host's address: the topology's `database_host`, else `<instance>-db`."""
     return inst.database_host or f"{inst.id}-db"
@@ -479,7 +488,7 @@ def _files(estate: Estate, writer: _Writer, sizing: dict[str, Any]) -> Iterator[
         readme.add(inst, host_vars)
         yield f"host_vars/{iid}/misp.yml", header + dump_yaml(host_vars)
         if iid in sizing:
-            sized = dump_yaml({"misp_sizing": sizing[iid]})
+            sized = dump_yaml({"misp_sizing": numbers_only(sizing[iid])})
             yield f"host_vars/{iid}/sizing.yml", header + sized
             if sizing[iid].get("database") == "dedicated":
                 # A mapping's text is its entries' texts joined (dump_yaml), so the sizing is written once.

@@ -26,7 +26,10 @@ def text(value: str) -> str:
     SVG would not parse: they become spaces.
     """
     visible = "".join(" " if unicodedata.category(c) == "Cc" else c for c in value)
-    return html.escape(visible, quote=True).encode("ascii", "xmlcharrefreplace").decode("ascii")
+    escaped = html.escape(visible, quote=True).encode("ascii", "xmlcharrefreplace").decode("ascii")
+    # Graphviz still reads its own escapes (\\E, \\N, ...) in HTML-like text once references are decoded,
+    # so a backslash is written doubled; and it drops a text that is a lone "]".
+    return escaped.replace("\\", "&#92;&#92;").replace("]", "&#93;")
 
 
 def _label(title: str | None, lines: tuple[str, ...], align: str = "CENTER") -> str:
