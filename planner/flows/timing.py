@@ -116,26 +116,28 @@ class TimingAnalysis(PreparedEstate):
                     fresh &= self.group_targets(k, group, tags)
                 else:
                     fresh &= by_level[k][level]
+            refused = 0
             if org_blocked:
-                fresh = self._refused_but_certain(k, held, fresh, holders & ~certain, tags, org_blocked, group)
-            certain |= fresh
-            work.extend(bits(fresh))
+                for n in self.out_flows[k] & org_blocked:
+                    refused |= 1 << self.target_at[n]
+            if refused:
+                fresh &= ~refused
+                fresh |= self._refused_but_certain(k, held, refused & holders & ~certain, tags, org_blocked, group)
+            if fresh:
+                certain |= fresh
+                work.extend(bits(fresh))
         return tuple(self.names[k] for k in sorted(varied.union(bits(holders & ~certain))))
 
-    def _refused_but_certain(self, k: int, held: list[State], fresh: int, candidates: int, tags: frozenset[str],
+    def _refused_but_certain(self, k: int, held: list[State], refused: int, tags: frozenset[str],
                              org_blocked: frozenset[int], group: Group | None) -> int:
-        """``fresh`` (the targets of ``candidates`` instance ``k`` sends every copy of ``held`` to, by
-        the tables) corrected for the flows the creator org's rules refuse: a target of such a flow
-        is certain only if, for every copy, another flow to it carries the copy."""
-        refused = 0
-        for n in self.out_flows[k] & org_blocked:
-            refused |= 1 << self.target_at[n]
-        fresh &= ~refused
-        for target in bits(refused & candidates):
+        """Of the ``refused`` targets (those of a flow out of instance ``k`` that the creator org's rules
+        refuse), those certain all the same: for every copy of ``held``, another flow to it carries it."""
+        certain = 0
+        for target in bits(refused):
             via = [n for n in self.via_to[k][target] if n not in org_blocked]
             if all(any(self.carries(n, s[1], s[2], group, tags) for n in via) for s in held):
-                fresh |= 1 << target
-        return fresh
+                certain |= 1 << target
+        return certain
 
     def carries(self, n: int, level: int, owner: str | None, group: Group | None, tags: frozenset[str]) -> bool:
         """Whether flow ``n``, not refused by ``tags``' rules, carries a published copy ``(level, owner)``
