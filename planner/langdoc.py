@@ -82,6 +82,8 @@ KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
                              "volume: {attributes: 12M, growth: 20k/day}", "MP301, MP250"),
     ("Instance", "ansible_host"): ("The address Ansible connects to; the URL's host when absent.",
                                    "ansible_host: 10.0.0.5", ""),
+    ("Instance", "database_host"): ("The address of its dedicated database host, when sizing gives it one "
+                                    "(extension); `<instance>-db` when absent.", "database_host: 10.0.0.6", ""),
     ("Instance", "uuid"): ("Its MISP.uuid (extension); derived when absent.",
                            "uuid: 0f0c3a1e-1111-4222-8333-944455556666", ""),
     ("Instance", "description"): ("Free text for the report (extension).", "description: Sharing hub", ""),
@@ -132,9 +134,11 @@ KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("Direction", "tags"): ("Tag filter (push_rules / pull_rules tags).", "tags: {include: [tlp:green]}",
                             "MP216, MP217"),
     ("Direction", "orgs"): ("Creator-organisation filter.", "orgs: {exclude: [partner]}", "MP150"),
-    ("Direction", "every"): ("How often a scheduled push or pull runs.", "every: 1h", ""),
+    ("Direction", "every"): ("How often a scheduled push or pull runs (a cron line on the initiator; a "
+                             "pull without it runs daily, a push without it on publish).", "every: 1h", ""),
     ("Tls", "verify"): ("Verify the remote's certificate.", "verify: true", "MP401"),
-    ("Tls", "ca"): ("A CA file for the remote's certificate.", "ca: /etc/ssl/partner-ca.pem", ""),
+    ("Tls", "ca"): ("The PEM certificate of the CA that signed the remote's certificate, relative to the "
+                    "topology file; given to the server entry.", "ca: certs/partner-ca.pem", "MP406"),
     ("Sync", "initiator"): ("The instance holding the server entry (opens the connection).",
                             "initiator: ingest", "MP150, MP155, MP240"),
     ("Sync", "remote"): ("The instance it connects to.", "remote: hub", "MP150, MP155"),

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from planner import yamlout
-from planner.ansible.project import generate_project
+from planner.ansible.project import generate_project, numbers_only
 from planner.output import write_files, write_text
 from planner.pipeline import load_estate
 from planner.sizing import size_estate
@@ -109,7 +109,8 @@ def test_every_link_has_both_ends_and_every_group_holder_lists_by_server_entries
             have = {k["remote"] for k in hv[holder]["misp_links_as_initiator"]}
             assert set(group.instances) - {holder} <= have, f"{holder} cannot list every server of {gid}"
     for iid in hv:
-        assert load(project / "host_vars" / iid / "sizing.yml")["misp_sizing"] == sizing[iid]
+        assert load(project / "host_vars" / iid / "sizing.yml")["misp_sizing"] == numbers_only(sizing[iid])
+        assert "reasons" not in numbers_only(sizing[iid]) and sizing[iid]["reasons"]
 
 
 @pytest.mark.parametrize("topology", EXAMPLES[:1], ids=[p.parent.name for p in EXAMPLES[:1]])

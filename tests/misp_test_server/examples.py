@@ -33,7 +33,17 @@ class ExampleEstate:
     project: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def apply(self, check: bool = False) -> ApplyResult:
+    def regenerate(self) -> None:
+        """The project again from the (edited) topology; the runner's artifacts stay."""
+        import shutil
+
+        for child in self.project.iterdir():
+            if child.name != "artifacts":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        estate = load_estate(self.topology).estate
+        generate_project(estate, size_estate(estate), self.project)
+
+    def apply(self, check: bool = False, **more: Any) -> ApplyResult:
         import os
 
         saved = {k: os.environ.get(k) for k in self.env}
@@ -42,7 +52,7 @@ class ExampleEstate:
         extravars: dict[str, Any] = {
             "misp_provision_stack": False, "ansible_connection": "local", "ansible_become": False,
             "ansible_python_interpreter": sys.executable,
-            "misp_cron_file": f"{self.topology.parent}/cron/{{{{ inventory_hostname }}}}"}
+            "misp_cron_file": f"{self.topology.parent}/cron/{{{{ inventory_hostname }}}}", **more}
         try:
             return apply_project(self.project, check=check, extravars=extravars, quiet=True)
         finally:
