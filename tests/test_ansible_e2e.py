@@ -64,7 +64,8 @@ def assert_every_key_is_pinned(e: Estate) -> None:
                 assert key["allowed_ips"], f"{where} is not pinned"
 
 
-def handed_over(e: Estate, instance: str, name: str, user: dict[str, Any], allowed_ips: tuple[str, ...] | list[str]) -> None:
+def handed_over(e: Estate, instance: str, name: str, user: dict[str, Any],
+                allowed_ips: tuple[str, ...] | list[str]) -> None:
     """A key the play minted for someone else: one per user, labelled, pinned, expiring, and stored
     only in its ansible-vault file, which decrypts to a key that works as that user."""
     state = e.state(instance)
@@ -163,7 +164,8 @@ def verify(e: Estate) -> None:
     assert roles["feeder-sandbox@127.0.0.1"] == "3"  # adds events, does not publish
     hub = e.state("hub")
     assert {u["email"]: u["role_id"] for u in hub.users.values()}["consumer-ids@127.0.0.1"] == "6"  # read only
-    for instance, name, allowed in (("hub", "consumer-ids", ["127.0.0.1/32"]), ("ingest", "feeder-sandbox", ["127.0.0.1/32"])):
+    for instance, name, allowed in (("hub", "consumer-ids", ["127.0.0.1/32"]),
+                                    ("ingest", "feeder-sandbox", ["127.0.0.1/32"])):
         user = next(u for u in e.state(instance).users.values() if u["email"] == f"{name}@127.0.0.1")
         handed_over(e, instance, name, user, allowed)
     assert hub.settings["Plugin.ZeroMQ_enable"] is True and ingest.settings["Plugin.ZeroMQ_enable"] is False
@@ -282,9 +284,9 @@ def test_every_interval_of_the_topology_is_a_scheduled_job_with_the_real_ids() -
     ingest_entry = next(s for s in hub.servers.values() if s["url"] == estate.doubles["ingest"].url)
     # pull every 45m: cron repeats 30 minutes exactly, never less often than asked; pull: true runs daily.
     lines = cron_lines(estate, "hub")
-    assert any(line.endswith(f"Server pull 1 {partner_entry['id']} full >> "
-                             "/var/www/MISP/app/tmp/logs/misp-planner-jobs.log 2>&1") and "-59/30 * * * * www-data" in line
-               for line in lines), lines
+    log = "/var/www/MISP/app/tmp/logs/misp-planner-jobs.log"
+    assert any(line.endswith(f"Server pull 1 {partner_entry['id']} full >> {log} 2>&1")
+               and "-59/30 * * * * www-data" in line for line in lines), lines
     assert any(f"Server pull 1 {ingest_entry['id']} full" in line and line.split()[2:5] == ["*", "*", "*"]
                for line in lines), lines
     assert "every 45m asked; cron runs it every 30m" in (estate.cron_dir / "hub").read_text()

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from misp_test_server.harness import VAULT_PASSWORD
-from misp_test_server.server import RunningDouble, dispatch
 from ruamel.yaml import YAML
 
+from misp_test_server.harness import VAULT_PASSWORD, apply_with_env
+from misp_test_server.server import RunningDouble, dispatch
 from planner.ansible.project import env_name, generate_project
-from planner.ansible.runner import ApplyResult, apply_project
+from planner.ansible.runner import ApplyResult
 from planner.pipeline import load_estate
 from planner.sizing import size_estate
 
@@ -44,23 +44,12 @@ class ExampleEstate:
         generate_project(estate, size_estate(estate), self.project)
 
     def apply(self, check: bool = False, **more: Any) -> ApplyResult:
-        import os
-
-        saved = {k: os.environ.get(k) for k in self.env}
-        os.environ.update(self.env)
         (self.topology.parent / "cron").mkdir(exist_ok=True)
         extravars: dict[str, Any] = {
             "misp_provision_stack": False, "ansible_connection": "local", "ansible_become": False,
             "ansible_python_interpreter": sys.executable,
             "misp_cron_file": f"{self.topology.parent}/cron/{{{{ inventory_hostname }}}}", **more}
-        try:
-            return apply_project(self.project, check=check, extravars=extravars, quiet=True)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        return apply_with_env(self.project, self.env, check, extravars)
 
 
 def _pin_to_loopback(node: Any) -> None:

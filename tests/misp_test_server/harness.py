@@ -19,7 +19,8 @@ from planner.sizing import size_estate
 
 MANAGED = ("hub", "ingest", "partner")
 # A CA certificate (public, made for these tests) for the hub -> partner link's tls.ca.
-TEST_CA = (Path(__file__).resolve().parent.parent / "rules" / "MP406" / "certs" / "two-ca.pem").read_text(encoding="ascii")
+TEST_CA = (Path(__file__).resolve().parent.parent / "rules" / "MP406" / "certs" / "two-ca.pem").read_text(
+    encoding="ascii")
 VAULT_PASSWORD = "test vault password, not a secret"
 EXTERNAL = "ext"
 
@@ -131,16 +132,7 @@ class Estate:
         return {k: v for k, v in chosen.items() if v is not None}  # None: leave it to the inventory
 
     def apply(self, check: bool = False, **more: Any) -> ApplyResult:
-        saved = {k: os.environ.get(k) for k in self.env()}
-        os.environ.update(self.env())
-        try:
-            return apply_project(self.project, check=check, extravars=self.extravars(**more), quiet=True)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        return apply_with_env(self.project, self.env(), check, self.extravars(**more))
 
     def prepare_external(self) -> None:
         """What the operator of the unmanaged instance does by hand: our org, a sync user, a key."""
@@ -171,6 +163,20 @@ class Estate:
             found.extend(double.state.issued_keys)
             found.append(double.state.admin_key)
         return [s for s in found if s]
+
+
+def apply_with_env(project: Path, env: dict[str, str], check: bool, extravars: dict[str, Any]) -> ApplyResult:
+    """Apply a generated project with ``env`` (keys, vault password) set for this run only."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return apply_project(project, check=check, extravars=extravars, quiet=True)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 _SHARED: dict[str, Any] = {}
