@@ -272,7 +272,8 @@ class MispTestDouble:
         if with_key:
             return {"Server": {k: v for k, v in server.items() if k != "ca_pem"}}
         org_fields = ("id", "name", "uuid", "nationality", "sector", "type")
-        return {"Server": {**{k: v for k, v in server.items() if k not in ("authkey", "ca_pem")}, "cache_timestamp": False},
+        shown = {k: v for k, v in server.items() if k not in ("authkey", "ca_pem")}
+        return {"Server": {**shown, "cache_timestamp": False},
                 "Organisation": pick(self.orgs.get(int(server["org_id"]), {}), *org_fields),
                 "RemoteOrg": pick(self.orgs.get(int(server["remote_org_id"]), {}), *org_fields), "User": []}
 
