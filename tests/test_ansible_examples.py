@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 from conftest import EXAMPLES
 from misp_test_server.examples import LOOPBACK, example_estate
+from ruamel.yaml import YAML
 
 from planner.pipeline import load_estate
 from planner.units import format_seconds
