@@ -67,6 +67,10 @@ _CODES = [
          "`apply` runs the generated project with ansible-playbook, which misp-planner installs as a "
          "dependency (the `ansible` package). It is missing from this environment and from PATH: "
          "reinstall misp-planner with its dependencies, or install ansible beside it."),
+    Code("MP040", "the MISP bundle cannot be made",
+         "`bundle` clones MISP at the pinned version with its submodules, runs composer and pip, and writes "
+         "one archive: a tool it needs is missing (git, composer, pip), a step failed (the message shows "
+         "its last lines), the source is not a MISP tree, or the archive exists already (docs/install.md)."),
     Code("MP101", "unknown key",
          "A key the language does not define, usually a typo; the hint names the closest known key. "
          "docs/language.md lists every key."),

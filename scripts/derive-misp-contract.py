@@ -39,6 +39,12 @@ FIELDS_BEYOND_THE_DOCUMENT = {
     "/admin/users/add": {
         "notify": "UsersController::admin_add (app/Controller/UsersController.php): mail the new user's "
                   "credentials; MISP 2.5.1 answers 200 to a body with notify: false"},
+    "/servers/add": {
+        "submitted_cert": "ServersController::add (app/Controller/ServersController.php) and Server::saveCertificate: "
+                          "a base64 PEM CA certificate stored as app/files/certs/<id>.pem, the entry's cert_file"},
+    "/servers/edit/{serverId}": {
+        "submitted_cert": "ServersController::edit (app/Controller/ServersController.php) and "
+                          "Server::saveCertificate, as for add"},
     "/auth_keys/add/{userId}": {
         "expiration": "AuthKeysController::add and the AuthKey model (app/Model/AuthKey.php): a date or a unix "
                       "timestamp, 0 for none"},

@@ -79,8 +79,9 @@ def sync_inflow(estate: Estate, params: Mapping[str, float]) -> dict[str, tuple[
     Sources: every instance's own data (managed or not: an external instance's `volume` is its
     outflow), split over distribution levels by the share parameters, and every published feeder
     (its one level and tags). Stock travels like new data: links are assumed bootstrapped by a
-    full push or pull, which transfers every published event the link may carry (docs/misp-behaviour.md#rest-
-    endpoints, #pull). An `unpublish` push delivers a copy that goes no further (the engine ends the chain).
+    full push or pull, which transfers every published event the link may carry
+    (docs/misp-behaviour.md#rest-endpoints, #pull). An `unpublish` push delivers a copy that goes no further
+    (the engine ends the chain).
 
     Each target's inflow is a float sum, and float sums depend on their order: every target adds
     one term per (source in id order, level, group) it is reached by, always in that order, so
