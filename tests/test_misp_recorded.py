@@ -132,7 +132,7 @@ def test_every_family_and_behaviour_is_replayed() -> None:
     assert len(EXCHANGES) >= 100
 
 
-@pytest.mark.skipif(not RECORDED.is_dir(), reason="the recordings are not next to this clone")
-def test_fixture_is_what_the_script_derives_from_the_recordings() -> None:
-    derived = DERIVE.derive(RECORDED)
-    assert json.loads(FIXTURE.read_text(encoding="utf-8")) == derived
+if RECORDED.is_dir():  # defined only where the recordings are at hand: a plain clone has the fixture alone
+    def test_fixture_is_what_the_script_derives_from_the_recordings() -> None:
+        derived = DERIVE.derive(RECORDED)
+        assert json.loads(FIXTURE.read_text(encoding="utf-8")) == derived
