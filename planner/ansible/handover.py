@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
+from planner.ansible.keys import KEYS_DIR_ENV, default_keys_dir
 from planner.estate import Connection, Estate
 from planner.misp import DEFAULT_PULL_EVERY, ROLE_IDS
 from planner.units import format_seconds
@@ -106,7 +107,7 @@ def handover_documents(estate: Estate, links: Sequence[LinkLike],
                        as_remote: Callable[[Any], dict[str, Any]]) -> Iterator[tuple[str, str]]:
     """``(path, text)`` of one document per unmanaged instance linked with a managed one; the link data
     comes from the same functions that write the play's variables."""
-    keys_note = f"$MISP_PLANNER_KEYS_DIR (default ~/.misp-planner/{estate.name}/keys)"
+    keys_note = f"${KEYS_DIR_ENV} (default {default_keys_dir(estate.name)})"
     sections: dict[str, list[str]] = {}
     for link in links:
         conn = link.connection

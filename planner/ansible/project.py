@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from planner.ansible.collection import collection_source
 from planner.ansible.handover import handover_documents
+from planner.ansible.keys import VAULT_PASSWORD_ENV, default_keys_dir, keys_dir_jinja
 from planner.ansible.schedule import cron
 from planner.certs import ca_pems
 from planner.diagnostics import Finding, Severity
@@ -397,9 +398,8 @@ class _Writer:
             # One cron file of MISP jobs per instance (roles/schedules); false leaves cron alone.
             "misp_manage_schedules": True,
             # Keys minted for tools and partners, encrypted with ansible-vault (README: Secrets).
-            "misp_keys_dir": "{{ lookup('env', 'MISP_PLANNER_KEYS_DIR') or lookup('env', 'HOME') ~ '/.misp-planner/' "
-                             "~ misp_estate ~ '/keys' }}",
-            "misp_keys_vault_password": "{{ lookup('ansible.builtin.env', 'MISP_KEYS_VAULT_PASSWORD') }}",
+            "misp_keys_dir": keys_dir_jinja(),
+            "misp_keys_vault_password": f"{{{{ lookup('ansible.builtin.env', '{VAULT_PASSWORD_ENV}') }}}}",
             # Admin keys: a vault variable `vault_misp_admin_keys: {<instance>: <key>}` wins over the
             # environment variable named in each instance's `misp_admin_key_env`.
             "misp_admin_key": "{{ (vault_misp_admin_keys | default({}))[inventory_hostname] | default("
@@ -467,6 +467,7 @@ class _Readme:
         limit = f"{managed[0].initiator},{managed[0].remote}" if managed else "INSTANCE"
         return _template("README.md").format(
             name=estate.name, file=Path(estate.file).name, limit_example=limit,
+            keys_dir=default_keys_dir(estate.name),
             admin_keys="\n".join(self.admin_keys) or "- (no managed instance)",
             external_keys="\n".join(self.external_keys) or "- (none: every remote is managed here)",
             api_users="\n".join(self.handed_keys) or "- (none)",
