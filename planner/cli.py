@@ -381,9 +381,20 @@ def report(
 
     The report is written even when the estate has errors (exit 1 then): they are what a review discusses.
     """
-    from planner.render.report import write_report
+    from planner.render.report import write_error_report, write_report
 
-    loaded = load_or_exit(file)
+    try:
+        loaded = load_estate(file)
+    except PlannerError as error:
+        if error.exit_code != EXIT_FINDINGS:  # the file cannot be read: there is nothing to report on
+            fail(error)
+        # The file parses but the estate cannot be resolved: the report lists the errors alone.
+        sys.stderr.write(render_findings(error.findings, FindingFormat.human))
+        guarded(lambda: write_error_report(error.findings, file.name, output, force=force))
+        sys.stderr.write(f"report written to {output} with the errors alone (the estate cannot be drawn or "
+                         f"sized until they are fixed): {summary_line(error.findings)}\n")
+        raise typer.Exit(EXIT_FINDINGS) from None
+    gc.freeze()
     findings = guarded(lambda: write_report(loaded, output, force=force))
     sys.stderr.write(f"report written to {output}: {summary_line(findings)}\n")
     raise typer.Exit(EXIT_FINDINGS if has_errors(findings) else EXIT_OK)

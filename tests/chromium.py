@@ -136,11 +136,16 @@ class Page:
             params["captureBeyondViewport"] = True
         path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", params)["data"]))
 
-    def pdf(self) -> bytes:
-        """Printed as "Print to PDF" would: the page's own @page size (landscape) on A4."""
-        result = self.call("Page.printToPDF", {"landscape": True, "printBackground": True,
-                                               "paperWidth": 11.69, "paperHeight": 8.27,
-                                               "preferCSSPageSize": True})
+    def pdf(self, timeout: float = 900.0) -> bytes:
+        """Printed as "Print to PDF" would: the page's own @page size (landscape) on A4. A report of
+        hundreds of pages takes minutes."""
+        self.timeout, before = timeout, self.timeout
+        try:
+                result = self.call("Page.printToPDF", {"landscape": True, "printBackground": True,
+                                                   "paperWidth": 11.69, "paperHeight": 8.27,
+                                                   "preferCSSPageSize": True})
+        finally:
+            self.timeout = before
         return base64.b64decode(result["data"])
 
     def console_errors(self) -> list[str]:

@@ -273,13 +273,7 @@ def context(loaded: Loaded, artifacts: Artifacts) -> dict[str, Any]:
         "estate": estate,
         "counts": counts,
         "notes": artifacts.notes,
-        "findings": [{"severity": f.severity.value, "code": f.code, "message": f.message, "hint": f.hint,
-                      "where": (f"line {f.position.line}:{f.position.column}" if f.position else "")
-                      + (f" `{format_path(f.path)}`" if f.path else ""),
-                      "line": f"{f.position.line}:{f.position.column}" if f.position else "",
-                      "path": format_path(f.path) if f.path else "", "related": list(f.related),
-                      "doc": rule_anchor(f.code), "anchor": f"finding-{n}"}
-                     for n, f in enumerate(findings)],
+        "findings": _finding_rows(findings),
         "summary": _summary(findings, policies),
         "inventory": _inventory(estate),
         "hosts": _hosts(artifacts.sizing),
@@ -345,6 +339,30 @@ def report_parts(loaded: Loaded, artifacts: Artifacts) -> dict[str, Iterable[str
 def render_report(loaded: Loaded, artifacts: Artifacts) -> dict[str, str]:
     """File name -> text, for the report folder."""
     return {name: "".join(parts) for name, parts in report_parts(loaded, artifacts).items()}
+
+
+def _finding_rows(findings: list[Finding]) -> list[dict[str, Any]]:
+    return [{"severity": f.severity.value, "code": f.code, "message": f.message, "hint": f.hint,
+             "where": (f"line {f.position.line}:{f.position.column}" if f.position else "")
+             + (f" `{format_path(f.path)}`" if f.path else ""),
+             "line": f"{f.position.line}:{f.position.column}" if f.position else "",
+             "path": format_path(f.path) if f.path else "", "related": list(f.related),
+             "doc": rule_anchor(f.code), "anchor": f"finding-{n}"}
+            for n, f in enumerate(findings)]
+
+
+def write_error_report(findings: list[Finding], name: str, output: Path, *, force: bool = False) -> None:
+    """The report of a file that parses but whose estate cannot be resolved (a reference error, a
+    type error): its errors alone, errors first, so that a review still has a page to discuss."""
+    ordered = sorted(findings, key=lambda f: list(Severity).index(f.severity))
+    data = {"name": name, "findings": _finding_rows(ordered),
+            "finding_tally": ", ".join(plural(sum(1 for f in findings if f.severity is sev), word)
+                                       for sev, word in zip(Severity, ("error", "warning", "note"), strict=True))}
+    env = _environment()
+    with atomic_output(output, force=force) as staging:
+        for template in ("report-errors.html.j2", "report-errors.md.j2"):
+            write_text(staging, template.replace("-errors", "").removesuffix(".j2"),
+                       env.get_template(template).generate(data))
 
 
 def write_report(loaded: Loaded, output: Path, *, force: bool = False) -> list[Finding]:

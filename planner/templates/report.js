@@ -116,6 +116,7 @@
     if (feeder) {
       fill(pick.level, [feeder.level]);
       fill(pick.group, feeder.group ? [feeder.group] : [], feeder.group ? undefined : "none");
+      pick.group.disabled = !feeder.group;
       return;
     }
     var n = data.instances.indexOf(origin);
@@ -142,7 +143,7 @@
     document.querySelector("#answer tbody").textContent = "";
     document.getElementById("x-title").textContent = "";
   }
-  function mark(node, text, cls) {
+  function mark(node, text, cls, why) {
     var g = svg.getElementById(node);
     if (!g) { return; }
     var b = g.getBBox();
@@ -152,6 +153,11 @@
     t.setAttribute("text-anchor", "middle");
     t.setAttribute("class", cls);
     t.textContent = text;
+    if (why) {  /* the reason, on hovering the mark */
+      var tip = document.createElementNS(SVG_NS, "title");
+      tip.textContent = why;
+      t.appendChild(tip);
+    }
     g.parentNode.appendChild(t);
     marks.push(t);
   }
@@ -201,7 +207,7 @@
         row([name, level, path.map(function (i) { return data.instances[i]; }).join(" -> ")]);
       } else {
         if (g) { g.classList.add("unreached"); }
-        mark(data.nodes[n], "not reached", "why-not");
+        mark(data.nodes[n], "not reached", "why-not", data.reasons[a.why[n]]);
         row([name, "-", data.reasons[a.why[n]]]);
       }
     });
