@@ -67,15 +67,17 @@ class Page:
     # -- the protocol ------------------------------------------------------------------------------
 
     def _read(self) -> dict[str, Any]:
+        """The next message. A printed PDF is one message of tens of MB: chunks are joined once."""
         deadline = time.monotonic() + self.timeout
-        while b"\0" not in self._buffer:
+        chunks = [self._buffer]
+        while b"\0" not in chunks[-1]:
             if time.monotonic() > deadline:
                 raise BrowserError("Chromium did not answer in time")
-            chunk = self._in.read(1 << 16)
+            chunk = self._in.read(1 << 20)
             if not chunk:
                 raise BrowserError("Chromium closed the pipe")
-            self._buffer += chunk
-        message, self._buffer = self._buffer.split(b"\0", 1)
+            chunks.append(chunk)
+        message, self._buffer = b"".join(chunks).split(b"\0", 1)
         data: dict[str, Any] = json.loads(message)
         return data
 
