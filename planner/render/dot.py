@@ -143,12 +143,19 @@ def dot_source(diagram: Diagram, styles: Styles) -> str:
 
     for cluster in diagram.clusters:
         with graph.subgraph(name=cluster.id) as sub:
-            sub.attr(label=_label(cluster.title, cluster.lines), id=cluster.id, fontsize="13",
+            # The title below the members: edges enter a community from the side and from above.
+            sub.attr(label=_label(cluster.title, cluster.lines), id=cluster.id, fontsize="13", labelloc="b",
                      **styles.get("clusters", cluster.kind).graphviz)
             for node in by_cluster.get(cluster.id, []):
                 add_node(sub, node)
     for node in by_cluster.get(None, []):
         add_node(graph, node)
+    # Feeders in the first column, consumers in the last: an edge from a feeder ranked beside a
+    # community would run over the community's title to reach an instance further in.
+    for rank, kind in (("min", "feeder"), ("max", "consumer")):
+        ends = [node.id for node in diagram.nodes if node.kind == kind]
+        if ends and not diagram.collapsed:
+            graph.body.append(f"\t{{rank={rank}; {'; '.join(ends)}}}\n")
     for edge in diagram.edges:
         label = _label(None, edge.lines, "LEFT") if edge.lines else None
         graph.edge(edge.tail, edge.head, id=edge.id, **({"label": label} if label else {}),
