@@ -69,6 +69,7 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     legend, legend_classes = _legend(diagram, styles, link_styles)
     if legend:
         out.append('  subgraph legend["<b>Legend</b>"]')
+        out.append("    direction TB")  # stacked: no wider than it must be
         out += legend
         out.append("  end")
     for section, key in diagram.styles_used():
@@ -114,6 +115,7 @@ def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]) -> tuple[l
     count = len(diagram.edges)
     legend: list[str] = []
     legend_classes: list[tuple[str, str]] = []
+    sentences: list[str] = []
     for section, key in diagram.styles_used():
         style = styles.get(section, key)
         ident = f"legend_{section}_{key.replace('-', '_')}"
@@ -133,6 +135,10 @@ def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]) -> tuple[l
             link_styles.append(f"  linkStyle {count} {css}")
             count += 1
         else:
-            legend.append(f"    {ident}[{_label(None, ('edge label ' + style.legend,))}]")
-            legend_classes.append((ident, "legend_text"))
+            sentences.append(style.legend)
+    if sentences:
+        # One node for every label sentence, one per line: a node per sentence, side by side, made
+        # the legend wider than the estate.
+        legend.append(f"    legend_labels[{_label('labels on edges and in nodes', tuple(sentences))}]")
+        legend_classes.append(("legend_labels", "legend_text"))
     return legend, legend_classes
