@@ -389,10 +389,11 @@ def report(
         if error.exit_code != EXIT_FINDINGS:  # the file cannot be read: there is nothing to report on
             fail(error)
         # The file parses but the estate cannot be resolved: the report lists the errors alone.
-        sys.stderr.write(render_findings(error.findings, FindingFormat.human))
-        guarded(lambda: write_error_report(error.findings, file.name, output, force=force))
+        errors = error.findings
+        sys.stderr.write(render_findings(errors, FindingFormat.human))
+        guarded(lambda: write_error_report(errors, file.name, output, force=force))
         sys.stderr.write(f"report written to {output} with the errors alone (the estate cannot be drawn or "
-                         f"sized until they are fixed): {summary_line(error.findings)}\n")
+                         f"sized until they are fixed): {summary_line(errors)}\n")
         raise typer.Exit(EXIT_FINDINGS) from None
     gc.freeze()
     findings = guarded(lambda: write_report(loaded, output, force=force))

@@ -9,6 +9,7 @@ scripts/screenshot-reports.py (examples/*/report.png).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -172,10 +173,8 @@ class Page:
                 and not e["params"]["request"]["url"].startswith(LOCAL_SCHEMES)]
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrowserError):
             self._call("Browser.close")
-        except BrowserError:
-            pass
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:

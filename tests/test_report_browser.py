@@ -93,9 +93,11 @@ def _choose(page: Page, origin: str, level: str, group: str = "") -> dict[str, A
         var rows = Array.from(document.querySelectorAll('#answer tbody tr')).map(function (tr) {{
           return Array.from(tr.cells).map(function (td) {{ return td.textContent; }});
         }});
+        function values(id) {{
+          return Array.from(document.getElementById(id).options).map(function (o) {{ return o.value; }});
+        }}
         return {{held: names('held'), unreached: names('unreached'), rows: rows,
-                 levels: Array.from(document.getElementById('x-level').options).map(function (o) {{ return o.value; }}),
-                 groups: Array.from(document.getElementById('x-group').options).map(function (o) {{ return o.value; }})}};
+                 levels: values('x-level'), groups: values('x-group')}};
     }})()""")
     return result
 
