@@ -447,7 +447,8 @@ def format_markdown(d: EstateDiff) -> str:
             levels = "<br>".join(f"`{i}` {b} → {a}" for i, b, a in r.raised + r.lowered)
             rows.append(f"| {_md_cell(r.label)} | {', '.join(f'`{i}`' for i in r.gained)} | "
                         f"{', '.join(f'`{i}`' for i in r.lost)} | {levels} |")
-        sections.append((f"Where data goes ({len(d.reach)} flows change)",
+        flows = "1 flow changes" if len(d.reach) == 1 else f"{len(d.reach)} flows change"
+        sections.append((f"Where data goes ({flows})",
                          ["| event | gained | lost | level changes |", "|---|---|---|---|"], rows))
     if d.new_findings or d.resolved_findings or d.changed_findings:
         rows = [f"| new | {f.severity.value} | {f.code} | {_md_cell(f.message)} |" for f in d.new_findings]

@@ -96,3 +96,8 @@ def test_every_unreached_instance_gets_a_rule_as_reason(data: Any, tags: list[st
         assert set(found) == set(instances) - set(flow.reaches)
         for inst, reason in found.items():
             assert reason and "echo" not in reason, (event, inst, reason)
+
+
+def test_one_holder_is_singular() -> None:
+    estate = build({"a": "oa", "b": "ob"}, [])
+    assert "1 of 2 instances holds a copy." in flows_report(estate, origin="a", distribution="all")

@@ -135,7 +135,8 @@ def flow_table(estate: Estate, flow: Flow, not_reached: dict[str, str] | None = 
         table.add_row(inst, level.word, path, note)
     text = title + "\n" + _render(table)
     missing = sorted(set(estate.instances) - set(flow.reaches))
-    text += f"{len(flow.reaches)} of {len(estate.instances)} instances hold a copy."
+    held = len(flow.reaches)
+    text += f"{held} of {len(estate.instances)} instances {'holds' if held == 1 else 'hold'} a copy."
     if not missing:
         text += "\n"
     elif not_reached is None:

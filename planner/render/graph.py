@@ -454,7 +454,7 @@ def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
     edges = []
     labelled = len(pairs) <= LABELLED_EDGES_MAX
     if not labelled:
-        notes.append(f"{len(pairs)} links between communities: their counts are in tooltips, not labels")
+        notes.append(f"{_many(len(pairs), 'link')} between communities: their counts are in tooltips, not labels")
     for (a, b), agg in sorted(pairs.items()):
         modes = ", ".join(f"{n} {m}" for m, n in sorted(agg.modes.items()))
         text = f"{_many(agg.connections, 'connection')}: {modes}"

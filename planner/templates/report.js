@@ -214,7 +214,8 @@
     var held = Object.keys(a.held).length;
     document.getElementById("x-title").textContent = origin + " publishes at " + pick.level.value
       + (pick.tag.value ? ", tagged " + pick.tag.value : ", no tags") + ": " + held + " of "
-      + data.instances.length + (data.instances.length === 1 ? " instance holds" : " instances hold") + " a copy.";
+      + data.instances.length + (data.instances.length === 1 ? " instance" : " instances")
+      + (held === 1 ? " holds" : " hold") + " a copy.";
   }
 
   pick.origin.addEventListener("change", function () { choices(); answer(); });
