@@ -143,23 +143,30 @@ def dot_source(diagram: Diagram, styles: Styles) -> str:
 
     for cluster in diagram.clusters:
         with graph.subgraph(name=cluster.id) as sub:
-            # The title below the members: edges enter a community from the side and from above.
-            sub.attr(label=_label(cluster.title, cluster.lines), id=cluster.id, fontsize="13", labelloc="b",
+            # The title at the top left: edges leave and enter members on their east and west sides
+            # (below), so the ones crossing the community's border do so right of the title or below it.
+            sub.attr(label=_label(cluster.title, cluster.lines), id=cluster.id, fontsize="13", labeljust="l",
                      **styles.get("clusters", cluster.kind).graphviz)
             for node in by_cluster.get(cluster.id, []):
                 add_node(sub, node)
     for node in by_cluster.get(None, []):
         add_node(graph, node)
-    # Feeders in the first column, consumers in the last: an edge from a feeder ranked beside a
-    # community would run over the community's title to reach an instance further in.
+    # Feeders in the first column, consumers in the last, and their edges enter an instance from the
+    # west and leave it to the east (rankdir LR): an edge from a feeder ranked beside a community, or
+    # into the instance's top, runs over the community's title.
     for rank, kind in (("min", "feeder"), ("max", "consumer")):
         ends = [node.id for node in diagram.nodes if node.kind == kind]
         if ends and not diagram.collapsed:
             graph.body.append(f"\t{{rank={rank}; {'; '.join(ends)}}}\n")
     for edge in diagram.edges:
         label = _label(None, edge.lines, "LEFT") if edge.lines else None
+        ports = {}
+        if not diagram.collapsed and edge.kind == "feeder":
+            ports["headport"] = "w"
+        elif not diagram.collapsed and edge.kind.startswith("consumer"):
+            ports["tailport"] = "e"
         graph.edge(edge.tail, edge.head, id=edge.id, **({"label": label} if label else {}),
-                   **_edge_attrs(styles, edge, diagram.flow_view))
+                   **ports, **_edge_attrs(styles, edge, diagram.flow_view))
     _legend(graph, diagram, styles)
     source: str = graph.source
     return source
