@@ -15,6 +15,7 @@ import graphviz
 from planner.diagnostics import Finding, PlannerError, Severity
 from planner.render.graph import Diagram, Edge, Node
 from planner.render.styles import Styles
+from planner.render.titles import crossed_titles
 
 FORMATS = ("svg", "png", "pdf", "dot")
 
@@ -123,7 +124,23 @@ def _legend(graph: graphviz.Digraph, diagram: Diagram, styles: Styles) -> None:
     graph.node("legend", label=table, shape="plaintext", fontsize="10", id="legend", margin="0")
 
 
-def dot_source(diagram: Diagram, styles: Styles) -> str:
+def placed_source(diagram: Diagram, styles: Styles) -> str:
+    """:func:`dot_source` with every community title where no edge runs over it, if one of the two
+    places does: laid out once with the titles at the top, checked (:mod:`planner.render.titles`),
+    and the crossed titles moved to the bottom when that leaves fewer crossings. A collapsed
+    diagram (one node per community) has no titles to cross."""
+    source = dot_source(diagram, styles)
+    if diagram.collapsed or not diagram.clusters or shutil.which(diagram.engine) is None:
+        return source
+    crossed = crossed_titles(render_bytes(source, "svg", diagram.engine).decode("utf-8"))
+    if not crossed:
+        return source
+    moved = dot_source(diagram, styles, frozenset(crossed))
+    still = crossed_titles(render_bytes(moved, "svg", diagram.engine).decode("utf-8"))
+    return moved if sum(map(len, still.values())) < sum(map(len, crossed.values())) else source
+
+
+def dot_source(diagram: Diagram, styles: Styles, titles_below: frozenset[str] = frozenset()) -> str:
     notes = tuple(diagram.notes)
     graph = graphviz.Digraph(
         name="estate",
@@ -143,9 +160,10 @@ def dot_source(diagram: Diagram, styles: Styles) -> str:
 
     for cluster in diagram.clusters:
         with graph.subgraph(name=cluster.id) as sub:
-            # The title at the top left: edges leave and enter members on their east and west sides
-            # (below), so the ones crossing the community's border do so right of the title or below it.
+            # The title at the top left, or the bottom left where an edge would run over it
+            # (placed_source); edges enter members on their west side and leave on their east.
             sub.attr(label=_label(cluster.title, cluster.lines), id=cluster.id, fontsize="13", labeljust="l",
+                     labelloc="b" if cluster.id in titles_below else "t",
                      **styles.get("clusters", cluster.kind).graphviz)
             for node in by_cluster.get(cluster.id, []):
                 add_node(sub, node)
