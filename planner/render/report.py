@@ -233,7 +233,7 @@ def _firewall(estate: Estate, conn: Connection) -> str:
 
 def _theme(code: str) -> str:
     """The summary's theme of a finding: the file itself, or the rule family's subject."""
-    if code < "MP200":
+    if int(code[2:]) < 200:  # MP0xx reading the file, MP1xx the language
         return "the file"
     found = get_rule(code)
     family = found.check.__module__.rsplit(".", 1)[-1] if found is not None else ""
