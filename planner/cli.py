@@ -298,7 +298,8 @@ def diff(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="wider-reach: exit 1 if data reaches more.")] = None,
 ) -> None:
     """What a change to the estate does: structure, where data goes, findings, sizing."""
-    from planner.diff import diff_estates, format_markdown, format_text
+    from planner.diff import diff_estates
+    from planner.diff_output import format_markdown, format_text
     from planner.gitrev import base_and_head
 
     if fail_on not in (None, "wider-reach"):

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
-from planner.diff import Change, EstateDiff, ReachChange, diff_estates, format_markdown
+from planner.diff import Change, EstateDiff, ReachChange, diff_estates
+from planner.diff_output import format_markdown
 from planner.pipeline import load_estate_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -258,7 +259,7 @@ def test_moved_numbers_pair_findings_as_changed() -> None:
 
 
 def test_markdown_leads_with_decisions_and_stays_under_githubs_limit() -> None:
-    from planner.diff import GITHUB_COMMENT_LIMIT
+    from planner.diff_output import GITHUB_COMMENT_LIMIT
 
     wide = ReachChange("hub", "all", None, (), ("partner",), (), (), ())
     many = tuple(Change("changed", "instances", f"i{n:05}", (("description", "x" * 40, "y" * 40),))
