@@ -50,6 +50,9 @@ def _arrow(edge: Edge) -> str:
 def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     out = [f"%% {text(diagram.title)}"]
     out += [f"%% {text(note)}" for note in diagram.notes]
+    # Room above a subgraph's members for its title (two lines: name, description); mermaid's default
+    # of 0 draws the title over the first member (flowchart config `subGraphTitleMargin`).
+    out.append('%%{init: {"flowchart": {"subGraphTitleMargin": {"top": 20, "bottom": 10}}}}%%')
     out.append("flowchart LR" if not diagram.collapsed else "flowchart TB")
     by_cluster: dict[str | None, list[Node]] = {}
     for node in diagram.nodes:
@@ -69,7 +72,9 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     legend, legend_classes = _legend(diagram, styles, link_styles)
     if legend:
         out.append('  subgraph legend["<b>Legend</b>"]')
-        out.append("    direction TB")  # stacked: no wider than it must be
+        # Left to right, the legend's samples stack in one column (a subgraph left to itself is laid
+        # out top to bottom, and its unconnected samples then side by side, wider than the estate).
+        out.append("    direction LR")
         out += legend
         out.append("  end")
     for section, key in diagram.styles_used():
