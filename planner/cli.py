@@ -381,6 +381,7 @@ def report(
     """Write the design-review report: diagram, findings, sizing, flow matrix, connections, policies.
 
     The report is written even when the estate has errors (exit 1 then): they are what a review discusses.
+    When the file parses but the estate cannot be resolved (a reference error), it lists the errors alone.
     """
     from planner.render.report import write_error_report, write_report
 
