@@ -273,3 +273,21 @@ def test_markdown_leads_with_decisions_and_stays_under_githubs_limit() -> None:
     folded = re.search(r"\*(\d+) more rows left out of this comment\.\*", md)
     assert folded and int(folded.group(1)) + md.count("| changed | instances |") == 3_000
     assert "`misp-planner diff --format json` lists them all" in md
+
+
+def test_raising_one_growth_on_a_synthetic_estate_changes_findings_only() -> None:
+    """The benchmark's change (benchmarks/bench_diff.py) at 150 instances: the growth and the findings
+    it moves are changed, nothing is new or resolved, and no flow changes."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.synthetic import generate
+
+    base = generate(150)
+    head = json.loads(json.dumps(base))
+    head["instances"]["i0"]["volume"]["growth"] = "250k/day"
+    result = diff_estates(load_estate_text(json.dumps(base), "base.yaml").estate,
+                          load_estate_text(json.dumps(head), "head.yaml").estate)
+    assert [c.key for c in result.structure] == ["i0"]
+    assert result.new_findings == () and result.resolved_findings == () and result.reach == ()
+    assert result.changed_findings and all(b.code == a.code for b, a in result.changed_findings)
