@@ -298,7 +298,8 @@ def diff(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="wider-reach: exit 1 if data reaches more.")] = None,
 ) -> None:
     """What a change to the estate does: structure, where data goes, findings, sizing."""
-    from planner.diff import diff_estates, format_markdown, format_text
+    from planner.diff import diff_estates
+    from planner.diff_output import format_markdown, format_text
     from planner.gitrev import base_and_head
 
     if fail_on not in (None, "wider-reach"):
@@ -380,10 +381,23 @@ def report(
     """Write the design-review report: diagram, findings, sizing, flow matrix, connections, policies.
 
     The report is written even when the estate has errors (exit 1 then): they are what a review discusses.
+    When the file parses but the estate cannot be resolved (a reference error), it lists the errors alone.
     """
-    from planner.render.report import write_report
+    from planner.render.report import write_error_report, write_report
 
-    loaded = load_or_exit(file)
+    try:
+        loaded = load_estate(file)
+    except PlannerError as error:
+        if error.exit_code != EXIT_FINDINGS:  # the file cannot be read: there is nothing to report on
+            fail(error)
+        # The file parses but the estate cannot be resolved: the report lists the errors alone.
+        errors = error.findings
+        sys.stderr.write(render_findings(errors, FindingFormat.human))
+        guarded(lambda: write_error_report(errors, file.name, output, force=force))
+        sys.stderr.write(f"report written to {output} with the errors alone (the estate cannot be drawn or "
+                         f"sized until they are fixed): {summary_line(errors)}\n")
+        raise typer.Exit(EXIT_FINDINGS) from None
+    gc.freeze()
     findings = guarded(lambda: write_report(loaded, output, force=force))
     sys.stderr.write(f"report written to {output}: {summary_line(findings)}\n")
     raise typer.Exit(EXIT_FINDINGS if has_errors(findings) else EXIT_OK)

@@ -55,6 +55,10 @@ class Finding:
         return (self.file, line, column, self.code, self.message)
 
 
+# Where the project and its docs live: SARIF's tool information and the report's links to docs/rules.md.
+PROJECT_URL = "https://github.com/misp-planner/misp-planner"
+
+
 class PlannerError(Exception):
     """Raised by a stage that cannot continue; carries every finding collected so far."""
 
@@ -194,7 +198,7 @@ def format_sarif(findings: Sequence[Finding], rule_docs: dict[str, str] | None =
                     "driver": {
                         "name": "misp-planner",
                         "version": __version__,
-                        "informationUri": "https://github.com/misp-planner/misp-planner",
+                        "informationUri": PROJECT_URL,
                         "rules": rules,
                     }
                 },

@@ -73,11 +73,13 @@ class EstateDiff:
     resolved_findings: tuple[Finding, ...]
     policies: tuple[tuple[str, str, str], ...]  # (policy name, before verdict, after verdict)
     sizing: tuple[tuple[str, str, Any, Any], ...]  # (instance, key, before, after)
+    # (before, after): the same code at the same place, only its numbers moved
+    changed_findings: tuple[tuple[Finding, Finding], ...] = ()
 
     @property
     def changed(self) -> bool:
         return bool(self.structure or self.reach or self.new_findings or self.resolved_findings
-                    or self.policies or self.sizing)
+                    or self.changed_findings or self.policies or self.sizing)
 
     @property
     def wider_reach(self) -> bool:
@@ -92,7 +94,8 @@ class EstateDiff:
         parts.append(f"{len(self.reach)} flow{'s' if len(self.reach) != 1 else ''} with changed reach")
         if gained:
             parts.append(f"data newly reaches {', '.join(gained)}")
-        parts.append(f"{len(self.new_findings)} new / {len(self.resolved_findings)} resolved findings")
+        parts.append(f"{len(self.new_findings)} new / {len(self.resolved_findings)} resolved / "
+                     f"{len(self.changed_findings)} changed findings")
         if self.sizing:
             parts.append(f"{len(self.sizing)} sizing change{'s' if len(self.sizing) != 1 else ''}")
         return "; ".join(parts) + "."
@@ -107,7 +110,9 @@ class EstateDiff:
             "structure": [c.as_json() for c in self.structure],
             "reach": [r.as_json() for r in self.reach],
             "findings": {"new": [finding_to_json(f) for f in self.new_findings],
-                         "resolved": [finding_to_json(f) for f in self.resolved_findings]},
+                         "resolved": [finding_to_json(f) for f in self.resolved_findings],
+                         "changed": [{"before": finding_to_json(b), "after": finding_to_json(a)}
+                                     for b, a in self.changed_findings]},
             "policies": [{"policy": p, "before": b, "after": a} for p, b, a in self.policies],
             "sizing": [{"instance": i, "key": k, "before": b, "after": a} for i, k, b, a in self.sizing],
         }
@@ -178,6 +183,19 @@ def filter_tags(estate: Estate) -> set[str]:
     return tags
 
 
+def _flow_inputs(estate: Estate) -> tuple[Any, ...]:
+    """Everything the propagation engine reads (planner/flows/prepared.py): the links with their
+    filters, the sharing groups, each instance's organisations, each feeder's event. Two estates
+    alike in these send every event to the same instances at the same levels."""
+    from planner.flows.rules import links_of
+
+    groups = sorted((gid, sorted(g.orgs), sorted(g.instances), g.roaming) for gid, g in estate.sharing_groups.items())
+    instances = sorted((iid, inst.host_org, inst.orgs) for iid, inst in estate.instances.items())
+    feeders = sorted((fid, f.into, f.publish, int(f.distribution), f.sharing_group, tuple(f.tags),
+                      estate.feeder_org(fid)) for fid, f in estate.feeders.items())
+    return (links_of(estate), groups, instances, feeders, sorted(estate.organisations))
+
+
 def reach_changes(base: Estate, head: Estate) -> list[ReachChange]:
     """Compare every origin x level, for untagged events and for events carrying each filtered tag.
 
@@ -189,6 +207,8 @@ def reach_changes(base: Estate, head: Estate) -> list[ReachChange]:
 
     from planner.flows import engine_of
 
+    if _flow_inputs(base) == _flow_inputs(head):
+        return []  # a change of volumes, sizing, descriptions, policies: every event goes where it went
     probes: list[tuple[str, ...]] = [(), *((t,) for t in sorted(filter_tags(base) | filter_tags(head)))]
     origins = set(base.instances) & set(head.instances)
 
@@ -232,10 +252,39 @@ def _finding_key(f: Finding) -> tuple[str, str]:
     return (f.code, _INDEX.sub(r"\1", f.message))
 
 
-def finding_changes(before: Iterable[Finding], after: Iterable[Finding]) -> tuple[list[Finding], list[Finding]]:
+# A finding's numbers (counts, durations, sizes: "12M", "~8 months", "1.4 years", "16 GiB") move when
+# volumes change, and a duration's unit with them.
+_NUMBER = re.compile(r"~?\d+(?:[.,]\d+)*(?:[kMGT]i?B?\b|[kMG]\b)?(?:\s*(?:days?|weeks?|months?|years?|hours?)\b)?")
+
+
+def _place(f: Finding) -> tuple[str, tuple[str, ...], str]:
+    """Code, place (the YAML path without list indices) and message without its numbers: a finding
+    of the same place whose numbers moved is the same finding, changed."""
+    path = tuple(str(part) for part in f.path if not isinstance(part, int))
+    return (f.code, path, _NUMBER.sub("#", _INDEX.sub(r"\1", f.message)))
+
+
+def finding_changes(before: Iterable[Finding], after: Iterable[Finding]
+                    ) -> tuple[list[Finding], list[Finding], list[tuple[Finding, Finding]]]:
+    """(new, resolved, changed): findings of the same code, place and wording whose numbers moved
+    are paired as changed (old, new), in order, rather than reported as one new and one resolved."""
     old = {_finding_key(f): f for f in before}
     new = {_finding_key(f): f for f in after}
-    return ([new[k] for k in sorted(set(new) - set(old))], [old[k] for k in sorted(set(old) - set(new))])
+    appeared = [new[k] for k in sorted(set(new) - set(old))]
+    gone = [old[k] for k in sorted(set(old) - set(new))]
+    waiting: dict[tuple[str, tuple[str, ...], str], list[Finding]] = {}
+    for f in gone:
+        waiting.setdefault(_place(f), []).append(f)
+    changed: list[tuple[Finding, Finding]] = []
+    still_new: list[Finding] = []
+    for f in appeared:
+        match = waiting.get(_place(f))
+        if match:
+            changed.append((match.pop(0), f))
+        else:
+            still_new.append(f)
+    paired = {id(b) for b, _ in changed}
+    return still_new, [f for f in gone if id(f) not in paired], changed
 
 
 def policy_verdicts(estate: Estate, findings: Iterable[Finding]) -> dict[str, str]:
@@ -265,7 +314,7 @@ def diff_estates(base: Estate, head: Estate) -> EstateDiff:
     from planner.analyse import analyse
 
     base_findings, head_findings = analyse(base), analyse(head)
-    new, resolved = finding_changes(base_findings, head_findings)
+    new, resolved, changed = finding_changes(base_findings, head_findings)
     verdicts_before = policy_verdicts(base, base_findings)
     verdicts_after = policy_verdicts(head, head_findings)
     policies = tuple((name, verdicts_before.get(name, "absent"), verdicts_after.get(name, "absent"))
@@ -278,102 +327,5 @@ def diff_estates(base: Estate, head: Estate) -> EstateDiff:
         resolved_findings=tuple(resolved),
         policies=policies,
         sizing=tuple(sizing_changes(base, head)),
+        changed_findings=tuple(changed),
     )
-
-
-# --- output --------------------------------------------------------------------------------------
-
-
-def _value(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, list):
-        return "[" + ", ".join(str(x) for x in v) + "]"
-    return str(v)
-
-
-def _structure_lines(d: EstateDiff) -> list[str]:
-    lines = []
-    marks = {"added": "+", "removed": "-", "changed": "~"}
-    for c in d.structure:
-        lines.append(f"{marks[c.kind]} {c.section}: {c.key} ({c.kind})")
-        lines.extend(f"    {f}: {_value(b)} -> {_value(a)}" for f, b, a in c.fields)
-    return lines
-
-
-def _reach_lines(d: EstateDiff) -> list[str]:
-    lines = []
-    for r in d.reach:
-        parts = []
-        if r.gained:
-            parts.append("now reaches " + ", ".join(r.gained))
-        if r.lost:
-            parts.append("no longer reaches " + ", ".join(r.lost))
-        parts.extend(f"{i} {b} -> {a}" for i, b, a in r.raised + r.lowered)
-        lines.append(f"{r.label}: " + "; ".join(parts))
-    return lines
-
-
-def format_text(d: EstateDiff) -> str:
-    out = [d.summary()]
-    if d.structure:
-        out += ["", "Structure:", *(f"  {line}" for line in _structure_lines(d))]
-    if d.reach:
-        out += ["", "Where data goes:", *(f"  {line}" for line in _reach_lines(d))]
-    if d.new_findings or d.resolved_findings:
-        out += ["", "Findings:"]
-        out += [f"  + {f.severity.value} {f.code}: {f.message}" for f in d.new_findings]
-        out += [f"  - {f.severity.value} {f.code}: {f.message}" for f in d.resolved_findings]
-    if d.policies:
-        out += ["", "Policies:", *(f"  {p}: {b} -> {a}" for p, b, a in d.policies)]
-    if d.sizing:
-        out += ["", "Sizing:", *(f"  {i} {k}: {_value(b)} -> {_value(a)}" for i, k, b, a in d.sizing)]
-    return "\n".join(out) + "\n"
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def format_markdown(d: EstateDiff) -> str:
-    """A pull-request comment: a summary line, then one collapsible section per layer."""
-    icon = "⚠️" if d.wider_reach else ("✏️" if d.changed else "✅")
-    out = ["### misp-planner diff", "", f"{icon} **{d.summary()}**", ""]
-    if d.wider_reach:
-        gained = sorted({i for r in d.reach for i in r.gained})
-        raised = sorted({i for r in d.reach for i, _, _ in r.raised})
-        who = ", ".join(f"`{i}`" for i in sorted(set(gained) | set(raised)))
-        out += [f"> **Wider reach:** data now reaches or rises on {who}.", ""]
-
-    def section(title: str, body: list[str]) -> None:
-        out.extend([f"<details><summary>{title}</summary>", "", *body, "", "</details>", ""])
-
-    if d.structure:
-        rows = ["| change | section | element | details |", "|---|---|---|---|"]
-        for c in d.structure:
-            details = "<br>".join(f"`{_md_cell(f)}`: {_md_cell(_value(b))} → {_md_cell(_value(a))}"
-                                  for f, b, a in c.fields)
-            rows.append(f"| {c.kind} | {c.section} | `{_md_cell(c.key)}` | {details} |")
-        section(f"Structure ({len(d.structure)})", rows)
-    if d.reach:
-        rows = ["| event | gained | lost | level changes |", "|---|---|---|---|"]
-        for r in d.reach:
-            levels = "<br>".join(f"`{i}` {b} → {a}" for i, b, a in r.raised + r.lowered)
-            rows.append(f"| {_md_cell(r.label)} | {', '.join(f'`{i}`' for i in r.gained)} | "
-                        f"{', '.join(f'`{i}`' for i in r.lost)} | {levels} |")
-        section(f"Where data goes ({len(d.reach)} flows change)", rows)
-    if d.new_findings or d.resolved_findings:
-        rows = ["| | severity | code | message |", "|---|---|---|---|"]
-        rows += [f"| new | {f.severity.value} | {f.code} | {_md_cell(f.message)} |" for f in d.new_findings]
-        rows += [f"| resolved | {f.severity.value} | {f.code} | {_md_cell(f.message)} |"
-                 for f in d.resolved_findings]
-        section(f"Findings (+{len(d.new_findings)} / -{len(d.resolved_findings)})", rows)
-    if d.policies:
-        rows = ["| policy | before | after |", "|---|---|---|"]
-        rows += [f"| {_md_cell(p)} | {b} | {a} |" for p, b, a in d.policies]
-        section(f"Policies ({len(d.policies)})", rows)
-    if d.sizing:
-        rows = ["| instance | value | before | after |", "|---|---|---|---|"]
-        rows += [f"| `{i}` | {k} | {_value(b)} | {_value(a)} |" for i, k, b, a in d.sizing]
-        section(f"Sizing ({len(d.sizing)})", rows)
-    return "\n".join(out).rstrip() + "\n"

@@ -112,3 +112,9 @@ def format_seconds(seconds: int) -> str:
         if seconds >= step and seconds % step == 0:
             return f"{seconds // step}{unit}"
     return f"{seconds}s"
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 feeder``, ``2 feeders``: a count with its noun in the right number (``nouns`` when the
+    plural is not the noun + s)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"

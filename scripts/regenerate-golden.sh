@@ -10,4 +10,5 @@ export UPDATE_GOLDEN=1 MISP_PLANNER_REGEN_GOLDEN=1
 .venv/bin/python -m planner.rules.catalogue > docs/rules.md
 .venv/bin/python -m planner.langdoc > docs/language.md
 .venv/bin/misp-planner schema -o schema/topology-v1.schema.json
+.venv/bin/python scripts/screenshot-reports.py  # examples/*/report.png, in Debian's chromium
 git status --short

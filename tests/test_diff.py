@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
-from planner.diff import EstateDiff, ReachChange, diff_estates, format_markdown
+from planner.diff import Change, EstateDiff, ReachChange, diff_estates
+from planner.diff_output import format_markdown
 from planner.pipeline import load_estate_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,3 +240,54 @@ def test_diff_diagram_marks_added_removed_and_changed(tmp_path: Path) -> None:
     same = runner.invoke(app, ["diff", str(base_file), str(base_file), "-o", str(tmp_path / "same.dot")])
     assert same.exit_code == 0
     assert "legend_diff" not in (tmp_path / "same.dot").read_text(encoding="utf-8")
+
+
+def test_moved_numbers_pair_findings_as_changed() -> None:
+    """Raising one instance's growth moves the numbers of its findings (days to 50M): the same code at
+    the same place, reported as changed (old -> new), not as one new and one resolved finding."""
+    base = BASE.replace("volume: {attributes: 10M, growth: 10k/day}", "volume: {attributes: 40M, growth: 20k/day}")
+    head = BASE.replace("volume: {attributes: 10M, growth: 10k/day}", "volume: {attributes: 40M, growth: 40k/day}")
+    result = diff_of(base, head)
+    assert result.new_findings == () and result.resolved_findings == ()
+    assert result.changed_findings, "the growth change moves the MP301 finding's days"
+    before, after = result.changed_findings[0]
+    assert before.code == after.code == "MP301" and before.message != after.message
+    assert result.reach == ()  # volumes do not change where events go
+    assert "0 new / 0 resolved / 1 changed findings" in result.summary()
+    md = format_markdown(result)
+    assert "| changed | warning | MP301 |" in md and "Nothing to decide" in md
+
+
+def test_markdown_leads_with_decisions_and_stays_under_githubs_limit() -> None:
+    from planner.diff_output import GITHUB_COMMENT_LIMIT
+
+    wide = ReachChange("hub", "all", None, (), ("partner",), (), (), ())
+    many = tuple(Change("changed", "instances", f"i{n:05}", (("description", "x" * 40, "y" * 40),))
+                 for n in range(3_000))
+    result = EstateDiff(structure=many, reach=(wide,), new_findings=(), resolved_findings=(), policies=(
+        ("amber stays home", "holds", "violated"),), sizing=())
+    md = format_markdown(result)
+    assert len(md) < GITHUB_COMMENT_LIMIT
+    assert md.index("#### To decide") < md.index("**Wider reach**") < md.index("**Policy verdicts**") \
+        < md.index("<details><summary>Structure")
+    folded = re.search(r"\*(\d+) more rows left out of this comment\.\*", md)
+    assert folded and int(folded.group(1)) + md.count("| changed | instances |") == 3_000
+    assert "`misp-planner diff --format json` lists them all" in md
+
+
+def test_raising_one_growth_on_a_synthetic_estate_changes_findings_only() -> None:
+    """The benchmark's change (benchmarks/bench_diff.py) at 150 instances: the growth and the findings
+    it moves are changed, nothing is new or resolved, and no flow changes."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.synthetic import generate
+
+    base = generate(150)
+    head = json.loads(json.dumps(base))
+    head["instances"]["i0"]["volume"]["growth"] = "250k/day"
+    result = diff_estates(load_estate_text(json.dumps(base), "base.yaml").estate,
+                          load_estate_text(json.dumps(head), "head.yaml").estate)
+    assert [c.key for c in result.structure] == ["i0"]
+    assert result.new_findings == () and result.resolved_findings == () and result.reach == ()
+    assert result.changed_findings and all(b.code == a.code for b, a in result.changed_findings)

@@ -51,7 +51,9 @@ def test_json_is_exactly_one_object_in_the_spec_shape(tmp_path: Path) -> None:
     data = json.loads(result.stdout)  # the whole of stdout is one JSON document
     assert data == {"origin": "hub", "distribution": "all", "tags": ["tlp:green"], "sharing_group": None,
                     "org": "oa", "reaches": {"hub": "all", "partner": "all"},
-                    "paths": {"partner": ["hub", "partner"]}, "timing_dependent": []}
+                    "paths": {"partner": ["hub", "partner"]}, "timing_dependent": [],
+                    # added beside spec §10's fields: why each instance not reached is not
+                    "not_reached": {"ingest": "no sync connection brings data into it (no push to it, no pull by it)"}}
 
 
 def test_json_on_an_example() -> None:
@@ -79,7 +81,7 @@ def test_table_names_levels_paths_and_unreached(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "a -> b" in result.stdout
     assert "community" in result.stdout
-    assert "Not reached: c." in result.stdout
+    assert "Not reached, and why (the first reason):\n  c: no sync connection brings data into it" in result.stdout
 
 
 def test_table_says_when_the_outcome_depends_on_timing(tmp_path: Path) -> None:

@@ -125,10 +125,10 @@ def test_sync_edges_put_arrows_where_data_arrives_and_name_the_initiator(tmp_pat
     pull = edges["e_sync_0"]  # hub pulls from ingest: data flows ingest -> hub
     assert (pull.tail, pull.head, pull.kind) == ("i_hub", "i_ingest", "pull")
     assert not pull.forward and pull.backward and pull.initiator == "hub"
-    assert pull.lines == ("pull: every 1h", "internal")
+    assert pull.lines == ("#0 pull: every 1h", "internal")  # #n: the sync entry the label belongs to
     both = edges["e_sync_1"]
     assert both.kind == "push-pull" and both.forward and both.backward
-    assert both.lines == ("push: tags +tlp:white -tlp:red", "pull: everything", "sightings")
+    assert both.lines == ("#1 push: tags +tlp:white -tlp:red", "#1 pull: everything", "sightings")
     push = edges["e_sync_2"]
     assert (push.kind, push.forward, push.backward, push.lines) == ("push", True, False, ("unpublish",))
     dot = render(diagram, load_styles(), "dot").decode()
@@ -345,3 +345,24 @@ def test_collapsed_flow_view_counts_copies_per_community(tmp_path: Path) -> None
     assert nodes["k_home"].lines[-1] == "1 of 2 hold a copy: 1 at all"
     (edge,) = diagram.edges
     assert edge.lines == ("2 connections: 1 push, 1 push+pull",) and edge.forward and edge.backward
+
+
+def test_no_edge_runs_over_a_community_title(example: Path) -> None:
+    """The committed renderings (issue 21: an edge and its label ran through "national · trusted")."""
+    from planner.render.titles import crossed_titles
+
+    for svg in (example.parent / "diagram.svg", example.parent / "report" / "diagram.svg"):
+        assert crossed_titles(svg.read_text(encoding="utf-8")) == {}, svg
+
+
+def test_title_check_sees_an_edge_over_a_title() -> None:
+    """The check can fail: an edge drawn through a cluster's title, and its label on it."""
+    from planner.render.titles import crossed_titles
+
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><g id="cluster_k_a" class="cluster">'
+           '<text text-anchor="start" x="100" y="-200" font-size="13.00">national · trusted</text></g>'
+           '<g id="e_feeder_f_x" class="edge"><path d="M50,-210C90,-208 150,-204 300,-190"/></g>'
+           '<g id="e_sync_0" class="edge"><path d="M0,0C1,1 2,2 3,3"/>'
+           '<text x="120" y="-198" font-size="9.00">push: everything</text></g>'
+           '<g id="e_sync_1" class="edge"><path d="M0,0C10,0 20,0 30,0"/></g></svg>')
+    assert crossed_titles(svg) == {"cluster_k_a": ["e_feeder_f_x", "e_sync_0"]}

@@ -50,7 +50,10 @@ def test_html_is_self_contained_with_inline_svg(isac_report: dict[str, str]) -> 
     html = isac_report["report.html"]
     assets = _Assets()
     assets.feed(html)
-    assert assets.scripts == 0 and assets.fetches == []
+    # Two inline scripts (the explorer's data and the page's code), nothing fetched: links to the
+    # rule docs are the only addresses, and a browser follows them only when clicked.
+    assert assets.scripts == 2 and [url for url in assets.fetches if "/docs/rules.md#" not in url] == []
+    assert "<script src" not in html
     svg = html[html.index("<svg"): html.index("</svg>") + len("</svg>")]
     ET.fromstring(svg)  # the inline SVG is well-formed XML
     assert 'id="i_isac_hub"' in svg and 'id="legend"' in svg
@@ -60,8 +63,9 @@ def test_html_is_self_contained_with_inline_svg(isac_report: dict[str, str]) -> 
 @needs_dot
 def test_report_sections(isac_report: dict[str, str]) -> None:
     md, html = isac_report["report.md"], isac_report["report.html"]
-    for heading in ("## Diagram", "## Findings", "## Policies", "## Connections", "## Sizing", "## Flow matrix"):
-        assert heading in md
+    headings = ("## Summary", "## Diagram", "## Inventory", "## Connections", "## Sizing", "## Flow matrix",
+                "## Policies", "## Findings")
+    assert [md.index(h) for h in headings] == sorted(md.index(h) for h in headings)  # the order a review reads
     assert "![Diagram of the estate](diagram.svg)" in md and "```mermaid\n%% MISP estate" in md
     # connections: who opens, which modes, which filters
     assert "| 0 | bank-a-misp | isac-hub | push + pull | tags -tlp:red | every 1h |" in md
@@ -120,9 +124,37 @@ def test_report_of_an_estate_with_errors_is_written_and_exits_1(tmp_path: Path) 
     assert "MP201" in (out / "report.md").read_text() and "1 error" in result.output
 
 
+def test_report_of_a_file_with_a_reference_error_lists_the_errors(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", str(ROOT / "tests/errors/ref-feeder-into.yaml"), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "unknown instance 'ingst'" in result.output and f"report written to {out}" in result.output
+    md, html = (out / "report.md").read_text(), (out / "report.html").read_text()
+    assert "| error | MP150 | 22:11 `feeders.sandbox.into` | unknown instance 'ingst' |" in md
+    assert "unknown instance &#39;ingst&#39;" in html
+
+
+def test_report_of_an_unreadable_file_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", str(tmp_path / "missing.yaml"), "-o", str(out)])
+    assert result.exit_code == 3 and not out.exists()
+
+
+def test_counts_and_50m_in_words(isac_report: dict[str, str]) -> None:
+    from planner.render.report import _crosses
+
+    assert _crosses(0, 55_000_000) == "already above" and _crosses(1, 1) == "in 1 day"
+    assert _crosses(240, 8_000_000) == "in 240 days" and _crosses(None, 0) == ""
+    plural_after_one = r"\b1 (feeders|consumers|policies|communities|sync connections)\b"
+    assert re.search(plural_after_one, isac_report["report.md"]) is None
+
+
 def test_inline_svg_strips_prolog() -> None:
     svg = '<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "x" "y">\n<!-- Generated -->\n<svg a="1"><!-- c --><g/></svg>\n'
     assert inline_svg(svg) == '<svg a="1"><g/></svg>'
+    # Graphviz's fixed size goes: the page fits the diagram to its width (the viewBox stays).
+    fixed = '<svg width="2091pt" height="502pt"\n viewBox="0 0 2091 501.5"><g/></svg>'
+    assert inline_svg(fixed) == '<svg viewBox="0 0 2091 501.5"><g/></svg>'
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -199,10 +231,13 @@ def test_hostile_names_cannot_inject_markup(tmp_path: Path) -> None:
     topo.write_text(HOSTILE, encoding="utf-8")
     loaded = load_estate(topo)
     files = render_report(loaded, collect(loaded))
-    for name in ("report.md", "report.html"):
-        assert "<script" not in files[name] and "<b>bold</b>" not in files[name], name
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in files["report.html"]
-    assert "Org &quot;A&quot; &lt;b&gt;bold&lt;/b&gt;" in files["report.html"]
+    assert "<script" not in files["report.md"] and "<b>bold</b>" not in files["report.md"]
+    html = files["report.html"]
+    assert "<b>bold</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Org &quot;A&quot; &lt;b&gt;bold&lt;/b&gt;" in html
+    # The page's own two scripts (the explorer's data and its code) and no more: a tag `APT <28>`
+    # in the explorer's JSON cannot close its element.
     assets = _Assets()
-    assets.feed(files["report.html"])
-    assert assets.scripts == 0
+    assets.feed(html)
+    assert assets.scripts == 2 and html.count("</script>") == 2

@@ -17,9 +17,11 @@ from planner.misp import Distribution
 _WORDS = {level: level.word for level in Distribution}
 
 
-def flow_to_json(flow: Flow, *, paths: bool = True) -> dict[str, Any]:
+def flow_to_json(flow: Flow, *, paths: bool = True, not_reached: dict[str, str] | None = None) -> dict[str, Any]:
     """The machine-readable form of spec §10 (plus the creator org and timing_dependent); without
-    ``paths`` for the whole matrix in `build`, where they would be most of the bytes."""
+    ``paths`` for the whole matrix in `build`, where they would be most of the bytes. With
+    ``not_reached`` (:func:`planner.flows.whynot.why_not`), an added field: instance -> the first
+    reason it holds no copy; spec §10's fields stay as they are."""
     event = flow.event
     data: dict[str, Any] = {
         "origin": event.origin,
@@ -33,6 +35,8 @@ def flow_to_json(flow: Flow, *, paths: bool = True) -> dict[str, Any]:
     }
     if paths:
         data["paths"] = {inst: list(chain) for inst, chain in flow.paths.items()}
+    if not_reached is not None:
+        data["not_reached"] = not_reached
     return data
 
 
@@ -92,10 +96,14 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
         return matrix_table(estate, flows, tag_list)
     if origin is None:
         raise FlowError("--origin is required (or use --matrix)")
-    flow = engine_of(estate).propagate(build_event(estate, origin, distribution, tags, sharing_group, org))
+    from planner.flows.whynot import why_not
+
+    engine = engine_of(estate)
+    flow = engine.propagate(build_event(estate, origin, distribution, tags, sharing_group, org))
+    reasons = why_not(engine, flow)
     if fmt == "json":
-        return json.dumps(flow_to_json(flow), indent=2, sort_keys=True) + "\n"
-    return flow_table(estate, flow)
+        return json.dumps(flow_to_json(flow, not_reached=reasons), indent=2, sort_keys=True) + "\n"
+    return flow_table(estate, flow, reasons)
 
 
 def _render(renderable: Any) -> str:
@@ -109,7 +117,7 @@ def _render(renderable: Any) -> str:
     return buffer.getvalue()
 
 
-def flow_table(estate: Estate, flow: Flow) -> str:
+def flow_table(estate: Estate, flow: Flow, not_reached: dict[str, str] | None = None) -> str:
     from rich.table import Table
 
     event = flow.event
@@ -127,8 +135,15 @@ def flow_table(estate: Estate, flow: Flow) -> str:
         table.add_row(inst, level.word, path, note)
     text = title + "\n" + _render(table)
     missing = sorted(set(estate.instances) - set(flow.reaches))
-    text += f"{len(flow.reaches)} of {len(estate.instances)} instances hold a copy."
-    text += f" Not reached: {', '.join(missing)}.\n" if missing else "\n"
+    held = len(flow.reaches)
+    text += f"{held} of {len(estate.instances)} instances {'holds' if held == 1 else 'hold'} a copy."
+    if not missing:
+        text += "\n"
+    elif not_reached is None:
+        text += f" Not reached: {', '.join(missing)}.\n"
+    else:
+        text += " Not reached, and why (the first reason):\n"
+        text += "".join(f"  {inst}: {not_reached[inst]}\n" for inst in missing)
     if flow.timing_dependent:
         text += ("Timing-dependent: the first copy to arrive wins, and which arrives first depends on when sync "
                  f"jobs run: {', '.join(flow.timing_dependent)}. Shown: the copy with the fewest hops.\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from planner.estate import Estate
-from planner.render.dot import dot_source, render_bytes
+from planner.render.dot import placed_source, render_bytes
 from planner.render.graph import Diagram, DrawOptions, build_diagram, usage_error
 from planner.render.mermaid import mermaid_source
 from planner.render.styles import Styles, load_styles
@@ -26,7 +26,7 @@ def format_of(path: Path) -> str:
 def render(diagram: Diagram, styles: Styles, fmt: str) -> bytes:
     if fmt == "mmd":
         return mermaid_source(diagram, styles).encode("utf-8")
-    return render_bytes(dot_source(diagram, styles), fmt, diagram.engine)
+    return render_bytes(placed_source(diagram, styles), fmt, diagram.engine)
 
 
 def draw(estate: Estate, output: Path, options: DrawOptions | None = None,

@@ -15,6 +15,7 @@ import graphviz
 from planner.diagnostics import Finding, PlannerError, Severity
 from planner.render.graph import Diagram, Edge, Node
 from planner.render.styles import Styles
+from planner.render.titles import crossed_titles
 
 FORMATS = ("svg", "png", "pdf", "dot")
 
@@ -123,7 +124,23 @@ def _legend(graph: graphviz.Digraph, diagram: Diagram, styles: Styles) -> None:
     graph.node("legend", label=table, shape="plaintext", fontsize="10", id="legend", margin="0")
 
 
-def dot_source(diagram: Diagram, styles: Styles) -> str:
+def placed_source(diagram: Diagram, styles: Styles) -> str:
+    """:func:`dot_source` with every community title where no edge runs over it, if one of the two
+    places does: laid out once with the titles at the top, checked (:mod:`planner.render.titles`),
+    and the crossed titles moved to the bottom when that leaves fewer crossings. A collapsed
+    diagram (one node per community) has no titles to cross."""
+    source = dot_source(diagram, styles)
+    if diagram.collapsed or not diagram.clusters or shutil.which(diagram.engine) is None:
+        return source
+    crossed = crossed_titles(render_bytes(source, "svg", diagram.engine).decode("utf-8"))
+    if not crossed:
+        return source
+    moved = dot_source(diagram, styles, frozenset(crossed))
+    still = crossed_titles(render_bytes(moved, "svg", diagram.engine).decode("utf-8"))
+    return moved if sum(map(len, still.values())) < sum(map(len, crossed.values())) else source
+
+
+def dot_source(diagram: Diagram, styles: Styles, titles_below: frozenset[str] = frozenset()) -> str:
     notes = tuple(diagram.notes)
     graph = graphviz.Digraph(
         name="estate",
@@ -143,16 +160,31 @@ def dot_source(diagram: Diagram, styles: Styles) -> str:
 
     for cluster in diagram.clusters:
         with graph.subgraph(name=cluster.id) as sub:
-            sub.attr(label=_label(cluster.title, cluster.lines), id=cluster.id, fontsize="13",
+            # The title at the top left, or the bottom left where an edge would run over it
+            # (placed_source); edges enter members on their west side and leave on their east.
+            sub.attr(label=_label(cluster.title, cluster.lines), id=cluster.id, fontsize="13", labeljust="l",
+                     labelloc="b" if cluster.id in titles_below else "t",
                      **styles.get("clusters", cluster.kind).graphviz)
             for node in by_cluster.get(cluster.id, []):
                 add_node(sub, node)
     for node in by_cluster.get(None, []):
         add_node(graph, node)
+    # Feeders in the first column, consumers in the last, and their edges enter an instance from the
+    # west and leave it to the east (rankdir LR): an edge from a feeder ranked beside a community, or
+    # into the instance's top, runs over the community's title.
+    for rank, kind in (("min", "feeder"), ("max", "consumer")):
+        ends = [node.id for node in diagram.nodes if node.kind == kind]
+        if ends and not diagram.collapsed:
+            graph.body.append(f"\t{{rank={rank}; {'; '.join(ends)}}}\n")
     for edge in diagram.edges:
         label = _label(None, edge.lines, "LEFT") if edge.lines else None
+        ports = {}
+        if not diagram.collapsed and edge.kind == "feeder":
+            ports["headport"] = "w"
+        elif not diagram.collapsed and edge.kind.startswith("consumer"):
+            ports["tailport"] = "e"
         graph.edge(edge.tail, edge.head, id=edge.id, **({"label": label} if label else {}),
-                   **_edge_attrs(styles, edge, diagram.flow_view))
+                   **ports, **_edge_attrs(styles, edge, diagram.flow_view))
     _legend(graph, diagram, styles)
     source: str = graph.source
     return source

@@ -91,6 +91,9 @@ class Diagram:
         used.update(("nodes", n.kind) for n in self.nodes)
         used.update(("edges", e.kind) for e in self.edges)
         used.update(("labels", label) for e in self.edges for label in e.labels)
+        # What the lines inside a node say, for the kinds of node drawn with them.
+        used.update(("labels", f"node-{kind}") for kind in ("instance", "feeder")
+                    if any(n.kind == kind or (kind == "instance" and n.kind == "external") for n in self.nodes))
         used.update(("flow", n.flow) for n in self.nodes if n.flow is not None)
         if any(e.on_path for e in self.edges):
             used.add(("flow", "path"))
@@ -197,7 +200,9 @@ def connection_edge(conn: Connection) -> Edge:
             text, labels = direction_text(mode, direction, both)
             used |= labels
             if text:
-                lines.append(text)
+                # The entry's number: two edges' labels side by side still say which is whose.
+                lines.append(f"#{conn.index} {text}")
+                used.add("entry")
     flags = [flag for flag, on in (("internal", conn.internal), ("unpublish", conn.unpublish),
                                    ("sightings", conn.sightings)) if on]
     if flags:
@@ -449,7 +454,7 @@ def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
     edges = []
     labelled = len(pairs) <= LABELLED_EDGES_MAX
     if not labelled:
-        notes.append(f"{len(pairs)} links between communities: their counts are in tooltips, not labels")
+        notes.append(f"{_many(len(pairs), 'link')} between communities: their counts are in tooltips, not labels")
     for (a, b), agg in sorted(pairs.items()):
         modes = ", ".join(f"{n} {m}" for m, n in sorted(agg.modes.items()))
         text = f"{_many(agg.connections, 'connection')}: {modes}"

@@ -50,6 +50,9 @@ def _arrow(edge: Edge) -> str:
 def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     out = [f"%% {text(diagram.title)}"]
     out += [f"%% {text(note)}" for note in diagram.notes]
+    # Room above a subgraph's members for its title (two lines: name, description); mermaid's default
+    # of 0 draws the title over the first member (flowchart config `subGraphTitleMargin`).
+    out.append('%%{init: {"flowchart": {"subGraphTitleMargin": {"top": 20, "bottom": 10}}}}%%')
     out.append("flowchart LR" if not diagram.collapsed else "flowchart TB")
     by_cluster: dict[str | None, list[Node]] = {}
     for node in diagram.nodes:
@@ -69,6 +72,9 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     legend, legend_classes = _legend(diagram, styles, link_styles)
     if legend:
         out.append('  subgraph legend["<b>Legend</b>"]')
+        # Left to right, the legend's samples stack in one column (a subgraph left to itself is laid
+        # out top to bottom, and its unconnected samples then side by side, wider than the estate).
+        out.append("    direction LR")
         out += legend
         out.append("  end")
     for section, key in diagram.styles_used():
@@ -114,6 +120,7 @@ def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]) -> tuple[l
     count = len(diagram.edges)
     legend: list[str] = []
     legend_classes: list[tuple[str, str]] = []
+    sentences: list[str] = []
     for section, key in diagram.styles_used():
         style = styles.get(section, key)
         ident = f"legend_{section}_{key.replace('-', '_')}"
@@ -133,6 +140,10 @@ def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]) -> tuple[l
             link_styles.append(f"  linkStyle {count} {css}")
             count += 1
         else:
-            legend.append(f"    {ident}[{_label(None, ('edge label ' + style.legend,))}]")
-            legend_classes.append((ident, "legend_text"))
+            sentences.append(style.legend)
+    if sentences:
+        # One node for every label sentence, one per line: a node per sentence, side by side, made
+        # the legend wider than the estate.
+        legend.append(f"    legend_labels[{_label('labels on edges and in nodes', tuple(sentences))}]")
+        legend_classes.append(("legend_labels", "legend_text"))
     return legend, legend_classes

@@ -19,6 +19,7 @@ import textwrap
 from pathlib import Path
 
 from planner.codes import get_code
+from planner.diagnostics import PROJECT_URL
 from planner.rules import Rule, all_rules, get_rule
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -144,6 +145,15 @@ def docs_markdown() -> str:
 def _anchor(title: str) -> str:
     """GitHub's heading anchor for the part after "MPxxx: "."""
     return re.sub(r"[^a-z0-9 _-]", "", title.lower()).replace(" ", "-")
+
+
+def rule_anchor(code: str) -> str:
+    """The address of a code's section of docs/rules.md in the project's repository, for links in
+    the report; "" for codes that docs/rules.md does not list (MP0xx/MP1xx: `explain` has them)."""
+    found = get_rule(code)
+    if found is None:
+        return ""
+    return f"{PROJECT_URL}/blob/main/docs/rules.md#{found.code.lower()}-{_anchor(found.title)}"
 
 
 if __name__ == "__main__":
