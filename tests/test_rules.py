@@ -28,6 +28,10 @@ runner = CliRunner()
 OWN_FAMILIES = ("sync", "distribution", "feeders", "consumers", "network", "design", "security")
 OWN_RULES = sorted(r.code for r in all_rules() if r.check.__module__.rsplit(".", 1)[-1] in OWN_FAMILIES)
 FIXTURE_CODES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
+# Every fixture file: fail.yaml / pass.yaml (the documented examples) and the further fail-*.yaml /
+# pass-*.yaml cases where a rule judging the graph's shape alone would answer otherwise.
+FAILING = sorted(f"{p.parent.name}/{p.name}" for p in FIXTURES.glob("*/fail*.yaml"))
+PASSING = sorted(f"{p.parent.name}/{p.name}" for p in FIXTURES.glob("*/pass*.yaml"))
 
 
 def findings_of(path: Path) -> list[Finding]:
@@ -47,35 +51,41 @@ def test_every_fixture_directory_names_a_rule() -> None:
         assert get_rule(code) is not None, f"tests/rules/{code} has no rule"
 
 
-@pytest.mark.parametrize("code", FIXTURE_CODES)
-def test_failing_fixture_yields_exactly_the_expected_findings(code: str) -> None:
-    path = FIXTURES / code / "fail.yaml"
+@pytest.mark.parametrize("fixture", FAILING)
+def test_failing_fixture_yields_exactly_the_expected_findings(fixture: str) -> None:
+    path = FIXTURES / fixture
+    code = path.parent.name
     expected = expectations(path.read_text(encoding="utf-8"))
     assert expected, f"{path} has no '# expect: {code} at LINE:COL' header"
-    assert {c for c, _, _ in expected} == {code}
+    assert {c for c, _, _, _ in expected} == {code}
     found = [f for f in findings_of(path) if f.code == code]
-    positions = sorted((f.position.line, f.position.column) for f in found if f.position)
-    assert positions == sorted((line, col) for _, line, col in expected), [f.message for f in found]
     rule = get_rule(code)
     assert rule is not None
+    seen = sorted((f.position.line, f.position.column, f.severity.value) for f in found if f.position)
+    assert seen == sorted((line, col, severity or rule.severity.value) for _, line, col, severity in expected), \
+        [f.message for f in found]
     for f in found:
-        assert f.severity is rule.severity
         assert f.file == str(path)
         assert f.message and f.hint
 
 
-@pytest.mark.parametrize("code", FIXTURE_CODES)
-def test_passing_fixture_yields_none_of_its_code(code: str) -> None:
-    path = FIXTURES / code / "pass.yaml"
-    found = [f for f in findings_of(path) if f.code == code]
+@pytest.mark.parametrize("fixture", PASSING)
+def test_passing_fixture_yields_none_of_its_code(fixture: str) -> None:
+    path = FIXTURES / fixture
+    found = [f for f in findings_of(path) if f.code == path.parent.name]
     assert found == [], [f.message for f in found]
+
+
+def test_every_fixture_is_a_documented_example_or_a_named_case() -> None:
+    for path in FIXTURES.glob("*/*"):
+        assert path.name in ("fail.yaml", "pass.yaml") or path.name.startswith(("fail-", "pass-")), path
 
 
 @pytest.mark.parametrize("code", FIXTURE_CODES)
 def test_fixtures_are_small_valid_estates(code: str) -> None:
-    for kind in ("fail", "pass"):
-        estate = load_estate(FIXTURES / code / f"{kind}.yaml").estate
-        assert 1 <= len(estate.instances) <= 5
+    for path in sorted((FIXTURES / code).glob("*.yaml")):
+        estate = load_estate(path).estate
+        assert 1 <= len(estate.instances) <= 5, path
 
 
 def test_every_rule_cites_misp_behaviour_or_spec() -> None:

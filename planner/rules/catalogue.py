@@ -3,7 +3,10 @@
 Each rule's examples are its test fixtures, `tests/rules/<CODE>/fail.yaml` and `pass.yaml`, so
 the examples shown to users are the ones the test suite runs. A fixture starts with comment lines
 ``# expect: MP210 at 12:5`` naming each finding the failing example must yield (code, line,
-column); the test reads them with :func:`expectations`. A wheel carries the fixtures and the
+column, and ``info`` after them when a rule reports that finding below its own severity, because
+the verdict depends on the tags in use); the test reads them with :func:`expectations`. Further
+fixtures, ``fail-*.yaml`` and ``pass-*.yaml``, show cases a rule judging the graph's shape alone
+would get wrong (e.g. disjoint push and pull tag filters); the docs show ``fail`` and ``pass``. A wheel carries the fixtures and the
 error corpus's expected outputs as package data (setup.py); a checkout reads them in tests/.
 MP0xx and MP1xx codes (planner/codes.py) are explained with an entry of the error corpus.
 
@@ -26,18 +29,19 @@ _SHIPPED = _PACKAGE / "_examples"  # in a wheel (setup.py)
 _TESTS = _PACKAGE.parent / "tests"  # in a checkout
 FIXTURES = _SHIPPED / "rules" if (_SHIPPED / "rules").is_dir() else _TESTS / "rules"
 ERROR_CORPUS = _SHIPPED / "errors" if (_SHIPPED / "errors").is_dir() else _TESTS / "errors"
-_EXPECT = re.compile(r"^#\s*expect:\s*(MP\d{3})\s+at\s+(\d+):(\d+)\s*$")
+_EXPECT = re.compile(r"^#\s*expect:\s*(MP\d{3})\s+at\s+(\d+):(\d+)(?:\s+(info))?\s*$")
 
 
-def expectations(text: str) -> list[tuple[str, int, int]]:
-    """The ``# expect: CODE at LINE:COLUMN`` lines of a fixture's leading comment block."""
+def expectations(text: str) -> list[tuple[str, int, int, str | None]]:
+    """The ``# expect: CODE at LINE:COLUMN [info]`` lines of a fixture's leading comment block:
+    (code, line, column, the severity when it is not the rule's own)."""
     found = []
     for line in text.splitlines():
         if not line.startswith("#"):
             break
         match = _EXPECT.match(line)
         if match:
-            found.append((match.group(1), int(match.group(2)), int(match.group(3))))
+            found.append((match.group(1), int(match.group(2)), int(match.group(3)), match.group(4)))
     return found
 
 
