@@ -6,8 +6,9 @@ the examples shown to users are the ones the test suite runs. A fixture starts w
 column, and ``info`` after them when a rule reports that finding below its own severity, because
 the verdict depends on the tags in use); the test reads them with :func:`expectations`. Further
 fixtures, ``fail-*.yaml`` and ``pass-*.yaml``, show cases a rule judging the graph's shape alone
-would get wrong (e.g. disjoint push and pull tag filters); the docs show ``fail`` and ``pass``. A wheel carries the fixtures and the
-error corpus's expected outputs as package data (setup.py); a checkout reads them in tests/.
+would get wrong (e.g. disjoint push and pull tag filters); the docs show ``fail`` and ``pass``.
+A wheel carries the fixtures and the error corpus's expected outputs as package data (setup.py);
+a checkout reads them in tests/.
 MP0xx and MP1xx codes (planner/codes.py) are explained with an entry of the error corpus.
 
     python -m planner.rules.catalogue > docs/rules.md    # regenerate the rules page

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 from planner.diagnostics import Finding, Severity
 from planner.estate import Connection, Estate
-from planner.rules import rule
 from planner.flows import EventSpec
-from planner.flows.rules import Link
+from planner.flows.rules import Copy, Group, Link
+from planner.rules import rule
 from planner.rules.common import direction_path
 from planner.rules.witness import carries, depends_on_tags, describe, first_event, link_of
 
@@ -24,7 +24,7 @@ def _opposite_pairs(estate: Estate) -> Iterator[tuple[Connection, Connection]]:
         seen.setdefault((later.initiator, later.remote), []).append(later)
 
 
-@rule("MP210", Severity.WARNING, "Two instances push the same event to each other over separate entries", """
+@rule("MP210", Severity.WARNING, "Two instances push to each other over separate entries", """
     When A has a server entry pushing to B and B has one pushing to A, an event A publishes that
     both entries carry arrives on B published, B re-publishes it and pushes it straight back to A
     over its own entry; A refuses it only because its timestamp is not newer (docs/misp-behaviour.md#rules-in-brief
@@ -102,10 +102,11 @@ def push_and_pull_same_way(estate: Estate) -> Iterator[Finding]:
             if pusher.push is None or puller.pull is None:
                 continue
             push, pull = link_of(estate, pusher, "push"), link_of(estate, puller, "pull")
-            event = first_event(estate, push.source, (push.filter, pull.filter),
-                                lambda event, copy, group, push=push, pull=pull:
-                                carries(push, copy, event, group) is not None
-                                and carries(pull, copy, event, group) is not None)
+
+            def both(event: EventSpec, copy: Copy, group: Group | None, push: Link = push, pull: Link = pull) -> bool:
+                return carries(push, copy, event, group) is not None and carries(pull, copy, event, group) is not None
+
+            event = first_event(estate, push.source, (push.filter, pull.filter), both)
             if event is None or depends_on_tags(event):
                 continue  # an info rule has no lower level for "only if events carry both tags"
             yield estate.finding(
