@@ -99,7 +99,7 @@ def first_event(estate: Estate, origin: str, filters: Iterable[Direction],
 
 
 def describe(event: EventSpec) -> str:
-    """``an event created on one by org-a at 'all', tagged tlp:clear`` (what a finding names)."""
+    """``an event tagged tlp:clear created on 'one' by 'a' at 'all'`` (what a finding names)."""
     level = f"sharing group '{event.sharing_group}'" if event.sharing_group else f"'{event.distribution.word}'"
-    tags = f"tagged {', '.join(event.tags)}" if event.tags else "untagged"
-    return f"an event created on '{event.origin}' by '{event.org}' at {level}, {tags}"
+    kind = f"an event tagged {', '.join(event.tags)}" if event.tags else "an untagged event"
+    return f"{kind} created on '{event.origin}' by '{event.org}' at {level}"
