@@ -29,7 +29,7 @@ from planner.rules.common import (
     private,
     untrusted,
 )
-from planner.rules.witness import carries, describe, first_event, link_of, tag_choices
+from planner.rules.witness import carries, describe, first_event, link_of, reach, tag_choices
 
 
 @rule("MP214", Severity.WARNING, "Connected-communities data expected two or more hops away", """
@@ -104,7 +104,7 @@ def community_data_pulled_out(estate: Estate) -> Iterator[Finding]:
         if event is None:
             continue  # the pull's filters refuse every community-level event of the holder
         home = community(estate, holder)
-        beyond = [i for i in propagate(estate, event).reaches if i != puller and community(estate, i) != home]
+        beyond = sorted(i for i in reach(estate, event) if i != puller and community(estate, i) != home)
         why = (f"community '{community(estate, puller)}' is untrusted" if untrusted(estate, puller)
                else f"community '{home}' is private")
         onward = f", and on to {', '.join(repr(i) for i in beyond)}" if beyond else ""
@@ -144,11 +144,11 @@ def _find_private_leaks(estate: Estate) -> dict[tuple[int, Mode], tuple[str, ...
     leaks: dict[tuple[int, Mode], tuple[str, ...]] = {}
     if not links:
         return leaks
+    exposed = {i for i in estate.instances if untrusted(estate, i)}
     for flow in engine_of(estate).matrix_all(origins):
         event = flow.event
-        for holder, chain in flow.paths.items():
-            if not untrusted(estate, holder):
-                continue
+        for holder in sorted(exposed.intersection(flow.reaches) - {flow.origin_instance}):
+            chain = flow.paths[holder]  # made on demand: most holders are not asked about
             k = next((k for k in range(1, len(chain)) if (chain[k - 1], chain[k]) in links), None)
             if k is None:
                 continue  # within the origin's own (untrusted) community
@@ -281,13 +281,12 @@ def sharing_group_unreachable(estate: Estate) -> Iterator[Finding]:
         events = [_group_event(estate, gid, i) for i in hosting if i in listed]
         events += [feeder_event(estate, fid) for fid in sorted(estate.feeders)
                    if estate.feeders[fid].sharing_group == gid]
-        reach = {event.origin: propagate(estate, event) for event in events}
+        holders = {event: reach(estate, event) for event in events}
         for target, path in targets:
-            missing = [e for e in events if reach[e.origin].origin_instance != target
-                       and target not in reach[e.origin].reaches]
+            missing = [e for e in events if e.origin != target and target not in holders[e]]
             if not missing:
                 continue
-            held: set[str] = set().union(*(reach[e.origin].reaches for e in missing))
+            held: set[str] = set().union(*(holders[e] for e in missing))
             blocking = [r for r in _group_edges(estate, group, held, out)[1] if r.target not in held]
             tagged = _tagged_reach(estate, missing, target, held, out)
             if group.roaming and not blocking and tagged is None:
@@ -326,7 +325,6 @@ def _tagged_reach(estate: Estate, missing: list[EventSpec], target: str, held: s
     filters = [direction for source in sorted(held) for _t, _m, direction, _c in out.get(source, [])
                if direction.tags.include]
     for tags in tag_choices(filters)[1:]:
-        if all(target in propagate(estate, replace(e, tags=tuple(sorted({*e.tags, *tags})))).reaches
-               for e in missing):
+        if all(target in reach(estate, replace(e, tags=tuple(sorted({*e.tags, *tags})))) for e in missing):
             return tags
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from planner.diagnostics import Finding, Severity
 from planner.estate import Estate
@@ -10,7 +11,7 @@ from planner.flows import feeder_event, propagate
 from planner.misp import Distribution
 from planner.rules import rule
 from planner.rules.common import community
-from planner.rules.witness import describe
+from planner.rules.witness import describe, reach
 
 
 def creates_events(estate: Estate, feeder_id: str) -> bool:
@@ -32,13 +33,16 @@ def creates_events(estate: Estate, feeder_id: str) -> bool:
 def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
     for fid in sorted(estate.feeders):
         feeder = estate.feeders[fid]
-        if estate.feeder_value(fid) != "low" or not creates_events(estate, fid):
-            continue
-        flow = propagate(estate, feeder_event(estate, fid))
+        if estate.feeder_value(fid) != "low" or not creates_events(estate, fid) or not feeder.publish:
+            continue  # only published events travel (docs/misp-behaviour.md#rules-in-brief rule 2)
+        event = feeder_event(estate, fid)
         home = community(estate, feeder.into)
-        away = [i for i in flow.reaches if community(estate, i) != home]
-        if not away:
+        # Published, a feeder's event travels as one its creator made on the instance: the engine's
+        # answer for that event is shared with the other rules asking about the instance.
+        if all(community(estate, i) == home for i in reach(estate, replace(event, origin=feeder.into))):
             continue
+        flow = propagate(estate, event)
+        away = [i for i in flow.reaches if community(estate, i) != home]
         yield estate.finding(
             "MP220", Severity.WARNING,
             f"low-value {feeder.kind} feeder '{fid}' writes into '{feeder.into}', and {describe(flow.event)} "

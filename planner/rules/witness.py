@@ -31,6 +31,16 @@ def link_of(estate: Estate, conn: Connection, mode: Mode) -> Link:
     return links[conn.index, mode]
 
 
+def reach(estate: Estate, event: EventSpec) -> frozenset[str]:
+    """The instances holding a copy of ``event`` once every sync job has run (the engine's
+    :meth:`~planner.flows.Engine.reach`: no paths), kept per event: several rules and targets ask
+    about the same events."""
+    known: dict[EventSpec, frozenset[str]] = estate.memo("reach_of_event", lambda _: {})
+    if event not in known:
+        known[event] = engine_of(estate).reach(event)
+    return known[event]
+
+
 def tag_choices(filters: Iterable[Direction]) -> list[tuple[str, ...]]:
     """The tag sets worth asking about, fewest tags first: none; each tag an include list names; and
     one tag of every include list together (the only event some pairs of filters both let through).
