@@ -328,3 +328,43 @@ def _tagged_reach(estate: Estate, missing: list[EventSpec], target: str, held: s
         if all(target in reach(estate, replace(e, tags=tuple(sorted({*e.tags, *tags})))) for e in missing):
             return tags
     return None
+
+
+def groups_held(estate: Estate) -> dict[str, list[str]]:
+    """instance -> the sharing groups created on it, in id order: the instances of a group's server
+    list and every instance where a member organisation creates events (its local organisations
+    and its feeders' organisations), as the generated project provisions them."""
+    creators: dict[str, set[str]] = {iid: set(inst.orgs) for iid, inst in estate.instances.items()}
+    for fid, feeder in estate.feeders.items():
+        creators[feeder.into].add(estate.feeder_org(fid))
+    held: dict[str, list[str]] = {}
+    for gid, group in sorted(estate.sharing_groups.items()):
+        members = set(group.orgs)
+        creating = [iid for iid in sorted(estate.instances) if members & creators[iid]]
+        for iid in dict.fromkeys(creating if group.roaming else [*group.instances, *creating]):
+            held.setdefault(iid, []).append(gid)
+    return held
+
+
+@rule("MP219", Severity.ERROR, "Two sharing groups with the same name on one instance", """
+    MISP validates a sharing group's name as unique on an instance (app/Model/SharingGroup.php,
+    `$validate`: "A sharing group with this name already exists."; docs/misp-behaviour.md#sharing-groups
+    for groups in general), so the second of two groups with one name cannot be created there and
+    provisioning fails on it at every run, and users would not tell the two apart anyway. A group's
+    name is its `name:`, else its id; every instance that holds two groups (on their server lists,
+    or where their members create events) needs the names to differ.""")
+def duplicate_group_names(estate: Estate) -> Iterator[Finding]:
+    reported: set[tuple[str, str]] = set()
+    for iid, gids in sorted(groups_held(estate).items()):
+        first: dict[str, str] = {}
+        for gid in gids:
+            name = estate.sharing_groups[gid].name or gid
+            if name not in first:
+                first[name] = gid
+            elif (first[name], gid) not in reported:
+                reported.add((first[name], gid))
+                yield estate.finding(
+                    "MP219", Severity.ERROR,
+                    f"sharing groups '{first[name]}' and '{gid}' are both named '{name}' and both held on '{iid}'",
+                    f"give sharing_groups.{gid} a name of its own",
+                    ("sharing_groups", gid, "name") if estate.sharing_groups[gid].name else ("sharing_groups", gid))
