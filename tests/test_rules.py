@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from planner.analyse import analyse
 from planner.cli import app
-from planner.diagnostics import Finding, Severity
+from planner.diagnostics import Finding, PlannerError, Severity
 from planner.pipeline import load_estate
 from planner.rules import all_rules, get_rule
 from planner.rules.catalogue import FIXTURES, docs_markdown, expectations
@@ -378,3 +378,72 @@ def test_rules_on_synthetic_estates_point_at_lines_and_repeat(tmp_path: Path, se
     assert own, "the generated estate should trigger some rules"
     for f in own:
         assert f.position is not None and f.position.line >= 1
+
+
+# --- issue 18: the events behind a verdict; new checks ---------------------------------------------
+
+
+MISP_FEED = """version: 1
+name: t
+organisations:
+  a: {name: Org A}
+  circl: {name: CIRCL}
+communities:
+  c: {}
+instances:
+  one: {community: c, host_org: a, url: https://one.example}
+feeders:
+  osint:
+    kind: osint-feed
+    into: one
+    org: circl
+    via: feed
+    feed: {url: https://www.circl.lu/doc/misp/feed-osint, format: misp}
+"""
+
+
+def test_misp_format_feed_may_name_its_creator_org(tmp_path: Path) -> None:
+    from planner.flows import feeder_event, propagate
+
+    found = _estate(tmp_path, MISP_FEED)
+    assert "MP160" not in codes(found)
+    estate = load_estate(tmp_path / "topology.yaml").estate
+    assert propagate(estate, feeder_event(estate, "osint")).event.org == "circl"
+    # a freetext feed's events are created by the feed's own org setting: still a local one
+    with pytest.raises(PlannerError) as refused:
+        _estate(tmp_path, MISP_FEED.replace("format: misp", "format: freetext"))
+    assert codes(refused.value.findings) == ["MP160"]
+
+
+def test_echo_is_named_by_its_event(tmp_path: Path) -> None:
+    found = [f for f in _estate(tmp_path, BASE + """sync:
+  - {initiator: one, remote: two, push: {tags: {include: [shared]}}}
+  - {initiator: two, remote: one, push: {tags: {include: [shared, back]}}}
+""") if f.code == "MP210"]
+    assert len(found) == 1 and found[0].severity is Severity.WARNING
+    assert "an event tagged shared created on 'one' by 'a' at 'all'" in found[0].message
+
+
+def test_connected_event_stops_is_named(tmp_path: Path) -> None:
+    found = [f for f in findings_of(FIXTURES / "MP214" / "fail.yaml") if f.code == "MP214"]
+    assert len(found) == 1
+    assert "stops at 'two', while at 'all' it arrives by one -> two -> three" in found[0].message
+
+
+def test_plaintext_between_one_host_org_is_left_alone(tmp_path: Path) -> None:
+    text = BASE.replace("https://two.example", "http://two.example") + """sync:
+  - {initiator: one, remote: two, push: true}
+"""
+    assert codes(_estate(tmp_path, text)).count("MP243") == 1
+    assert "MP243" not in codes(_estate(tmp_path, text.replace("host_org: b, url: http://two", "host_org: a, url: http://two")))
+
+
+def test_version_table_has_a_source_for_every_row() -> None:
+    from planner.compat import MISP_LINES, PLATFORMS, install_problem
+    from planner.misp import SUPPORTED_PLATFORMS
+
+    assert set(PLATFORMS) == set(SUPPORTED_PLATFORMS)
+    assert all(row.source for row in [*MISP_LINES.values(), *PLATFORMS.values()])
+    assert all(install_problem("2.5.1", platform) is None for platform in SUPPORTED_PLATFORMS)
+    assert all(install_problem("2.4", platform) is not None for platform in SUPPORTED_PLATFORMS)
+    assert install_problem("3.0", "debian-12") is None  # a line the table does not know: nothing claimed
