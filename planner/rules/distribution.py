@@ -287,8 +287,12 @@ def sharing_group_unreachable(estate: Estate) -> Iterator[Finding]:
             if not missing:
                 continue
             held: set[str] = set().union(*(holders[e] for e in missing))
-            blocking = [r for r in _group_edges(estate, group, held, out)[1] if r.target not in held]
+            refused = [r for r in _group_edges(estate, group, held, out)[1] if r.target not in held]
             tagged = _tagged_reach(estate, missing, target, held, out)
+            # the refusals of links into the target explain it best; else (untagged events stopped
+            # short of it for good) any link the event could not take
+            direct = [r for r in refused if r.target == target]
+            blocking = direct if direct or tagged is not None else refused
             if group.roaming and not blocking and tagged is None:
                 continue  # a roaming group goes where links lead; no link is not a refusal
             related = tuple(f"sync[{r.conn.index}] {r.mode} {r.source} -> {r.target}: {r.reason}" for r in blocking)
@@ -356,6 +360,8 @@ def groups_held(estate: Estate) -> dict[str, list[str]]:
 def duplicate_group_names(estate: Estate) -> Iterator[Finding]:
     reported: set[tuple[str, str]] = set()
     for iid, gids in sorted(groups_held(estate).items()):
+        if not estate.instances[iid].managed:
+            continue  # not provisioned by the planner: MISP's own renaming is the operator's business
         first: dict[str, str] = {}
         for gid in gids:
             name = estate.sharing_groups[gid].name or gid
