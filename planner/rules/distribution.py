@@ -263,7 +263,7 @@ def _group_edges(estate: Estate, group: SharingGroup, holders: set[str],
     from the group's other holders only over links failing those checks never receives the
     group's events, although the group says it should. The rule asks the propagation engine
     where an untagged event of the group, created on each listed instance by a member
-    organisation (and each feeder's events at the group), goes: a warning names the event and
+    organisation (and each publishing feeder's events at the group), goes: a warning names the event and
     where it is held. When the event arrives only if it carries a tag some link on the way
     includes (a tag-gated hub), whether it does depends on the tags in use: info.""")
 def sharing_group_unreachable(estate: Estate) -> Iterator[Finding]:
@@ -279,8 +279,9 @@ def sharing_group_unreachable(estate: Estate) -> Iterator[Finding]:
             targets = [(i, ("sharing_groups", gid, "instances", k)) for k, i in enumerate(group.instances)]
         listed = {i for i, _ in targets}
         events = [_group_event(estate, gid, i) for i in hosting if i in listed]
+        # a feeder's unpublished events wait for an analyst, who publishes them as the instance's own
         events += [feeder_event(estate, fid) for fid in sorted(estate.feeders)
-                   if estate.feeders[fid].sharing_group == gid]
+                   if estate.feeders[fid].sharing_group == gid and estate.feeders[fid].publish]
         holders = {event: reach(estate, event) for event in events}
         for target, path in targets:
             missing = [e for e in events if e.origin != target and target not in holders[e]]
