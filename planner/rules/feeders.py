@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 from planner.diagnostics import Finding, Severity
 from planner.estate import Estate
@@ -11,7 +10,7 @@ from planner.flows import feeder_event, propagate
 from planner.misp import Distribution
 from planner.rules import rule
 from planner.rules.common import community
-from planner.rules.witness import describe, reach
+from planner.rules.witness import describe, published_on_instance, reach
 
 
 def creates_events(estate: Estate, feeder_id: str) -> bool:
@@ -37,9 +36,7 @@ def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
             continue  # only published events travel (docs/misp-behaviour.md#rules-in-brief rule 2)
         event = feeder_event(estate, fid)
         home = community(estate, feeder.into)
-        # Published, a feeder's event travels as one its creator made on the instance: the engine's
-        # answer for that event is shared with the other rules asking about the instance.
-        if all(community(estate, i) == home for i in reach(estate, replace(event, origin=feeder.into))):
+        if all(community(estate, i) == home for i in reach(estate, published_on_instance(estate, event, feeder.into))):
             continue
         flow = propagate(estate, event)
         away = [i for i in flow.reaches if community(estate, i) != home]
@@ -60,17 +57,25 @@ def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
     (docs/misp-behaviour.md#rules-in-brief items 3-5, #multi-hop). An automatic feeder that
     publishes such events sends its whole output down every link at its own rate; feeders should
     publish with distribution organisation or a sharing group unless a flood is intended
-    (#planner-checks item 4, #feeds).""")
+    (#planner-checks item 4, #feeds). The rule asks the propagation engine where the feeder's own
+    events go (its tags and creator against the links' filters) and reports the feeder only when
+    they reach another instance, naming how many.""")
 def feeder_floods(estate: Estate) -> Iterator[Finding]:
     for fid in sorted(estate.feeders):
         feeder = estate.feeders[fid]
         if not feeder.publish or not creates_events(estate, fid):
             continue
-        if feeder.distribution in (Distribution.ALL, Distribution.CONNECTED):
-            yield estate.finding(
-                "MP221", Severity.WARNING,
-                f"feeder '{fid}' publishes its events at '{feeder.distribution.word}': each is pushed over "
-                f"every link of '{feeder.into}'",
-                "use distribution organisation or a sharing group, or publish: false and let analysts "
-                "publish what should travel",
-                ("feeders", fid, "distribution"))
+        if feeder.distribution not in (Distribution.ALL, Distribution.CONNECTED):
+            continue
+        event = feeder_event(estate, fid)
+        others = sorted(reach(estate, published_on_instance(estate, event, feeder.into)) - {feeder.into})
+        if not others:
+            continue  # no link carries its events: nothing floods
+        shown = ", ".join(repr(i) for i in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        yield estate.finding(
+            "MP221", Severity.WARNING,
+            f"feeder '{fid}' publishes its events at '{feeder.distribution.word}': {describe(event)} reaches "
+            f"{shown} from '{feeder.into}'",
+            "use distribution organisation or a sharing group, or publish: false and let analysts "
+            "publish what should travel",
+            ("feeders", fid, "distribution"))

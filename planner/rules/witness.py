@@ -12,6 +12,7 @@ is only a possibility: rules report it at info level.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 
 from planner.estate import Connection, Estate
 from planner.flows import EventSpec, engine_of
@@ -39,6 +40,13 @@ def reach(estate: Estate, event: EventSpec) -> frozenset[str]:
     if event not in known:
         known[event] = engine_of(estate).reach(event)
     return known[event]
+
+
+def published_on_instance(estate: Estate, event: EventSpec, instance: str) -> EventSpec:
+    """A published feeder's ``event`` as the same event created on ``instance`` by its creator: it
+    travels alike, and the engine's answer for it is shared with the rules asking about the
+    instance. A creator that is not local there (a MISP feed's) keeps the feeder as origin."""
+    return replace(event, origin=instance) if event.org in estate.instances[instance].orgs else event
 
 
 def tag_choices(filters: Iterable[Direction]) -> list[tuple[str, ...]]:
