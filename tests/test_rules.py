@@ -447,3 +447,18 @@ def test_version_table_has_a_source_for_every_row() -> None:
     assert all(install_problem("2.5.1", platform) is None for platform in SUPPORTED_PLATFORMS)
     assert all(install_problem("2.4", platform) is not None for platform in SUPPORTED_PLATFORMS)
     assert install_problem("3.0", "debian-12") is None  # a line the table does not know: nothing claimed
+
+
+def test_feeder_events_that_cannot_exist_are_not_judged(tmp_path: Path) -> None:
+    # the feeder's org is not a member of its group: the engine refuses such an event, and the rules
+    # asking where feeders' events go pass it over instead of failing (a property test found this)
+    found = _estate(tmp_path, BASE + """feeders:
+  bench: {kind: workbench, into: one, distribution: sharing-group, sharing_group: g, publish: true}
+sync:
+  - {initiator: one, remote: two, push: true}
+sharing_groups:
+  g: {orgs: [b], instances: [one, two]}
+""")
+    judged = [f for f in found if f.code in ("MP218", "MP220", "MP221")]
+    assert [f.code for f in judged] == ["MP218"]  # two's own group events never reach one
+    assert "'bench'" not in judged[0].message

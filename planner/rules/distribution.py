@@ -29,7 +29,7 @@ from planner.rules.common import (
     private,
     untrusted,
 )
-from planner.rules.witness import carries, describe, first_event, link_of, reach, tag_choices
+from planner.rules.witness import carries, describe, feeder_events, first_event, link_of, reach, tag_choices
 
 
 @rule("MP214", Severity.WARNING, "Connected-communities data expected two or more hops away", """
@@ -280,8 +280,8 @@ def sharing_group_unreachable(estate: Estate) -> Iterator[Finding]:
         listed = {i for i, _ in targets}
         events = [_group_event(estate, gid, i) for i in hosting if i in listed]
         # a feeder's unpublished events wait for an analyst, who publishes them as the instance's own
-        events += [feeder_event(estate, fid) for fid in sorted(estate.feeders)
-                   if estate.feeders[fid].sharing_group == gid and estate.feeders[fid].publish]
+        events += [event for _, event in feeder_events(estate, sorted(
+            fid for fid, feeder in estate.feeders.items() if feeder.sharing_group == gid and feeder.publish))]
         holders = {event: reach(estate, event) for event in events}
         for target, path in targets:
             missing = [e for e in events if e.origin != target and target not in holders[e]]

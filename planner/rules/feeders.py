@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 from planner.diagnostics import Finding, Severity
 from planner.estate import Estate
-from planner.flows import feeder_event, propagate
+from planner.flows import propagate
 from planner.misp import Distribution
 from planner.rules import rule
 from planner.rules.common import community
-from planner.rules.witness import describe, published_on_instance, reach
+from planner.rules.witness import describe, feeder_events, published_on_instance, reach
 
 
 def creates_events(estate: Estate, feeder_id: str) -> bool:
@@ -30,11 +30,11 @@ def creates_events(estate: Estate, feeder_id: str) -> bool:
     on its instance (organisation level, or never published) is not reported, whatever the
     instance shares of other data.""")
 def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
-    for fid in sorted(estate.feeders):
+    low = [fid for fid, feeder in sorted(estate.feeders.items())
+           # only published events travel (docs/misp-behaviour.md#rules-in-brief rule 2)
+           if estate.feeder_value(fid) == "low" and creates_events(estate, fid) and feeder.publish]
+    for fid, event in feeder_events(estate, low):
         feeder = estate.feeders[fid]
-        if estate.feeder_value(fid) != "low" or not creates_events(estate, fid) or not feeder.publish:
-            continue  # only published events travel (docs/misp-behaviour.md#rules-in-brief rule 2)
-        event = feeder_event(estate, fid)
         home = community(estate, feeder.into)
         if all(community(estate, i) == home for i in reach(estate, published_on_instance(estate, event, feeder.into))):
             continue
@@ -61,13 +61,10 @@ def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
     events go (its tags and creator against the links' filters) and reports the feeder only when
     they reach another instance, naming how many.""")
 def feeder_floods(estate: Estate) -> Iterator[Finding]:
-    for fid in sorted(estate.feeders):
+    flooding = [fid for fid, feeder in sorted(estate.feeders.items()) if feeder.publish and creates_events(estate, fid)
+                and feeder.distribution in (Distribution.ALL, Distribution.CONNECTED)]
+    for fid, event in feeder_events(estate, flooding):
         feeder = estate.feeders[fid]
-        if not feeder.publish or not creates_events(estate, fid):
-            continue
-        if feeder.distribution not in (Distribution.ALL, Distribution.CONNECTED):
-            continue
-        event = feeder_event(estate, fid)
         others = sorted(reach(estate, published_on_instance(estate, event, feeder.into)) - {feeder.into})
         if not others:
             continue  # no link carries its events: nothing floods

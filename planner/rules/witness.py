@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 from planner.estate import Connection, Estate
-from planner.flows import EventSpec, engine_of
+from planner.flows import EventSpec, FlowError, engine_of, feeder_event
 from planner.flows.rules import ORG, Copy, Group, Link, matches, transfer
 from planner.misp import Distribution
 from planner.model import Direction
@@ -40,6 +40,20 @@ def reach(estate: Estate, event: EventSpec) -> frozenset[str]:
     if event not in known:
         known[event] = engine_of(estate).reach(event)
     return known[event]
+
+
+def feeder_events(estate: Estate, feeder_ids: Iterable[str]) -> Iterator[tuple[str, EventSpec]]:
+    """(feeder id, the events it creates) for the feeders whose events can exist in this estate; the
+    others (e.g. a sharing group its organisation is not a member of) are left to the checks that
+    report them, not judged here."""
+    engine = engine_of(estate)
+    for fid in feeder_ids:
+        event = feeder_event(estate, fid)
+        try:
+            engine.resolve(event)
+        except FlowError:
+            continue
+        yield fid, event
 
 
 def published_on_instance(estate: Estate, event: EventSpec, instance: str) -> EventSpec:
