@@ -143,7 +143,9 @@ _CODES = [
          "`via: feed` needs a `feed:` block (url, format); `via: api` must not have one."),
     Code("MP160", "a feeder's organisation is not local to its instance",
          "A feeder creates events as an organisation with users on the instance it feeds: list the "
-         "organisation in the instance's orgs, or leave `org` out to use the host organisation."),
+         "organisation in the instance's orgs, or leave `org` out to use the host organisation. A MISP-format "
+         "feed (`via: feed`, `format: misp`) is exempt: its events keep the creator organisation they carry "
+         "(app/Model/Feed.php)."),
     Code("MP161", "an API consumer without a format",
          "A consumer reading through the API names the restSearch returnFormat it needs (json, csv, "
          "suricata, rpz, stix2...), so that sizing and the security review know what it exports."),

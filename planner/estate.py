@@ -19,7 +19,7 @@ import networkx as nx
 from planner.diagnostics import Finding, Position, Severity, YamlPath
 from planner.limits import MAX_CONNECTIONS, MAX_INSTANCES
 from planner.load import Document
-from planner.misp import DEFAULT_MISP_VERSION, Distribution
+from planner.misp import DEFAULT_MISP_VERSION, FEED_FORMATS_KEEPING_CREATOR, Distribution
 from planner.model import Consumer, Direction, Feeder, Policy, SharingGroup, SizingOverrides, Topology
 
 T = TypeVar("T")
@@ -362,7 +362,8 @@ class _Resolver:
             if f.via == "api" and f.feed is not None:
                 self.error("MP159", f"feeder '{fid}' has a 'feed:' block but 'via: api'",
                            "set 'via: feed' or remove the 'feed:' block", (*base, "feed"))
-            if into_ok and org_ok and f.org is not None:
+            keeps_creator = f.via == "feed" and f.feed is not None and f.feed.format in FEED_FORMATS_KEEPING_CREATOR
+            if into_ok and org_ok and f.org is not None and not keeps_creator:
                 into = self.t.instances[f.into]
                 if f.org != into.host_org and f.org not in into.orgs:
                     self.error("MP160", f"organisation '{f.org}' is not local to instance '{f.into}'",

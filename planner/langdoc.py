@@ -121,8 +121,9 @@ KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
                                   "MP158, MP150"),
     ("Feeder", "publish"): ("Whether its events are published (published events sync).", "publish: true",
                             "MP221, MP405"),
-    ("Feeder", "org"): ("The local organisation it creates events as; the host organisation when absent.",
-                        "org: csirt", "MP160"),
+    ("Feeder", "org"): ("The local organisation it creates events as; the host organisation when absent. "
+                        "A MISP-format feed's events keep the creator organisation they carry: name it here, "
+                        "local or not.", "org: csirt", "MP160"),
     ("Feeder", "via"): ("api (a user and key) or feed (a MISP feed).", "via: feed", "MP159"),
     ("Feeder", "feed"): ("The feed, for via: feed.", "feed: {url: https://feeds.example/osint, format: misp}",
                          "MP159"),

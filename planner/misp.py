@@ -51,6 +51,11 @@ VOLUME_CLASSES = ("below-50M", "above-50M")
 SUPPORTED_PLATFORMS = ("ubuntu-24.04", "debian-12", "debian-13")  # docs/misp-behaviour.md#platforms
 DEFAULT_MISP_VERSION = "2.5"  # docs/misp-behaviour.md#versions
 
+# Feed formats whose events keep the creator organisation the feed names (a MISP feed's events carry
+# their Orgc; the feed's own orgc_id only sets the creator of freetext and CSV events:
+# app/Model/Feed.php, INSTALL/MYSQL.sql table `feeds`; docs/misp-behaviour.md#feeds).
+FEED_FORMATS_KEEPING_CREATOR = frozenset({"misp"})
+
 # Which of the context a consumer may `need` each restSearch returnFormat keeps
 # (docs/misp-behaviour.md#restsearch-exports,
 # #what-exports-lose). Value-list and device formats carry values only; STIX 1 loses taxonomies and galaxies

@@ -63,7 +63,8 @@ def _parse_url(value: object) -> str:
         # A URL lands in generated files and diagrams; credentials in it would be a leaked secret.
         raise ValueError(f"'{value}' carries credentials; keys never go in the topology")
     # The host name becomes an Ansible inventory host: letters, digits, dots and dashes, or an IP.
-    if not re.fullmatch(r"[a-z0-9.-]+|[0-9a-f:.]+", parts.hostname):
+    # An underscore (docker service names) is accepted here and warned about by rule MP246.
+    if not re.fullmatch(r"[a-z0-9._-]+|[0-9a-f:.]+", parts.hostname):
         raise ValueError(f"'{value}' has an invalid host name '{parts.hostname}'")
     try:
         parts.port  # noqa: B018 -- evaluating it validates the port

@@ -26,7 +26,7 @@ from planner.flows.rules import (
     matches,
     transfer,
 )
-from planner.misp import Distribution
+from planner.misp import FEED_FORMATS_KEEPING_CREATOR, Distribution
 
 
 class PreparedEstate:
@@ -113,10 +113,12 @@ class PreparedEstate:
     def resolve(self, event: EventSpec) -> tuple[str, str, bool]:
         """(origin instance, creator org, published) of an event, or FlowError."""
         estate = self.estate
+        keeps_creator = False  # a MISP feed's events keep their creator, local to the instance or not
         if event.origin in estate.feeders:
             feeder = estate.feeders[event.origin]
             instance, published = feeder.into, feeder.publish
             org = event.org or estate.feeder_org(event.origin)
+            keeps_creator = feeder.feed is not None and feeder.feed.format in FEED_FORMATS_KEEPING_CREATOR
         elif event.origin in estate.instances:
             instance, published = event.origin, True  # spec §10: "...then published"
             org = event.org or estate.instances[instance].host_org
@@ -125,7 +127,7 @@ class PreparedEstate:
         local = estate.instances[instance].orgs
         if org not in estate.organisations:
             raise FlowError(unknown("organisation", org, list(estate.organisations)))
-        if org not in local:
+        if org not in local and not keeps_creator:
             raise FlowError(f"organisation '{org}' has no users on instance '{instance}' "
                             f"(its local organisations: {', '.join(local)})")
         if event.distribution == Distribution.SHARING_GROUP:

@@ -3,8 +3,12 @@
 Each rule's examples are its test fixtures, `tests/rules/<CODE>/fail.yaml` and `pass.yaml`, so
 the examples shown to users are the ones the test suite runs. A fixture starts with comment lines
 ``# expect: MP210 at 12:5`` naming each finding the failing example must yield (code, line,
-column); the test reads them with :func:`expectations`. A wheel carries the fixtures and the
-error corpus's expected outputs as package data (setup.py); a checkout reads them in tests/.
+column, and ``info`` after them when a rule reports that finding below its own severity, because
+the verdict depends on the tags in use); the test reads them with :func:`expectations`. Further
+fixtures, ``fail-*.yaml`` and ``pass-*.yaml``, show cases a rule judging the graph's shape alone
+would get wrong (e.g. disjoint push and pull tag filters); the docs show ``fail`` and ``pass``.
+A wheel carries the fixtures and the error corpus's expected outputs as package data (setup.py);
+a checkout reads them in tests/.
 MP0xx and MP1xx codes (planner/codes.py) are explained with an entry of the error corpus.
 
     python -m planner.rules.catalogue > docs/rules.md    # regenerate the rules page
@@ -27,18 +31,19 @@ _SHIPPED = _PACKAGE / "_examples"  # in a wheel (setup.py)
 _TESTS = _PACKAGE.parent / "tests"  # in a checkout
 FIXTURES = _SHIPPED / "rules" if (_SHIPPED / "rules").is_dir() else _TESTS / "rules"
 ERROR_CORPUS = _SHIPPED / "errors" if (_SHIPPED / "errors").is_dir() else _TESTS / "errors"
-_EXPECT = re.compile(r"^#\s*expect:\s*(MP\d{3})\s+at\s+(\d+):(\d+)\s*$")
+_EXPECT = re.compile(r"^#\s*expect:\s*(MP\d{3})\s+at\s+(\d+):(\d+)(?:\s+(info))?\s*$")
 
 
-def expectations(text: str) -> list[tuple[str, int, int]]:
-    """The ``# expect: CODE at LINE:COLUMN`` lines of a fixture's leading comment block."""
+def expectations(text: str) -> list[tuple[str, int, int, str | None]]:
+    """The ``# expect: CODE at LINE:COLUMN [info]`` lines of a fixture's leading comment block:
+    (code, line, column, the severity when it is not the rule's own)."""
     found = []
     for line in text.splitlines():
         if not line.startswith("#"):
             break
         match = _EXPECT.match(line)
         if match:
-            found.append((match.group(1), int(match.group(2)), int(match.group(3))))
+            found.append((match.group(1), int(match.group(2)), int(match.group(3)), match.group(4)))
     return found
 
 
@@ -131,6 +136,23 @@ def docs_markdown() -> str:
         "`misp-planner rules` lists them and `misp-planner explain CODE` prints one. Codes: MP2xx design",
         "rules, MP3xx sizing, MP4xx security defaults (MP0xx and MP1xx are errors in the file itself).",
         "Each rule's examples are its test fixtures.",
+        "",
+        "## How the rules judge where data goes",
+        "",
+        "Rules whose verdict depends on what data overlaps or how far it reaches (MP210, MP212, MP214, MP215,",
+        "MP217, MP218, MP220) do not read the sync graph's shape. They ask the propagation engine, the one",
+        "behind `misp-planner flows`, about concrete events: an origin, a distribution level, a creator",
+        "organisation and a set of tags. The events tried are the untagged one, one per tag that the",
+        "filters involved include, and one carrying a tag of every include list together, at each level",
+        "and for each local organisation. A finding names the event that shows it (\"an event tagged",
+        "push_to_central created on 'misp-1' by 'node-1' at 'all'\"). So two pushes whose tag filters are",
+        "disjoint are no echo loop, a second hop by pull is no \"connected data stops one hop away\", and",
+        "an organisation-level, unpublished feeder does not leave its instance.",
+        "",
+        "When only an event carrying tags of two include lists at once shows a problem, or only a tagged",
+        "event crosses where the rule is about untagged data, the topology cannot say whether such",
+        "events exist: the finding is then **info**, whatever the rule's own severity. In the examples",
+        "below, `# expect: CODE at LINE:COL info` marks such a finding.",
         "",
         "| code | severity | title |",
         "|---|---|---|",

@@ -58,9 +58,3 @@ def setting(estate: Estate, instance: str, name: str) -> tuple[object, YamlPath 
 def is_false(value: object) -> bool:
     """MISP's setSetting accepts true/false, 1/0 and their spellings (docs/misp-behaviour.md#setting-settings)."""
     return value is False or value == 0 or (isinstance(value, str) and value.strip().lower() in ("false", "0"))
-
-
-def version_line(version: str) -> str:
-    """``2.5.1`` -> ``2.5``: MISP's compatibility check compares major and minor
-    (docs/misp-behaviour.md#version-skew)."""
-    return ".".join(version.split(".")[:2])

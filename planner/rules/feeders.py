@@ -6,9 +6,11 @@ from collections.abc import Iterator
 
 from planner.diagnostics import Finding, Severity
 from planner.estate import Estate
+from planner.flows import propagate
 from planner.misp import Distribution
 from planner.rules import rule
-from planner.rules.common import community, crosses_communities, flows
+from planner.rules.common import community
+from planner.rules.witness import describe, feeder_events, published_on_instance, reach
 
 
 def creates_events(estate: Estate, feeder_id: str) -> bool:
@@ -17,31 +19,35 @@ def creates_events(estate: Estate, feeder_id: str) -> bool:
     return not (feeder.feed is not None and feeder.feed.cache_only)
 
 
-@rule("MP220", Severity.WARNING, "Low-value bulk feeder writes into an instance that shares with another community", """
+@rule("MP220", Severity.WARNING, "Low-value bulk feeder's events leave the community of its instance", """
     Automatic tools (sandboxes, honeypots, scanners, bulk OSINT feeds) produce large volumes of
     rarely curated data that mostly needs correlation. The MISP training's advice, restated in
     docs/misp-behaviour.md#hardware-guidance and #above-50m-attributes, is to keep them on separate instances
-    ("internal MISP clouds") and
-    share only curated subsets onward. Writing them straight into an instance that sends data to
-    another community mixes bulk and curated data on the instance peers depend on: one wrong
-    distribution or publish flag on the feeder (#feeds) and the bulk data crosses the boundary, and
-    the instance's correlation tables grow with data nobody shares.""")
+    ("internal MISP clouds") and share only curated subsets onward. The rule asks the propagation
+    engine where the feeder's own events go (its distribution, sharing group, tags, creator and
+    publish flag, #feeds): when they reach instances of another community, the bulk data crosses
+    the boundary and the finding names the event and where it arrives. A feeder whose events stay
+    on its instance (organisation level, or never published) is not reported, whatever the
+    instance shares of other data.""")
 def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
-    outward: dict[str, list[str]] = {}
-    for source, target, _mode, _direction, _conn in flows(estate):
-        if crosses_communities(estate, source, target):
-            outward.setdefault(source, []).append(target)
-    for fid in sorted(estate.feeders):
+    low = [fid for fid, feeder in sorted(estate.feeders.items())
+           # only published events travel (docs/misp-behaviour.md#rules-in-brief rule 2)
+           if estate.feeder_value(fid) == "low" and creates_events(estate, fid) and feeder.publish]
+    for fid, event in feeder_events(estate, low):
         feeder = estate.feeders[fid]
-        if estate.feeder_value(fid) != "low" or not creates_events(estate, fid) or feeder.into not in outward:
+        home = community(estate, feeder.into)
+        if all(community(estate, i) == home for i in reach(estate, published_on_instance(estate, event, feeder.into))):
             continue
-        peers = sorted(set(outward[feeder.into]))
+        flow = propagate(estate, event)
+        away = [i for i in flow.reaches if community(estate, i) != home]
         yield estate.finding(
             "MP220", Severity.WARNING,
-            f"low-value {feeder.kind} feeder '{fid}' writes into '{feeder.into}', which sends data to "
-            f"{', '.join(repr(p) for p in peers)} outside community '{community(estate, feeder.into)}'",
+            f"low-value {feeder.kind} feeder '{fid}' writes into '{feeder.into}', and {describe(flow.event)} "
+            f"reaches {', '.join(repr(i) for i in away)} outside community '{home}' "
+            f"(by {' -> '.join(flow.paths[away[0]])})",
             "give automatic feeders their own ingest instance and let the sharing instance pull only curated "
-            "events from it (e.g. a pull with a tag include list)",
+            "events from it (e.g. a pull with a tag include list), or keep the feeder's events at organisation "
+            "level, unpublished",
             ("feeders", fid, "into"))
 
 
@@ -51,17 +57,22 @@ def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
     (docs/misp-behaviour.md#rules-in-brief items 3-5, #multi-hop). An automatic feeder that
     publishes such events sends its whole output down every link at its own rate; feeders should
     publish with distribution organisation or a sharing group unless a flood is intended
-    (#planner-checks item 4, #feeds).""")
+    (#planner-checks item 4, #feeds). The rule asks the propagation engine where the feeder's own
+    events go (its tags and creator against the links' filters) and reports the feeder only when
+    they reach another instance, naming how many.""")
 def feeder_floods(estate: Estate) -> Iterator[Finding]:
-    for fid in sorted(estate.feeders):
+    flooding = [fid for fid, feeder in sorted(estate.feeders.items()) if feeder.publish and creates_events(estate, fid)
+                and feeder.distribution in (Distribution.ALL, Distribution.CONNECTED)]
+    for fid, event in feeder_events(estate, flooding):
         feeder = estate.feeders[fid]
-        if not feeder.publish or not creates_events(estate, fid):
-            continue
-        if feeder.distribution in (Distribution.ALL, Distribution.CONNECTED):
-            yield estate.finding(
-                "MP221", Severity.WARNING,
-                f"feeder '{fid}' publishes its events at '{feeder.distribution.word}': each is pushed over "
-                f"every link of '{feeder.into}'",
-                "use distribution organisation or a sharing group, or publish: false and let analysts "
-                "publish what should travel",
-                ("feeders", fid, "distribution"))
+        others = sorted(reach(estate, published_on_instance(estate, event, feeder.into)) - {feeder.into})
+        if not others:
+            continue  # no link carries its events: nothing floods
+        shown = ", ".join(repr(i) for i in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        yield estate.finding(
+            "MP221", Severity.WARNING,
+            f"feeder '{fid}' publishes its events at '{feeder.distribution.word}': {describe(event)} reaches "
+            f"{shown} from '{feeder.into}'",
+            "use distribution organisation or a sharing group, or publish: false and let analysts "
+            "publish what should travel",
+            ("feeders", fid, "distribution"))
