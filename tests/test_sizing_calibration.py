@@ -9,8 +9,8 @@ as a script to rewrite it).
 
 from __future__ import annotations
 
+import json
 import sys
-import textwrap
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -46,30 +46,26 @@ def points() -> list[dict[str, Any]]:
 
 
 def topology_of(point: dict[str, Any]) -> str:
-    """The one-instance topology a point describes (instance `a`, plus any sections it adds)."""
-    yaml = YAML(typ="safe")
-    yaml.default_flow_style = True
-    instance = {"community": "c", "host_org": "o", "url": "https://a.example", **point["instance"]}
-    lines = ["version: 1", "name: calibration", f"defaults: {{horizon: {point.get('horizon', '1d')}}}",
-             "organisations: {o: {name: O}}", "communities: {c: {}}", "instances:",
-             f"  a: {_flow(instance)}"]
-    extra = point.get("topology", "")
-    extra_instances = ""
-    if extra.startswith("instances:\n"):
-        head, _, extra = extra.partition("\n")
-        body, _, extra = extra.partition("\nsync:")
-        extra_instances, extra = body + "\n", "sync:" + extra if extra else ""
-    feeds = "".join(f"  feed{n}: {{kind: osint-feed, into: a, via: feed, feed: {{url: https://feed{n}.example, "
-                    "cache_only: true}}\n" for n in range(point.get("cached_feeds", 0)))
-    return ("\n".join(lines) + "\n" + extra_instances + (f"feeders:\n{feeds}" if feeds else "")
-            + textwrap.dedent(extra))
+    """The one-instance topology a point describes (instance `a`, plus any sections it adds), as
+    JSON (which YAML reads)."""
+    extra = YAML(typ="safe").load(point.get("topology", "")) or {}
+    feeders = {f"feed{n}": {"kind": "osint-feed", "into": "a", "via": "feed",
+                            "feed": {"url": f"https://feed{n}.example", "cache_only": True}}
+               for n in range(point.get("cached_feeds", 0))}
+    topology = {
+        "version": 1, "name": "calibration", "defaults": {"horizon": point.get("horizon", "1d")},
+        "organisations": {"o": {"name": "O"}}, "communities": {"c": {}},
+        "instances": {"a": {"community": "c", "host_org": "o", "url": "https://a.example", **point["instance"]},
+                      **extra.get("instances", {})},
+        "feeders": feeders, "sync": extra.get("sync", []),
+    }
+    return json.dumps(topology)
 
 
 def _flow(value: Any) -> str:
+    """A mapping as the table shows it: YAML flow style."""
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, str):
-        return f'"{value}"' if not value.replace(".", "").replace("-", "").isalnum() or value[0].isdigit() else value
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
