@@ -78,8 +78,8 @@ def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str,
                    f"(docs/misp-behaviour.md#hardware-guidance).")
     correlated = (f"{_count(data.correlations)} correlations ({drivers.correlations_per_attribute:g} per "
                   f"attribute, {drivers.era} tables)" if data.correlations else "no correlations")
-    kept = (f"kept {drivers.log_retention_days:g} days" if drivers.log_retention_days is not None
-            else "kept for ever")
+    kept = (f"access logs kept {drivers.log_retention_days:g} days, the event history for ever"
+            if drivers.log_retention_days is not None else "kept for ever")
     out.append(f"Disk {computed['disk_gib']} GiB{overridden('disk_gib', ' GiB')}: a {gib(db_bytes / GIB)} database "
                f"at {p['database_bytes_per_attribute']:g} B/attribute with {correlated}, "
                f"{gib(data.logs_bytes / GIB)} of logs ({gib(drivers.log_bytes_per_day / GIB)}/day from "

@@ -37,8 +37,9 @@ class Drivers:
     correlated_attributes: int  # at the horizon: all but what non-correlating feeders write
     sync_jobs_per_day: float  # scheduled pulls, pushes and feed fetches it runs or serves
     api_polls_per_day: float  # consumers' requests
-    log_retention_days: float | None  # None: logs are kept for ever (MISP's default)
+    log_retention_days: float | None  # of access_logs; None: kept for ever (MISP's default)
     log_bytes_per_day: float
+    log_history_bytes_per_day: float  # the part no retention removes (logs, audit_logs)
     log_bytes: float  # held at the horizon
     largest_event: int  # attributes in the largest event it receives (0: not given)
 
@@ -86,22 +87,23 @@ def drivers_of(estate: Estate, iid: str, vol: Volume, users: int, p: Mapping[str
             jobs += SECONDS_PER_DAY / ((feeder.feed.fetch_every if feeder.feed else None) or DEFAULT_FEED_FETCH_EVERY)
     polls = sum(SECONDS_PER_DAY / c.every if c.every else p["consumer_polls_per_day"]
                 for c in estate.consumers.values() if c.from_ == iid and c.via == "api")
-    per_day = (vol.per_day * p["log_bytes_per_attribute_written"] + jobs * p["log_bytes_per_sync_job"]
-               + users * p["log_bytes_per_user_day"] + polls * p["log_bytes_per_api_poll"])
+    # Event history and sync jobs go to `logs` / `audit_logs`, which MISP never prunes (they hold the
+    # event history, MISP/MISP#4735; no retention command exists, #6244, #10281); users' and tools'
+    # requests go to `access_logs`, which MISP's own `cake Log accessLogRetention <days>` prunes.
+    history_per_day = vol.per_day * p["log_bytes_per_attribute_written"] + jobs * p["log_bytes_per_sync_job"]
+    access_per_day = users * p["log_bytes_per_user_day"] + polls * p["log_bytes_per_api_poll"]
     retention = (written.log_retention if written is not None and written.log_retention is not None
                  else estate.topology.defaults.log_retention)
     retention_days = retention / SECONDS_PER_DAY if retention is not None else None
-    if retention_days is None:
-        # Nothing is deleted: every row since the stock was written is still there.
-        held = per_day * vol.horizon_days + vol.now * p["log_bytes_per_attribute_written"]
-    else:
-        held = per_day * retention_days
+    access_days = vol.horizon_days if retention_days is None else min(retention_days, vol.horizon_days)
+    held = (history_per_day * vol.horizon_days + vol.now * p["log_bytes_per_attribute_written"]
+            + access_per_day * access_days)
     largest = max([volume.largest_event or 0 if volume is not None else 0,
                    *(estate.feeders[f].largest_event or 0 for f in feeders),
                    *(_peer_largest(estate, conn.remote if conn.initiator == iid else conn.initiator)
                      for conn in index_of(estate).connections.get(iid, []))])
     return Drivers(mode, correlation_era(inst.misp_version), float(density), correlated, jobs, polls,
-                   retention_days, per_day, held, largest)
+                   retention_days, history_per_day + access_per_day, history_per_day, held, largest)
 
 
 def _peer_largest(estate: Estate, peer: str) -> int:

@@ -208,11 +208,11 @@ def split_hosts(override: SizingOverrides, database: str, totals: Totals, final:
 
 
 def disk_growth_gib_per_year(vol: Volume, data: Data, drivers: Drivers, p: Mapping[str, float]) -> float:
-    """Database, logs and attachments added per year at today's rate (logs stop growing once a
-    retention deletes as much as is written)."""
+    """Database, logs and attachments added per year at today's rate (access logs stop growing once a
+    retention deletes as much as is written; the event history never does)."""
     database = (p["database_bytes_per_attribute"]
                 + drivers.correlations_per_attribute * correlation_bytes_each(drivers, p))
     per_attribute = (database * (1 + p["logs_share_of_database"])
                      + p["database_bytes_per_attribute"] * data.attachment_share)
-    logs = 0.0 if drivers.log_retention_days is not None else drivers.log_bytes_per_day
+    logs = drivers.log_history_bytes_per_day if drivers.log_retention_days is not None else drivers.log_bytes_per_day
     return (vol.per_day * per_attribute + logs) * 365 / GIB
