@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from planner.pipeline import load_estate_text
-from planner.sizing import parameter_specs, sizing_markdown, size_estate
+from planner.sizing import parameter_specs, size_estate, sizing_markdown
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "sizing.md"
 START, END = "<!-- parameter table: planner/data/sizing.yaml -->", "<!-- end of parameter table -->"
