@@ -85,8 +85,7 @@ def drivers_of(estate: Estate, iid: str, vol: Volume, users: int, p: Mapping[str
         feeder = estate.feeders[fid]
         if feeder.via == "feed":
             jobs += SECONDS_PER_DAY / ((feeder.feed.fetch_every if feeder.feed else None) or DEFAULT_FEED_FETCH_EVERY)
-    polls = sum(SECONDS_PER_DAY / c.every if c.every else p["consumer_polls_per_day"]
-                for c in estate.consumers.values() if c.from_ == iid and c.via == "api")
+    polls = api_polls(estate, p).get(iid, 0.0)
     # Event history and sync jobs go to `logs` / `audit_logs`, which MISP never prunes (they hold the
     # event history, MISP/MISP#4735; no retention command exists, #6244, #10281); users' and tools'
     # requests go to `access_logs`, which MISP's own `cake Log accessLogRetention <days>` prunes.
@@ -98,17 +97,39 @@ def drivers_of(estate: Estate, iid: str, vol: Volume, users: int, p: Mapping[str
     access_days = vol.horizon_days if retention_days is None else min(retention_days, vol.horizon_days)
     held = (history_per_day * vol.horizon_days + vol.now * p["log_bytes_per_attribute_written"]
             + access_per_day * access_days)
-    largest = max([volume.largest_event or 0 if volume is not None else 0,
-                   *(estate.feeders[f].largest_event or 0 for f in feeders),
-                   *(_peer_largest(estate, conn.remote if conn.initiator == iid else conn.initiator)
+    # A whole event travels as one: the largest an instance holds is its own or a directly linked peer's.
+    written_largest = largest_written(estate)
+    largest = max([written_largest.get(iid, 0),
+                   *(written_largest.get(conn.remote if conn.initiator == iid else conn.initiator, 0)
                      for conn in index_of(estate).connections.get(iid, []))])
     return Drivers(mode, correlation_era(inst.misp_version), float(density), correlated, jobs, polls,
                    retention_days, history_per_day + access_per_day, history_per_day, held, largest)
 
 
-def _peer_largest(estate: Estate, peer: str) -> int:
-    """The largest event a directly linked instance holds: its own, or one of its feeders' (one hop:
-    a whole event travels as one, so a link carries it unchanged)."""
-    written = estate.topology.instances.get(peer)
-    own = written.volume.largest_event or 0 if written is not None and written.volume is not None else 0
-    return max([own, *(estate.feeders[f].largest_event or 0 for f in feeders_into(estate, peer))])
+def api_polls(estate: Estate, p: Mapping[str, float]) -> dict[str, float]:
+    """Requests per day of the API consumers reading from each instance (one pass per estate)."""
+    def count(e: Estate) -> dict[str, float]:
+        polls: dict[str, float] = {}
+        for consumer in e.consumers.values():
+            if consumer.via == "api":
+                every = SECONDS_PER_DAY / consumer.every if consumer.every else p["consumer_polls_per_day"]
+                polls[consumer.from_] = polls.get(consumer.from_, 0.0) + every
+        return polls
+
+    return estate.memo(f"sizing_api_polls_{p['consumer_polls_per_day']}", count)
+
+
+def largest_written(estate: Estate) -> dict[str, int]:
+    """Per instance, the largest event written on it: its own `volume.largest_event` or one of its
+    feeders' (one pass per estate)."""
+    def collect(e: Estate) -> dict[str, int]:
+        largest: dict[str, int] = {}
+        for iid, written in e.topology.instances.items():
+            if written.volume is not None and written.volume.largest_event:
+                largest[iid] = written.volume.largest_event
+        for feeder in e.feeders.values():
+            if feeder.largest_event:
+                largest[feeder.into] = max(largest.get(feeder.into, 0), feeder.largest_event)
+        return largest
+
+    return estate.memo("sizing_largest_written", collect)
