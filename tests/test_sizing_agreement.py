@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from planner.pipeline import load_estate
-from planner.sizing import sizing_markdown, size_estate
+from planner.sizing import size_estate, sizing_markdown
 from planner.units import format_count
 
 EXAMPLES = sorted(p for p in (Path(__file__).resolve().parent.parent / "examples").iterdir()
