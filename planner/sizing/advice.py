@@ -34,6 +34,8 @@ def correlation_advice(estate: Estate, inst: Instance, load: Load, large: bool,
                       "correlation costs without protecting anything (docs/misp-behaviour.md#correlation)")
     for fid in load.low_value_feeders:
         feeder = estate.feeders[fid]
+        if not feeder.correlate:
+            continue  # the topology already switches it off
         where = "feed setting disable_correlation" if feeder.via == "feed" else "disable_correlation on its attributes"
         advice.append(f"disable correlation for low-value bulk feeder '{fid}' ({where}, "
                       f"docs/misp-behaviour.md#correlation, #above-50m-attributes)")
