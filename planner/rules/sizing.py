@@ -51,7 +51,7 @@ def _when(days: int) -> str:
     MariaDB buffer pool no longer holds the hot working set (docs/misp-behaviour.md#database-php-redis,
     #above-50m-attributes: the database
     performs far better when its indexes fit in memory); disk below it runs out before the horizon
-    at the measured ~3.5 KB per attribute (docs/sizing.md).""")
+    at ~2.5 KB per attribute plus its correlations and logs (docs/sizing.md).""")
 def override_below_minimum(estate: Estate) -> Iterator[Finding]:
     sizing = size_estate(estate)
     for iid, sized in sorted(sizing.instances.items()):
