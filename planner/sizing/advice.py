@@ -56,11 +56,26 @@ def _count(value: float) -> str:
     return format_count(value)
 
 
+def _disk_reason(computed: Mapping[str, Any], overridden: str, load: Load, data: Data, drivers: Drivers,
+                 p: Mapping[str, float]) -> str:
+    """What the disk holds: the database with its correlations, the logs and what drives them."""
+    correlated = (f"{_count(data.correlations)} correlations ({drivers.correlations_per_attribute:g} per "
+                  f"attribute, {drivers.era} tables)" if data.correlations else "no correlations")
+    kept = (f"access logs kept {drivers.log_retention_days:g} days, the event history for ever"
+            if drivers.log_retention_days is not None else "kept for ever")
+    return (f"Disk {computed['disk_gib']} GiB{overridden}: a {gib(data.database_bytes / GIB)} database "
+            f"at {p['database_bytes_per_attribute']:g} B/attribute with {correlated}, "
+            f"{gib(data.logs_bytes / GIB)} of logs ({gib(drivers.log_bytes_per_day / GIB)}/day from "
+            f"{drivers.sync_jobs_per_day:g} sync jobs, {drivers.api_polls_per_day:g} API polls, users and "
+            f"new attributes, {kept}), "
+            f"attachments{' (sandbox samples)' if load.sandbox else ''}, {p['disk_headroom']:g}x headroom "
+            "and the system.")
+
+
 def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str, Any], final: Mapping[str, Any],
             data: Data, drivers: Drivers, services: Services, p: Mapping[str, float]) -> list[str]:
     """One sentence per headline number, about the computed value (and the override, if any)."""
-    pool_need, db_bytes, fpm, workers, large = (data.pool_need, data.database_bytes, services.fpm,
-                                                services.workers, data.large)
+    pool_need, fpm, workers, large = data.pool_need, services.fpm, services.workers, data.large
 
     def overridden(key: str, unit: str) -> str:
         return f" (the topology sets {final[key]:g}{unit})" if final[key] != computed[key] else ""
@@ -78,17 +93,7 @@ def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str,
     elif crosses is not None and crosses <= vol.horizon_days:
         out.append(f"Crosses 50M attributes in {crosses} days, within the horizon "
                    f"(docs/misp-behaviour.md#hardware-guidance).")
-    correlated = (f"{_count(data.correlations)} correlations ({drivers.correlations_per_attribute:g} per "
-                  f"attribute, {drivers.era} tables)" if data.correlations else "no correlations")
-    kept = (f"access logs kept {drivers.log_retention_days:g} days, the event history for ever"
-            if drivers.log_retention_days is not None else "kept for ever")
-    out.append(f"Disk {computed['disk_gib']} GiB{overridden('disk_gib', ' GiB')}: a {gib(db_bytes / GIB)} database "
-               f"at {p['database_bytes_per_attribute']:g} B/attribute with {correlated}, "
-               f"{gib(data.logs_bytes / GIB)} of logs ({gib(drivers.log_bytes_per_day / GIB)}/day from "
-               f"{drivers.sync_jobs_per_day:g} sync jobs, {drivers.api_polls_per_day:g} API polls, users and "
-               f"new attributes, {kept}), "
-               f"attachments{' (sandbox samples)' if load.sandbox else ''}, {p['disk_headroom']:g}x headroom "
-               "and the system.")
+    out.append(_disk_reason(computed, overridden("disk_gib", " GiB"), load, data, drivers, p))
     out.append(f"RAM {computed['ram_gib']} GiB{overridden('ram_gib', ' GiB')}: a buffer pool of at least "
                f"{gib(pool_need / GIB)} for the hot working set, {fpm} PHP children, "
                f"{sum(workers.values())} workers and Redis.")
