@@ -52,7 +52,8 @@ def summary_rows(sizing: EstateSizing) -> list[tuple[str, ...]]:
             str(s.php["fpm_max_children"]),
             f"{w['default']}/{w['prio']}/{w['email']}/{w['cache']}/{w['update']}",
             f"{s.redis_gib:g}",
-            f"{s.correlation['engine']}, limit {s.correlation['limit']}",
+            f"{s.correlation['engine']}, limit {s.correlation['limit']}" if s.correlation.get("enabled", True)
+            else "off",
         ))
     return rows
 
