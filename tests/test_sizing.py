@@ -3,6 +3,7 @@ cycles, filters, unpublish links, feeders and external instances (planner/sizing
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import pytest
@@ -443,3 +444,19 @@ def test_internal_link_carries_every_level() -> None:
     # one host org at both ends: no downgrade, organisation-level data crosses (REFERENCE §2.7);
     # the sharing-group share stays home (the host org is in no group)
     assert inflow(e)["hub"] == pytest.approx((0.95 * 8_000_000, 0.95 * 5_000))
+
+
+@pytest.mark.parametrize(("bootstrap", "stock"), [("full", 4_500_000), ("none", 0), ("30d", 30 * 4_500)])
+def test_bootstrap_sends_the_stock_once_or_not(bootstrap: str, stock: int) -> None:
+    e = estate_of(f"""
+        instances:
+          a: {{community: c, host_org: o, url: https://a.example, volume: {{attributes: 10M, growth: 10k/day}}}}
+          b: {{community: c, host_org: p, url: https://b.example}}
+        sync:
+          - {{initiator: a, remote: b, push: true, bootstrap: {bootstrap}}}
+        """)
+    vol = volumes(e)["b"]
+    # a push carries connected (0.2) and all (0.25): 45% of a's stock once, 45% of its growth daily
+    assert vol.sync_stock == pytest.approx(stock)
+    assert vol.sync_per_day == pytest.approx(4_500)
+    assert vol.horizon == math.ceil(stock + 4_500 * 365)
