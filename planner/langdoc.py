@@ -192,6 +192,26 @@ KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
                                "MP201, MP162"),
     ("Policy", "must_not_reach"): ("Where the data must never arrive.", "must_not_reach: {community: partners}",
                                    "MP201, MP162"),
+    ("Volume", "correlations_per_attribute"): ("Correlations per attribute (default 2; bulk feeds correlate "
+                                               "far more): drives the correlation tables, vCPU and the buffer "
+                                               "pool (docs/sizing.md).", "correlations_per_attribute: 115", ""),
+    ("Volume", "largest_event"): ("Attributes in its largest single event: sets PHP's memory_limit (MISP asks "
+                                  "80/3 attributes per MB) and max_execution_time.", "largest_event: 200k",
+                                  "MP306"),
+    ("Instance", "log_retention"): ("How long logs, audit_logs and access_logs are kept; a clean-up job "
+                                    "enforces it. Absent: kept for ever, as MISP does.", "log_retention: 180d", ""),
+    ("Defaults", "log_retention"): ("log_retention for every instance that sets none.", "log_retention: 90d", ""),
+    ("Instance", "correlation"): ("on (MISP's Default engine), noacl (the NoAcl engine) or off "
+                                  "(MISP.completely_disable_correlation); absent: the sizing's advice.",
+                                  "correlation: noacl", ""),
+    ("Feeder", "correlate"): ("false: its attributes are not correlated (feed setting disable_correlation, "
+                              "or the attributes' disable_correlation flag).", "correlate: false", ""),
+    ("Feeder", "largest_event"): ("Attributes in the largest single event it writes (a whole IP list in one "
+                                  "event): sets memory_limit where the event lands.", "largest_event: 2M",
+                                  "MP306"),
+    ("Sync", "bootstrap"): ("What the link carries when it is set up: full (the retained stock, what MISP's "
+                            "first full sync sends), none (new data only) or a duration (the stock of that "
+                            "last period).", "bootstrap: 90d", ""),
 }
 
 SECTIONS = ["Topology", "Organisation", "Community", "Instance", "Volume", "SizingOverrides", "Defaults", "Zone",

@@ -106,3 +106,28 @@ DEFAULT_FEED_FETCH_EVERY = 86400
 # Security.do_not_log_authkeys is true (MISP PR #5856); the new audit log (MISP.log_new_audit,
 # AuditLogBehavior) always masks it. docs/security.md says what to do about rows written before.
 KEY_SAFE_LOG_SETTINGS: dict[str, bool] = {"Security.do_not_log_authkeys": True}
+
+# Correlation storage (docs/misp-behaviour.md#correlation): MISP 2.4.160 replaced the `correlations`
+# table (value and event info stored on every row) by integer-only `default_correlations` /
+# `no_acl_correlations` plus `correlation_values`, 1-25% of the old size (docs/correlations.rework.md).
+CORRELATION_REWORK_VERSION = (2, 4, 160)
+CORRELATION_OFF_SETTING = "MISP.completely_disable_correlation"
+CORRELATION_ENGINE_SETTING = "MISP.correlation_engine"
+# How MISP decides that an event is too big for PHP's memory (Event::fetchEvent, "Event fetch potential
+# memory exhaustion ... Consider raising the PHP max_memory setting to at least ...M", MISP/MISP#10171):
+# it loads MISP.default_attribute_memory_coefficient / MISP.default_event_memory_divisor attributes per MB
+# (Server.php settings, defaults 80 and 3).
+ATTRIBUTE_MEMORY_COEFFICIENT = 80
+EVENT_MEMORY_DIVISOR = 3
+# MISP's own clean-up of old log rows (app/Console/Command/LogShell.php, `cake Log accessLogRetention
+# <days>`): the only retention command MISP ships; the `logs` and `audit_logs` tables have none
+# (MISP/MISP#6244, #9017, #10281 ask for one), and `logs` also holds the event history.
+ACCESS_LOG_RETENTION_COMMAND = "Log accessLogRetention"
+
+
+def correlation_era(misp_version: str) -> str:
+    """`legacy` before the 2.4.160 correlation rework, `compact` from it on."""
+    parts = tuple(int(p) for p in misp_version.split("."))
+    if len(parts) == 2:  # "2.4" names the 2.4 line, whose current releases have the rework
+        parts = (*parts, CORRELATION_REWORK_VERSION[2])
+    return "legacy" if parts < CORRELATION_REWORK_VERSION else "compact"

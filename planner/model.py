@@ -143,6 +143,19 @@ MispVersion = Annotated[str, _checked(_parse_version, "mp_version"),
                         WithJsonSchema({"type": "string", "pattern": VERSION_PATTERN})]
 Text = Annotated[str, Field(max_length=4096)]
 
+
+def _parse_bootstrap(value: object) -> str | int:
+    if value in ("full", "none"):
+        return str(value)
+    try:
+        return parse_duration_seconds(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a bootstrap; write full, none or a duration such as 90d") from None
+
+
+Bootstrap = Annotated[str | int, _checked(_parse_bootstrap, "mp_bootstrap"),
+                      WithJsonSchema({"anyOf": [{"enum": ["full", "none"]}, _DURATION_SCHEMA]})]
+
 Trust = Literal["trusted", "untrusted"]
 Purpose = Literal["ingest", "analysis", "sharing", "endpoint", "hub"]
 Platform = Literal["ubuntu-24.04", "debian-12", "debian-13"]
@@ -205,6 +218,9 @@ class Volume(Strict):
     attributes: Count | None = None
     growth: RatePerDay | None = None
     volume_class: VolumeClass | None = Field(default=None, alias="class")  # extension: also a mapping key
+    # Cost drivers of the sizing (docs/sizing.md): correlation density and the largest single event.
+    correlations_per_attribute: Annotated[float, Field(ge=0, le=100_000)] | None = None
+    largest_event: Count | None = None
 
 
 class SizingOverrides(Strict):
@@ -245,6 +261,9 @@ class InstanceDefaults(Strict):
     platform: Platform | None = None
     settings: Settings = _empty(dict)
     sizing: SizingOverrides = _empty(SizingOverrides)
+    # How long MISP's logs, audit_logs and access_logs are kept (a clean-up job enforces it); absent:
+    # kept for ever, as MISP does (docs/sizing.md).
+    log_retention: Seconds | None = None
 
 
 class Zone(Strict):
@@ -274,6 +293,9 @@ class Instance(InstanceDefaults):
     # extension: address of the dedicated database host when sizing gives it one (default `<id>-db`)
     database_host: AnsibleHost | None = None
     uuid: Uuid | None = None  # extension: MISP.uuid of the instance; derived when absent
+    # Correlation on the instance: on (MISP's Default engine), noacl (the NoAcl engine) or off
+    # (MISP.completely_disable_correlation); absent: the sizing's advice.
+    correlation: Literal["off", "on", "noacl"] | None = None
     description: Text = ""  # extension
 
 
@@ -296,6 +318,9 @@ class Feeder(Strict):
     via: Literal["api", "feed"] = "api"
     feed: Feed | None = None
     tags: list[Annotated[str, Field(min_length=1, max_length=255)]] = _empty(list)  # extension: tags its events carry
+    # false: its attributes are not correlated (feed setting disable_correlation, or the attribute flag).
+    correlate: bool = True
+    largest_event: Count | None = None  # attributes in the largest single event it writes (PHP memory)
     allowed_ips: list[Cidr] = _empty(list)  # extension: pins the feeder's API key
 
 
@@ -353,6 +378,9 @@ class Sync(Strict):
     caching: bool = False
     tls: Tls = _empty(Tls)
     allowed_ips: list[Cidr] = _empty(list)
+    # What the link carries when it is set up: full (a full push/pull of the retained stock, what
+    # MISP's first sync does), none (new data only), or a duration (the stock of that last period).
+    bootstrap: Bootstrap = "full"
 
 
 class SharingGroup(Strict):

@@ -38,6 +38,7 @@ _CUSTOM = {
     "mp_empty": ("MP117", "add at least one entry; see the examples folder"),
     "mp_target": ("MP103", "write must_reach: [hub, partner-misp] or must_not_reach: {community: partners}"),
     "mp_direction": ("MP103", "write 'true', or a filter object: {tags: {include: [\"tlp:green\"]}, every: 1h}"),
+    "mp_bootstrap": ("MP106", "write bootstrap: full, none, or a duration of stock to send first: 90d"),
 }
 
 # How to write a value of each basic type, for the hint of a type error.

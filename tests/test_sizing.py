@@ -3,6 +3,7 @@ cycles, filters, unpublish links, feeders and external instances (planner/sizing
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import pytest
@@ -48,10 +49,13 @@ def test_every_constant_has_a_source_and_bounds() -> None:
     assert sum(shares) == pytest.approx(1.0)
 
 
-def test_disk_per_attribute_is_the_measured_figure_not_the_sizer_megabyte() -> None:
-    spec = parameter_specs()["database_bytes_per_attribute"]
-    assert spec.value == 3500
-    assert "MISP-sizer/issues/1" in spec.source
+def test_disk_per_attribute_reproduces_the_measurement_not_the_sizer_megabyte() -> None:
+    # MISP-sizer#1: ~3500 B per attribute measured in 2020 (before the 2.4.160 correlation rework),
+    # correlations included; the model splits that into attribute rows and correlations.
+    p = {name: spec.value for name, spec in parameter_specs().items()}
+    per_attribute = p["database_bytes_per_attribute"] + p["correlations_per_attribute"] * p["correlation_bytes_legacy"]
+    assert 3000 <= per_attribute <= 4500
+    assert "MISP-sizer/issues/1" in parameter_specs()["database_bytes_per_attribute"].source
 
 
 def test_single_instance_formulas_by_hand() -> None:
@@ -61,27 +65,31 @@ def test_single_instance_formulas_by_hand() -> None:
     assert s.volume.horizon == 13_650_000
     assert s.crosses_50m_in_days == 4000  # (50M - 10M) / 10k
     assert s.volume_class == "below-50M" and s.volume_class_at_horizon == "below-50M"
-    # disk: 13.65M x 3500 B = 47.775 GB database, +25% logs, +25% attachments, x1.5, +20 GiB -> 130 GiB
-    assert s.disk_gib == 130
+    # database: 13.65M x 2500 B = 34.1 GB of attribute rows + 13.65M x 2 correlations x 150 B (MISP 2.5:
+    # compact tables) = 4.1 GB. Logs, kept for ever: (10k/day x 1000 B + 100 users x 50 kB) x 365 days
+    # + the 10M stock written once x 1000 B = 15.5 GB. Attachments: 25% of the attribute rows, 8.5 GB.
+    assert s.storage == {"attributes_gib": 31.8, "correlations_gib": 3.8, "logs_gib": 14.4, "attachments_gib": 7.9}
+    # disk: 20 GiB + (38.2 + 15.5 + 8.5 GB) x 1.5 = 106.9 GiB -> 110 GiB
+    assert s.disk_gib == 110
     # PHP children: max(5, ceil(100 x 0.05) = 5); workers: installer defaults (5/5/5/5/1)
     assert s.php["fpm_max_children"] == 5
     assert s.workers == {"default": 5, "prio": 5, "email": 5, "cache": 5, "update": 1}
-    # buffer pool need 0.15 x 47.775e9 = 6.67 GiB; local host RAM = max(2 x that = 13.35 GiB,
-    # pool + 2 GiB OS + (5 PHP children + 21 workers) x 256 MiB + 0.625 GiB Redis = 15.8 GiB) -> 16 GiB
-    assert s.ram_gib == 16
+    # buffer pool need 0.25 x 38.2 GB = 8.9 GiB; local host RAM = max(2 x that = 17.8 GiB,
+    # pool + 1 GiB OS + 5 PHP children x 96 MiB + 21 workers x 48 MiB + 0.31 GiB Redis = 11.7 GiB) -> 18 GiB
+    assert s.ram_gib == 18
     assert s.database == "local"
-    # the pool takes half of the host (REFERENCE §7.2): 8 GiB
-    assert s.mariadb["innodb_buffer_pool_size"] == 8 * GIB
-    assert s.mariadb["innodb_log_file_size"] == 8 * GIB // 8  # 1/8 of the pool, above 600 MiB
+    # the pool takes half of the host (installers' 50%): 9 GiB
+    assert s.mariadb["innodb_buffer_pool_size"] == 9 * GIB
+    assert s.mariadb["innodb_log_file_size"] == 9 * GIB // 8  # 1/8 of the pool, above 600 MiB
     assert s.mariadb["innodb_buffer_pool_instances"] == 8
     assert s.mariadb["innodb_io_capacity"] == 1000
     assert s.mariadb["max_connections"] == 151  # 5 + 21 + 50 = 76 < MariaDB's 151
-    # vCPU: ceil(100/500) + ceil(13.65M/20M) + ceil(10k/500k) = 1 + 1 + 1 = 3 -> even: 4
+    # vCPU: 100/500 + 13.65M/10M + 27.3M correlations/50M + 10k/500k = 2.13 -> 3 -> even: 4
     assert s.vcpu == 4
     assert s.php["memory_limit"] == "2048M" and s.php["max_execution_time"] == 300
     assert s.php["upload_max_filesize"] == "50M" and s.php["post_max_size"] == "50M"
-    # Redis: 0.5 GiB base x 1.25 headroom = 0.625 -> 0.75 GiB (steps of 0.25)
-    assert s.redis_gib == 0.75
+    # Redis: 0.25 GiB base x 1.25 headroom = 0.31 -> 0.5 GiB (steps of 0.25)
+    assert s.redis_gib == 0.5
     assert s.correlation["engine"] == "Default" and s.correlation["limit"] == 100
     assert s.overrides == []
     assert s.reasons and all(r.endswith(".") for r in s.reasons)
@@ -93,13 +101,13 @@ def test_small_instance_gets_the_floors() -> None:
           a: {community: c, host_org: o, url: https://a.example, users: 5, volume: {attributes: 100k}}
         """)
     s = size_estate(e).instances["a"]
-    # the 2 GiB minimum pool + 2 GiB OS + 5 PHP children and 21 workers at 256 MiB + 0.625 GiB Redis
-    # = 11.1 GiB -> 12 GiB (REFERENCE §7.1: 8-16 GB)
-    assert s.ram_gib == 12
-    assert s.vcpu == 2  # 1 + 1 + 0 -> vcpu_min 2
-    assert s.mariadb["innodb_buffer_pool_size"] == 6 * GIB  # half of the host, above the 2 GiB minimum
-    assert s.mariadb["innodb_log_file_size"] == 768 * MIB  # 6 GiB / 8, above 600 MiB
-    assert s.disk_gib == 30  # 20 GiB base + 0.35 GB x 1.5 x 1.5 -> 20.7 -> 30
+    # the 1 GiB minimum working set + 1 GiB OS + 5 PHP children x 96 MiB + 21 workers x 48 MiB + 0.31 GiB
+    # Redis = 3.8 GiB -> the 4 GiB floor (the MISP sizing page runs training instances in 2 GB)
+    assert s.ram_gib == 4
+    assert s.vcpu == 2  # 0.01 + 0.01 + 0.004 -> 1 -> vcpu_min 2
+    assert s.mariadb["innodb_buffer_pool_size"] == 2 * GIB  # half of the host: MISP's recommended 2 GiB
+    assert s.mariadb["innodb_log_file_size"] == 600 * MIB  # 2 GiB / 8 is below the 600 MiB minimum
+    assert s.disk_gib == 30  # 20 GiB base + ~0.6 GB of data and logs x 1.5 -> 21 -> 30
     assert s.crosses_50m_in_days is None  # no growth
 
 
@@ -138,9 +146,9 @@ def test_workers_and_fpm_grow_with_links_feeds_and_users() -> None:
     # default: max(5, 1 + 2 server entries + 2 feeds); email/cache: ceil(2000 / 200) = 10
     assert s.workers["default"] == 5
     assert s.workers["email"] == 10 and s.workers["cache"] == 10
-    # Redis: (0.5 GiB + 2 feeds x 1.2 GB / 84) x 1.25 = 0.67 GiB -> 0.75
-    assert s.redis_gib == 0.75
-    # 4 vCPU: ceil(2000/500) = 4, data 0, ingest 0
+    # Redis: (0.25 GiB + 2 feeds x 1.2 GB / 84) x 1.25 = 0.35 GiB -> 0.5
+    assert s.redis_gib == 0.5
+    # 4 vCPU: 2000/500 = 4, data and ingest 0
     assert s.vcpu == 4
 
 
@@ -297,7 +305,7 @@ def test_overrides_win_and_are_listed_and_warned() -> None:
     assert [o.split(":")[0] for o in s.overrides] == ["ram", "disk", "vcpu", "redis"]
     assert s.mariadb["innodb_buffer_pool_size"] == 4 * GIB  # the pool fits the overridden host
     ram_warnings = findings(e, "MP302")
-    assert len(ram_warnings) == 1 and "sizing.ram to 8 GiB, below the 16 GiB" in ram_warnings[0].message
+    assert len(ram_warnings) == 1 and "sizing.ram to 8 GiB, below the 18 GiB" in ram_warnings[0].message
     assert ram_warnings[0].path == ("instances", "a", "sizing", "ram")
     assert ram_warnings[0].position is not None
     redis = findings(e, "MP303")
@@ -343,7 +351,10 @@ def test_to_json_has_the_contract_keys() -> None:
     assert set(item["php"]) >= {"memory_limit", "max_execution_time", "fpm_max_children",
                                 "upload_max_filesize", "post_max_size"}
     assert set(item["workers"]) == {"default", "prio", "email", "cache", "update"}
-    assert set(item["correlation"]) == {"engine", "limit", "advice"}
+    assert set(item["correlation"]) == {"engine", "limit", "advice", "enabled", "per_attribute", "count_at_horizon",
+                                        "tables"}
+    assert set(item["storage"]) == {"attributes_gib", "correlations_gib", "logs_gib", "attachments_gib"}
+    assert set(item["logs"]) == {"retention_days", "gib_per_day", "sync_jobs_per_day", "api_polls_per_day"}
 
 
 def test_docs_explain_every_parameter() -> None:
@@ -377,12 +388,14 @@ def test_dedicated_database_host_split() -> None:
     assert hosts["misp"]["ram_gib"] + hosts["database"]["ram_gib"] == big.ram_gib
     assert hosts["misp"]["disk_gib"] + hosts["database"]["disk_gib"] == big.disk_gib
     assert hosts["misp"]["vcpu"] + hosts["database"]["vcpu"] == big.vcpu
-    # pool need 60M x 3500 B x 0.15 = 29.3 GiB; on one host that would be 58.7 -> 60 GiB with a
-    # 30 GiB pool. The database host keeps at least that pool at 3/4 of its RAM (REFERENCE §7.2):
-    # 40 GiB; the total never drops below the single-host 60 GiB, the rest is the MISP host's.
-    assert big.ram_gib == 60
-    assert hosts["database"]["ram_gib"] == 40 and hosts["misp"]["ram_gib"] == 20
-    assert big.mariadb["innodb_buffer_pool_size"] == 30 * GIB
+    # pool need 60M x (2500 + 2 x 150) B x 0.25 = 39.1 GiB; on one host that would be 78.2 -> 80 GiB
+    # with a 40 GiB pool. The database host keeps at least that pool at 3/4 of its RAM: 53.3 -> 54 GiB,
+    # pool 40.5 GiB. The MISP host gets the application memory alone (the 4 GiB floor): the web host
+    # never carries the pool. The total never drops below the single-host 80 GiB: the rest stays on
+    # the database host (page cache).
+    assert big.ram_gib == 80
+    assert hosts["misp"]["ram_gib"] == 4 and hosts["database"]["ram_gib"] == 76
+    assert big.mariadb["innodb_buffer_pool_size"] == int(40.5 * GIB)
     # moving the database out never lowers a total
     for key in ("ram_gib", "disk_gib", "vcpu"):
         assert getattr(big, key) >= getattr(small, key)
@@ -398,8 +411,8 @@ def test_caching_link_needs_redis_for_the_remote_values() -> None:
           - {initiator: hub, remote: partner, pull: true, caching: true}
         """)
     s = size_estate(e).instances["hub"]
-    # (0.5 GiB + 30M values x 80 B) x 1.25 = 3.42 GiB -> 3.5 GiB
-    assert s.redis_gib == 3.5
+    # (0.25 GiB + 30M values x 80 B) x 1.25 = 3.11 GiB -> 3.25 GiB
+    assert s.redis_gib == 3.25
 
 
 def test_sharing_group_share_goes_where_the_group_allows() -> None:
@@ -431,3 +444,19 @@ def test_internal_link_carries_every_level() -> None:
     # one host org at both ends: no downgrade, organisation-level data crosses (REFERENCE §2.7);
     # the sharing-group share stays home (the host org is in no group)
     assert inflow(e)["hub"] == pytest.approx((0.95 * 8_000_000, 0.95 * 5_000))
+
+
+@pytest.mark.parametrize(("bootstrap", "stock"), [("full", 4_500_000), ("none", 0), ("30d", 30 * 4_500)])
+def test_bootstrap_sends_the_stock_once_or_not(bootstrap: str, stock: int) -> None:
+    e = estate_of(f"""
+        instances:
+          a: {{community: c, host_org: o, url: https://a.example, volume: {{attributes: 10M, growth: 10k/day}}}}
+          b: {{community: c, host_org: p, url: https://b.example}}
+        sync:
+          - {{initiator: a, remote: b, push: true, bootstrap: {bootstrap}}}
+        """)
+    vol = volumes(e)["b"]
+    # a push carries connected (0.2) and all (0.25): 45% of a's stock once, 45% of its growth daily
+    assert vol.sync_stock == pytest.approx(stock)
+    assert vol.sync_per_day == pytest.approx(4_500)
+    assert vol.horizon == math.ceil(stock + 4_500 * 365)

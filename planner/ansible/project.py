@@ -9,6 +9,7 @@ environment variable the generated README names; sync keys are minted during the
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from collections.abc import Iterator
@@ -24,7 +25,15 @@ from planner.ansible.schedule import cron
 from planner.certs import ca_pems
 from planner.diagnostics import Finding, Severity
 from planner.estate import Connection, Estate, Instance
-from planner.misp import DEFAULT_FEED_FETCH_EVERY, DEFAULT_PULL_EVERY, KEY_SAFE_LOG_SETTINGS, ROLE_IDS, ZMQ_SETTINGS
+from planner.misp import (
+    ACCESS_LOG_RETENTION_COMMAND,
+    CORRELATION_OFF_SETTING,
+    DEFAULT_FEED_FETCH_EVERY,
+    DEFAULT_PULL_EVERY,
+    KEY_SAFE_LOG_SETTINGS,
+    ROLE_IDS,
+    ZMQ_SETTINGS,
+)
 from planner.model import Consumer, Direction, Feeder
 from planner.output import write_files
 from planner.pipeline import no_cycle_collection
@@ -316,6 +325,16 @@ class _Writer:
             timing = cron(seconds, f"{inst.id} {job} {target}")
             schedules.append({"job": job, "target": target, "what": what, "cron": timing.fields,
                               "every": format_seconds(timing.period), "note": timing.note})
+        retention = self.sizing.get(inst.id, {}).get("logs", {}).get("retention_days")
+        if retention is not None:
+            # MISP's own clean-up, daily, at the topology's log_retention (the sizing counts on it).
+            days = max(1, math.ceil(retention))
+            timing = cron(86400, f"{inst.id} log-retention")
+            schedules.append({"job": "log-retention", "target": str(days),
+                              "what": f"delete access logs older than {days} days",
+                              "command": f"{ACCESS_LOG_RETENTION_COMMAND} {days}", "cron": timing.fields,
+                              "every": format_seconds(timing.period),
+                              "note": "MISP prunes no other log table: logs and audit_logs hold the event history"})
         return schedules
 
     def zmq_settings(self, inst: Instance) -> dict[str, Any]:
@@ -333,8 +352,10 @@ class _Writer:
 
     def _host_vars(self, inst: Instance) -> dict[str, Any]:
         host_org = self.e.organisations[inst.host_org]
+        # `correlation: off` switches MISP's correlation off entirely (the sizing counts no correlation tables).
+        correlation_off = self.sizing.get(inst.id, {}).get("correlation", {}).get("enabled") is False
         settings = {"MISP.baseurl": inst.url, "MISP.external_baseurl": inst.url, **KEY_SAFE_LOG_SETTINGS,
-                    **inst.settings}
+                    **({CORRELATION_OFF_SETTING: True} if correlation_off else {}), **inst.settings}
         zmq = self.zmq_settings(inst)
         # The host org comes first in `inst.orgs`; site.yml handles it on its own (it may adopt the
         # installer's organisation).

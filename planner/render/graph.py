@@ -146,14 +146,27 @@ def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def attributes_text(attributes: dict[str, Any]) -> str:
+    from planner.sizing.output import attributes_text as text
+
+    return text(attributes)
+
+
 def instance_lines(estate: Estate, inst: Instance, sizing: dict[str, Any] | None) -> tuple[str, ...]:
     org = estate.organisations[inst.host_org].name
     zone = f" · zone {inst.zone}" if inst.zone else ""
     lines = [f"{inst.purpose} · {org}{zone}"]
     headline = volume_class(inst, sizing)
-    if inst.attributes:
+    if sizing and "attributes" in sizing:
+        # The same now -> horizon figures as `size` and sizing.json (own stock, feeders and sync).
+        headline = f"{attributes_text(sizing['attributes'])} attributes · {headline}"
+    elif inst.attributes:
         headline = f"{format_count(inst.attributes)} attributes · {headline}"
-    if sizing:
+    if sizing and "database" in sizing.get("hosts", {}):
+        hosts = sizing["hosts"]
+        headline += (f" · MISP host {hosts['misp']['ram_gib']} GiB / {hosts['misp']['vcpu']} vCPU"
+                     f" · database host {hosts['database']['ram_gib']} GiB / {hosts['database']['vcpu']} vCPU")
+    elif sizing:
         headline += f" · {_number(sizing['ram_gib'])} GiB RAM · {sizing['vcpu']} vCPU"
     lines.append(headline)
     if not inst.managed:

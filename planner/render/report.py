@@ -172,6 +172,16 @@ def _matrix(flows: Iterable[Flow]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["origin"])
 
 
+def _host_cells(s: dict[str, Any]) -> dict[str, Any]:
+    """vCPU, RAM and disk, split per host when the database has its own (as `size` shows them)."""
+    if "hosts" not in s:
+        return {"vcpu": s.get("vcpu", ""), "ram": s.get("ram_gib", ""), "disk": s.get("disk_gib", "")}
+    from planner.sizing.output import per_host
+
+    return {"vcpu": per_host(s["hosts"], "vcpu"), "ram": per_host(s["hosts"], "ram_gib"),
+            "disk": per_host(s["hosts"], "disk_gib")}
+
+
 def _sizing_rows(estate: Estate, sizing: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for iid in sorted(sizing):
@@ -183,7 +193,7 @@ def _sizing_rows(estate: Estate, sizing: dict[str, dict[str, Any]]) -> list[dict
                      "now": format_count(now), "horizon": format_count(attrs.get("horizon", 0)),
                      "inflow": format_count(attrs.get("inflow_per_day", 0)) + "/day",
                      "crosses": _crosses(crosses, now),
-                     "vcpu": s.get("vcpu", ""), "ram": s.get("ram_gib", ""), "disk": s.get("disk_gib", ""),
+                     **_host_cells(s),
                      "database": s.get("database", ""),
                      "correlation": (s.get("correlation") or {}).get("engine", "")})
     return rows

@@ -51,7 +51,7 @@ def _when(days: int) -> str:
     MariaDB buffer pool no longer holds the hot working set (docs/misp-behaviour.md#database-php-redis,
     #above-50m-attributes: the database
     performs far better when its indexes fit in memory); disk below it runs out before the horizon
-    at the measured ~3.5 KB per attribute (docs/sizing.md).""")
+    at ~2.5 KB per attribute plus its correlations and logs (docs/sizing.md).""")
 def override_below_minimum(estate: Estate) -> Iterator[Finding]:
     sizing = size_estate(estate)
     for iid, sized in sorted(sizing.instances.items()):
@@ -126,7 +126,42 @@ def shares_add_up(estate: Estate) -> Iterator[Finding]:
             ("defaults", "sizing_parameters", first))
 
 
+@rule("MP306", Severity.WARNING, "The largest event needs more PHP memory than the MISP host has", """
+    MISP loads a whole event in one PHP process, and estimates what that takes itself: it fits
+    MISP.default_attribute_memory_coefficient / MISP.default_event_memory_divisor attributes (80 / 3 by
+    default) in each MB of memory_limit, and refuses the event with "Event fetch potential memory
+    exhaustion ... Consider raising the PHP max_memory setting" otherwise (Event::fetchEvent;
+    MISP/MISP#10171: one event holding a whole IP list asked for 33 GB). The planner raises
+    memory_limit to what MISP asks, but a limit above the host's RAM swaps and crashes the host:
+    split the event (one event per day or per source), or give the MISP host that memory.""")
+def largest_event_memory(estate: Estate) -> Iterator[Finding]:
+    sizing = size_estate(estate)
+    for iid, sized in sorted(sizing.instances.items()):
+        need_gib = sized.php_memory_need_mib / 1024
+        host_gib = sized.hosts["misp"]["ram_gib"]
+        if need_gib <= host_gib:
+            continue
+        yield estate.finding(
+            "MP306", Severity.WARNING,
+            f"instance '{iid}' receives an event of {format_count(sized.largest_event)} attributes: MISP asks for "
+            f"{sized.php_memory_need_mib}M of PHP memory to load it, more than the {host_gib} GiB of its MISP host",
+            "split the event (one per day or per source), or give the MISP host that memory with sizing.ram",
+            _largest_event_path(estate, iid, sized.largest_event))
+
+
+def _largest_event_path(estate: Estate, iid: str, largest: int) -> tuple[str | int, ...]:
+    """Where the largest event is written: the instance's volume, or the feeder that writes it."""
+    written = estate.topology.instances[iid].volume
+    if written is not None and written.largest_event == largest:
+        return ("instances", iid, "volume", "largest_event")
+    for fid in sorted(estate.feeders):
+        if estate.feeders[fid].into == iid and estate.feeders[fid].largest_event == largest:
+            return ("feeders", fid, "largest_event")
+    return ("instances", iid)
+
+
 def sizing_findings(estate: Estate) -> list[Finding]:
     """The MP3xx findings alone, for the `size` command (validate and lint run every rule)."""
-    checks = (crosses_threshold, override_below_minimum, redis_for_caching, sizing_parameters, shares_add_up)
+    checks = (crosses_threshold, override_below_minimum, redis_for_caching, sizing_parameters, shares_add_up,
+              largest_event_memory)
     return [finding for check in checks for finding in check(estate)]

@@ -24,10 +24,13 @@ formats: :mod:`~planner.sizing.output`. Complexity: the volume flow dominates (s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from planner.estate import Estate
 from planner.sizing.advice import correlation_advice, correlation_of, reasons
+from planner.sizing.drivers import Drivers, drivers_of
 from planner.sizing.hosts import (
+    Data,
     advised_database,
     chosen_database,
     data_needs,
@@ -82,7 +85,8 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
     overrides (each listed), their settings, and the reasons."""
     inst, vol, p = estate.instances[iid], vols[iid], params
     load = instance_load(estate, iid, vols)
-    data = data_needs(vol, load, p)
+    drivers = drivers_of(estate, iid, vol, load.users, p)
+    data = data_needs(vol, load, drivers, p)
     services = service_needs(load, p)
     overrides: list[str] = []
     advised = advised_database(data, p)
@@ -90,7 +94,7 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
     totals = host_totals(data, services, load, vol, database, p)
     final = overridden(inst.sizing, totals, services.redis_need_gib, overrides)
     hosts, pool = split_hosts(inst.sizing, database, totals, final, data.pool_need, p)
-    correlation = correlation_of(estate, inst, load, data.large, p, overrides)
+    correlation = correlation_of(estate, inst, load, drivers, data, p, overrides)
     crosses = crosses_in_days(vol)
     computed = {"ram_gib": totals.ram_gib, "disk_gib": totals.disk_gib, "vcpu": totals.vcpu,
                 "redis_gib": services.redis_need_gib, "database": advised}
@@ -99,9 +103,27 @@ def size_instance(estate: Estate, iid: str, vols: Mapping[str, Volume], params: 
     return InstanceSizing(
         instance=iid, volume=vol, volume_class=volume_class(vol.now), volume_class_at_horizon=volume_class(vol.horizon),
         crosses_50m_in_days=crosses, vcpu=final.vcpu, ram_gib=final.ram_gib, disk_gib=final.disk_gib,
-        disk_growth_gib_per_year=round(disk_growth_gib_per_year(vol, data, p), 1), database=database, hosts=hosts,
-        mariadb=mariadb_settings(pool, services, p), php=php_settings(services.fpm, data.large, p),
+        disk_growth_gib_per_year=round(disk_growth_gib_per_year(vol, data, drivers, p), 1), database=database,
+        hosts=hosts, storage=storage_of(data), largest_event=drivers.largest_event,
+        php_memory_need_mib=drivers.php_memory_need_mib, logs=logs_of(drivers),
+        mariadb=mariadb_settings(pool, services, p),
+        php=php_settings(services.fpm, data.large, drivers.largest_event, drivers.php_memory_need_mib, p),
         workers=services.workers, redis_gib=final.redis_gib, redis_needed_gib=services.redis_need_gib,
         correlation=correlation, overrides=overrides,
-        reasons=reasons(vol, load, crosses, computed, chosen, data, services, p), computed=computed,
+        reasons=reasons(vol, load, crosses, computed, chosen, data, drivers, services, p), computed=computed,
     )
+
+
+def storage_of(data: Data) -> dict[str, float]:
+    """What the disk holds at the horizon, in GiB (one decimal)."""
+    return {"attributes_gib": round(data.attribute_bytes / GIB, 1),
+            "correlations_gib": round(data.correlation_bytes / GIB, 1),
+            "logs_gib": round(data.logs_bytes / GIB, 1), "attachments_gib": round(data.attachment_bytes / GIB, 1)}
+
+
+def logs_of(drivers: Drivers) -> dict[str, Any]:
+    """The log volume's drivers and the retention the clean-up job enforces (None: kept for ever)."""
+    return {"retention_days": None if drivers.log_retention_days is None else round(drivers.log_retention_days, 1),
+            "gib_per_day": round(drivers.log_bytes_per_day / GIB, 3),
+            "sync_jobs_per_day": round(drivers.sync_jobs_per_day, 1),
+            "api_polls_per_day": round(drivers.api_polls_per_day, 1)}

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from planner.estate import Estate, Instance
+from planner.misp import CORRELATION_ENGINE_SETTING, CORRELATION_OFF_SETTING
+from planner.sizing.drivers import Drivers
 from planner.sizing.hosts import Data
 from planner.sizing.parameters import GIB
 from planner.sizing.services import Services
@@ -32,6 +34,8 @@ def correlation_advice(estate: Estate, inst: Instance, load: Load, large: bool,
                       "correlation costs without protecting anything (docs/misp-behaviour.md#correlation)")
     for fid in load.low_value_feeders:
         feeder = estate.feeders[fid]
+        if not feeder.correlate:
+            continue  # the topology already switches it off
         where = "feed setting disable_correlation" if feeder.via == "feed" else "disable_correlation on its attributes"
         advice.append(f"disable correlation for low-value bulk feeder '{fid}' ({where}, "
                       f"docs/misp-behaviour.md#correlation, #above-50m-attributes)")
@@ -52,11 +56,26 @@ def _count(value: float) -> str:
     return format_count(value)
 
 
+def _disk_reason(computed: Mapping[str, Any], overridden: str, load: Load, data: Data, drivers: Drivers,
+                 p: Mapping[str, float]) -> str:
+    """What the disk holds: the database with its correlations, the logs and what drives them."""
+    correlated = (f"{_count(data.correlations)} correlations ({drivers.correlations_per_attribute:g} per "
+                  f"attribute, {drivers.era} tables)" if data.correlations else "no correlations")
+    kept = (f"access logs kept {drivers.log_retention_days:g} days, the event history for ever"
+            if drivers.log_retention_days is not None else "kept for ever")
+    return (f"Disk {computed['disk_gib']} GiB{overridden}: a {gib(data.database_bytes / GIB)} database "
+            f"at {p['database_bytes_per_attribute']:g} B/attribute with {correlated}, "
+            f"{gib(data.logs_bytes / GIB)} of logs ({gib(drivers.log_bytes_per_day / GIB)}/day from "
+            f"{drivers.sync_jobs_per_day:g} sync jobs, {drivers.api_polls_per_day:g} API polls, users and "
+            f"new attributes, {kept}), "
+            f"attachments{' (sandbox samples)' if load.sandbox else ''}, {p['disk_headroom']:g}x headroom "
+            "and the system.")
+
+
 def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str, Any], final: Mapping[str, Any],
-            data: Data, services: Services, p: Mapping[str, float]) -> list[str]:
+            data: Data, drivers: Drivers, services: Services, p: Mapping[str, float]) -> list[str]:
     """One sentence per headline number, about the computed value (and the override, if any)."""
-    pool_need, db_bytes, fpm, workers, large = (data.pool_need, data.database_bytes, services.fpm,
-                                                services.workers, data.large)
+    pool_need, fpm, workers, large = data.pool_need, services.fpm, services.workers, data.large
 
     def overridden(key: str, unit: str) -> str:
         return f" (the topology sets {final[key]:g}{unit})" if final[key] != computed[key] else ""
@@ -74,15 +93,13 @@ def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str,
     elif crosses is not None and crosses <= vol.horizon_days:
         out.append(f"Crosses 50M attributes in {crosses} days, within the horizon "
                    f"(docs/misp-behaviour.md#hardware-guidance).")
-    out.append(f"Disk {computed['disk_gib']} GiB{overridden('disk_gib', ' GiB')}: a {gib(db_bytes / GIB)} database "
-               f"at {p['database_bytes_per_attribute']:g} B/attribute (measured), plus logs, "
-               f"attachments{' (sandbox samples)' if load.sandbox else ''}, {p['disk_headroom']:g}x headroom "
-               "and the system.")
+    out.append(_disk_reason(computed, overridden("disk_gib", " GiB"), load, data, drivers, p))
     out.append(f"RAM {computed['ram_gib']} GiB{overridden('ram_gib', ' GiB')}: a buffer pool of at least "
                f"{gib(pool_need / GIB)} for the hot working set, {fpm} PHP children, "
                f"{sum(workers.values())} workers and Redis.")
     out.append(f"{computed['vcpu']} vCPU{overridden('vcpu', '')} for {load.users} users, "
-               f"{_count(vol.horizon)} attributes to correlate and {_count(vol.per_day)}/day of ingest.")
+               f"{_count(vol.horizon)} attributes to search, {_count(data.correlations)} correlations "
+               f"and {_count(vol.per_day)}/day of ingest.")
     if final["database"] != computed["database"]:
         out.append(f"Database {final['database']}, as the topology sets (the model advises {computed['database']}: "
                    "a dedicated host above 50M attributes at the horizon, "
@@ -102,17 +119,31 @@ def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str,
     if large:
         out.append("PHP memory_limit and max_execution_time raised for large exports "
                    "(docs/misp-behaviour.md#hardware-guidance).")
+    if drivers.largest_event:
+        out.append(f"The largest event holds {_count(drivers.largest_event)} attributes: MISP asks for "
+                   f"{drivers.php_memory_need_mib} MB of PHP memory to load it (Event::fetchEvent, "
+                   "MISP.default_attribute_memory_coefficient / MISP.default_event_memory_divisor, "
+                   "MISP/MISP#10171).")
     return out
 
 
-def correlation_of(estate: Estate, inst: Instance, load: Load, large: bool, p: Mapping[str, float],
-                   overrides: list[str]) -> dict[str, Any]:
-    """:func:`correlation_advice`, with the engine the instance's settings choose (noted in
-    ``overrides`` when it differs from the advice)."""
-    correlation = correlation_advice(estate, inst, load, large, p)
-    if "MISP.correlation_engine" in inst.settings:
-        explicit = str(inst.settings["MISP.correlation_engine"])
+def correlation_of(estate: Estate, inst: Instance, load: Load, drivers: Drivers, data: Data,
+                   p: Mapping[str, float], overrides: list[str]) -> dict[str, Any]:
+    """:func:`correlation_advice`, with the engine the topology chooses (`correlation:` or the
+    instance's settings, noted in ``overrides`` when it differs from the advice), and what the
+    correlations weigh."""
+    correlation = correlation_advice(estate, inst, load, data.large, p)
+    chosen = {"on": "Default", "noacl": "NoAcl"}.get(drivers.correlation or "")
+    explicit = str(inst.settings[CORRELATION_ENGINE_SETTING]) if CORRELATION_ENGINE_SETTING in inst.settings else chosen
+    if explicit is not None:
         if explicit != correlation["engine"]:
-            overrides.append(f"correlation engine: {explicit} from settings (advised {correlation['engine']})")
+            overrides.append(f"correlation engine: {explicit} from the topology (advised {correlation['engine']})")
         correlation["engine"] = explicit
+    correlation["enabled"] = drivers.correlation != "off"
+    if not correlation["enabled"]:
+        correlation["advice"] = [f"correlation is off ({CORRELATION_OFF_SETTING}): no correlation tables, "
+                                 "no correlation cost"]
+    correlation["per_attribute"] = drivers.correlations_per_attribute
+    correlation["count_at_horizon"] = round(data.correlations)
+    correlation["tables"] = drivers.era
     return correlation

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES
 from planner.model import SizingOverrides
+from planner.sizing.drivers import Drivers
 from planner.sizing.parameters import GIB, MIB, ceil_to, even
 from planner.sizing.services import Services
 from planner.sizing.sources import Load
@@ -28,25 +29,40 @@ class Data:
 
     attributes: int  # at the horizon
     large: bool  # at least 50M attributes at the horizon
-    database_bytes: float
+    attribute_bytes: float  # attributes, tags, events, objects
+    correlation_bytes: float
     logs_bytes: float
     attachment_share: float
     attachment_bytes: float
     pool_need: float  # the buffer pool for the hot working set
+    correlations: float
+
+    @property
+    def database_bytes(self) -> float:
+        """Everything MariaDB holds but the logs."""
+        return self.attribute_bytes + self.correlation_bytes
 
 
-def data_needs(vol: Volume, load: Load, p: Mapping[str, float]) -> Data:
+def correlation_bytes_each(drivers: Drivers, p: Mapping[str, float]) -> float:
+    return p["correlation_bytes_legacy" if drivers.era == "legacy" else "correlation_bytes_compact"]
+
+
+def data_needs(vol: Volume, load: Load, drivers: Drivers, p: Mapping[str, float]) -> Data:
     n = vol.horizon
-    # Disk (docs/misp-behaviour.md#hardware-guidance drivers: data, attachments, logs, age).
-    db_bytes = n * p["database_bytes_per_attribute"]
+    # Disk (docs/misp-behaviour.md#hardware-guidance drivers: data, correlation ratio, attachments,
+    # logs, age).
+    attribute_bytes = n * p["database_bytes_per_attribute"]
+    correlation_bytes = drivers.correlations * correlation_bytes_each(drivers, p)
+    db_bytes = attribute_bytes + correlation_bytes
     attachment_share = p["attachments_share_of_database"] + (p["sandbox_attachment_share"] if load.sandbox else 0)
     # Memory: the hot working set in the buffer pool (docs/misp-behaviour.md#database-php-redis, #above-50m-attributes).
     # Capped at what one host should carry: beyond it the dataset belongs on several instances
     # (docs/misp-behaviour.md#above-50m-attributes), which MP250 advises.
     pool_need = min(p["buffer_pool_max_bytes"],
                     max(p["buffer_pool_min_bytes"], db_bytes * p["buffer_pool_share_of_database"]))
-    return Data(n, n >= VOLUME_THRESHOLD_ATTRIBUTES, db_bytes, db_bytes * p["logs_share_of_database"],
-                attachment_share, db_bytes * attachment_share, pool_need)
+    logs = drivers.log_bytes + db_bytes * p["logs_share_of_database"]
+    return Data(n, n >= VOLUME_THRESHOLD_ATTRIBUTES, attribute_bytes, correlation_bytes, logs,
+                attachment_share, attribute_bytes * attachment_share, pool_need, drivers.correlations)
 
 
 def advised_database(data: Data, p: Mapping[str, float]) -> str:
@@ -71,7 +87,9 @@ class Totals:
     vcpu: int
     disk_gib: int
     app_bytes: float  # RAM of everything but the buffer pool
-    # With a dedicated database (zero otherwise): its least RAM, and the parts of vCPU and disk.
+    # With a dedicated database (zero otherwise): the MISP host's RAM, the database host's least
+    # RAM, and the parts of vCPU and disk.
+    misp_ram: int = 0
     db_ram_min: int = 0
     misp_vcpu: int = 0
     db_vcpu: int = 0
@@ -85,18 +103,21 @@ def ram_gib_for(bytes_: float, p: Mapping[str, float]) -> int:
 
 def host_totals(data: Data, services: Services, load: Load, vol: Volume, database: str,
                 p: Mapping[str, float]) -> Totals:
+    """The resources of the instance. With a dedicated database the MISP host gets the application
+    memory and the database host the rest (the pool), so that the web host never carries it."""
     app_bytes = (p["os_ram_gib"] * GIB + services.fpm * p["php_child_rss_mib"] * MIB
                  + services.worker_total * p["worker_rss_mib"] * MIB + services.redis_bytes)
     pool_need = data.pool_need
     local_ram = ram_gib_for(max(pool_need / p["ram_share_buffer_pool_local"], pool_need + app_bytes), p)
 
-    # vCPU: users, data to correlate and search, and daily ingest (docs/misp-behaviour.md#hardware-guidance reference
-    # points).
-    cpu_users = math.ceil(load.users / p["users_per_vcpu"])
-    cpu_data = math.ceil(data.attributes / p["attributes_per_vcpu"])
-    cpu_ingest = math.ceil(vol.per_day / p["inflow_per_vcpu_per_day"])
+    # vCPU: users, data to search, correlations and daily ingest (docs/misp-behaviour.md#hardware-guidance
+    # reference points, MISP/MISP#7396). The shares add up before rounding: a tiny instance needs no
+    # whole core for each.
+    cpu_users = load.users / p["users_per_vcpu"]
+    cpu_data = data.attributes / p["attributes_per_vcpu"] + data.correlations / p["correlations_per_vcpu"]
+    cpu_ingest = vol.per_day / p["inflow_per_vcpu_per_day"]
     vcpu_min, vcpu_max = int(p["vcpu_min"]), int(p["vcpu_max"])
-    local_vcpu = min(vcpu_max, even(max(vcpu_min, cpu_users + cpu_data + cpu_ingest)))
+    local_vcpu = min(vcpu_max, even(max(vcpu_min, math.ceil(cpu_users + cpu_data + cpu_ingest - 1e-9))))
     headroom = p["disk_headroom"]
     base_disk = p["disk_base_gib"] * GIB
     if database != "dedicated":
@@ -108,13 +129,13 @@ def host_totals(data: Data, services: Services, load: Load, vol: Volume, databas
     misp_ram = ram_gib_for(app_bytes, p)
     local_pool = local_ram * GIB * p["ram_share_buffer_pool_local"]
     db_ram_min = ram_gib_for(max(pool_need, local_pool) / p["ram_share_buffer_pool_dedicated"], p)
-    misp_vcpu = min(vcpu_max, even(max(vcpu_min, cpu_users + cpu_ingest)))
-    db_vcpu = min(vcpu_max, even(max(vcpu_min, cpu_data)))
+    misp_vcpu = min(vcpu_max, even(max(vcpu_min, math.ceil(cpu_users + cpu_ingest - 1e-9))))
+    db_vcpu = min(vcpu_max, even(max(vcpu_min, math.ceil(cpu_data - 1e-9))))
     misp_disk = int(ceil_to(base_disk / GIB + data.attachment_bytes * headroom / GIB, p["disk_round_gib"]))
     db_disk = int(ceil_to(base_disk / GIB + (data.database_bytes + data.logs_bytes) * headroom / GIB,
                           p["disk_round_gib"]))
     return Totals(max(local_ram, misp_ram + db_ram_min), max(local_vcpu, misp_vcpu + db_vcpu),
-                  misp_disk + db_disk, app_bytes, db_ram_min, misp_vcpu, db_vcpu, misp_disk, db_disk)
+                  misp_disk + db_disk, app_bytes, misp_ram, db_ram_min, misp_vcpu, db_vcpu, misp_disk, db_disk)
 
 
 @dataclass(frozen=True)
@@ -158,14 +179,17 @@ def split_hosts(override: SizingOverrides, database: str, totals: Totals, final:
     o, ram, vcpu, disk = override, final.ram_gib, final.vcpu, final.disk_gib
     if database == "dedicated":
         if o.ram is None:
-            # The database host is sized from the working set alone, so that more users (a bigger
-            # MISP host) never shrink the pool; any rounding surplus goes to the MISP host.
-            db_host_ram = totals.db_ram_min
-            misp_host_ram = ram - db_host_ram
+            # The MISP host gets the application memory and nothing more: the web host never carries
+            # the buffer pool. The pool is sized from the working set alone (so that more users never
+            # shrink it); what the total keeps above that (it never drops below the single-host
+            # value) stays on the database host as page cache.
+            misp_host_ram = totals.misp_ram
+            db_host_ram = ram - misp_host_ram
+            pool = totals.db_ram_min * GIB * p["ram_share_buffer_pool_dedicated"]
         else:
             misp_host_ram = min(ram_gib_for(totals.app_bytes, p), max(1, ram // 2))
             db_host_ram = ram - misp_host_ram
-        pool = db_host_ram * GIB * p["ram_share_buffer_pool_dedicated"]
+            pool = db_host_ram * GIB * p["ram_share_buffer_pool_dedicated"]
         # An override of the total is split in the computed proportions.
         misp_vcpu, db_vcpu, misp_disk, db_disk = totals.misp_vcpu, totals.db_vcpu, totals.misp_disk, totals.db_disk
         host_vcpu = misp_vcpu if o.vcpu is None else max(1, round(vcpu * misp_vcpu / (misp_vcpu + db_vcpu)))
@@ -183,6 +207,12 @@ def split_hosts(override: SizingOverrides, database: str, totals: Totals, final:
     return hosts, pool
 
 
-def disk_growth_gib_per_year(vol: Volume, data: Data, p: Mapping[str, float]) -> float:
-    return vol.per_day * 365 * p["database_bytes_per_attribute"] * (
-        1 + p["logs_share_of_database"] + data.attachment_share) / GIB
+def disk_growth_gib_per_year(vol: Volume, data: Data, drivers: Drivers, p: Mapping[str, float]) -> float:
+    """Database, logs and attachments added per year at today's rate (access logs stop growing once a
+    retention deletes as much as is written; the event history never does)."""
+    database = (p["database_bytes_per_attribute"]
+                + drivers.correlations_per_attribute * correlation_bytes_each(drivers, p))
+    per_attribute = (database * (1 + p["logs_share_of_database"])
+                     + p["database_bytes_per_attribute"] * data.attachment_share)
+    logs = drivers.log_history_bytes_per_day if drivers.log_retention_days is not None else drivers.log_bytes_per_day
+    return (vol.per_day * per_attribute + logs) * 365 / GIB

@@ -16,6 +16,21 @@ COLUMNS = ("instance", "class now → horizon", "attributes now → horizon", "p
            "disk GiB", "database", "buffer pool", "PHP children", "workers d/p/e/c/u", "Redis GiB", "correlation")
 
 
+def per_host(hosts: dict[str, dict[str, int]], key: str) -> str:
+    """A total with its split when the database has its own host: "20 (MISP 2 + database 18)"."""
+    if "database" not in hosts:
+        return str(hosts["misp"][key])
+    misp, database = hosts["misp"][key], hosts["database"][key]
+    return f"{misp + database} (MISP {misp} + database {database})"
+
+
+def attributes_text(attributes: dict[str, Any]) -> str:
+    """Now and at the horizon, as every output shows them (size, report, diagram)."""
+    from planner.units import format_count
+
+    return f"{format_count(attributes['now'])} → {format_count(attributes['horizon'])}"
+
+
 def summary_rows(sizing: EstateSizing) -> list[tuple[str, ...]]:
     """One row of display strings per managed instance, in id order (table and Markdown)."""
     from planner.units import format_count
@@ -27,17 +42,18 @@ def summary_rows(sizing: EstateSizing) -> list[tuple[str, ...]]:
             s.instance,
             s.volume_class if s.volume_class == s.volume_class_at_horizon
             else f"{s.volume_class} → {s.volume_class_at_horizon}",
-            f"{format_count(s.volume.now)} → {format_count(s.volume.horizon)}",
+            attributes_text({"now": s.volume.now, "horizon": s.volume.horizon}),
             format_count(s.volume.per_day),
-            str(s.vcpu),
-            str(s.ram_gib),
-            str(s.disk_gib),
+            per_host(s.hosts, "vcpu"),
+            per_host(s.hosts, "ram_gib"),
+            per_host(s.hosts, "disk_gib"),
             s.database,
             gib(s.mariadb["innodb_buffer_pool_size"] / GIB),
             str(s.php["fpm_max_children"]),
             f"{w['default']}/{w['prio']}/{w['email']}/{w['cache']}/{w['update']}",
             f"{s.redis_gib:g}",
-            f"{s.correlation['engine']}, limit {s.correlation['limit']}",
+            f"{s.correlation['engine']}, limit {s.correlation['limit']}" if s.correlation.get("enabled", True)
+            else "off",
         ))
     return rows
 

@@ -28,6 +28,10 @@ class InstanceSizing:
     disk_growth_gib_per_year: float
     database: str
     hosts: dict[str, dict[str, int]]
+    storage: dict[str, float]
+    largest_event: int
+    php_memory_need_mib: int
+    logs: dict[str, Any]
     mariadb: dict[str, int]
     php: dict[str, Any]
     workers: dict[str, int]
@@ -60,6 +64,9 @@ class InstanceSizing:
             "disk_growth_gib_per_year": self.disk_growth_gib_per_year,
             "database": self.database,
             "hosts": self.hosts,
+            "storage": dict(self.storage),
+            "largest_event": self.largest_event,
+            "logs": dict(self.logs),
             "mariadb": dict(self.mariadb),
             "php": dict(self.php),
             "workers": dict(self.workers),

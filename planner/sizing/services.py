@@ -15,6 +15,7 @@ from planner.sizing.parameters import GIB, MIB, ceil_to
 from planner.sizing.sources import Load
 
 BUFFER_POOL_CHUNK = 128 * MIB  # innodb_buffer_pool_chunk_size default: the pool is a multiple of it
+PHP_MEMORY_STEP_MIB = 256  # a raised memory_limit is rounded up to this
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,17 @@ def mariadb_settings(pool: float, services: Services, p: Mapping[str, float]) ->
     }
 
 
-def php_settings(fpm: int, large: bool, p: Mapping[str, float]) -> dict[str, Any]:
-    """The PHP settings: limits raised for large exports above 50M attributes."""
+def php_settings(fpm: int, large: bool, largest_event: int, memory_need_mib: int,
+                 p: Mapping[str, float]) -> dict[str, Any]:
+    """The PHP settings: limits raised for large exports above 50M attributes, and for the largest
+    event (what MISP itself asks for to load it, and the time to load it)."""
+    memory = max(p["php_memory_limit_large_mib" if large else "php_memory_limit_mib"],
+                 ceil_to(memory_need_mib, PHP_MEMORY_STEP_MIB))
+    seconds = max(p["php_max_execution_time_large" if large else "php_max_execution_time"],
+                  ceil_to(largest_event / p["attributes_per_second_loaded"], 60))
     return {
-        "memory_limit": f"{int(p['php_memory_limit_large_mib' if large else 'php_memory_limit_mib'])}M",
-        "max_execution_time": int(p["php_max_execution_time_large" if large else "php_max_execution_time"]),
+        "memory_limit": f"{int(memory)}M",
+        "max_execution_time": int(seconds),
         "fpm_max_children": fpm,
         "upload_max_filesize": f"{int(p['php_upload_max_mib'])}M",
         "post_max_size": f"{int(p['php_upload_max_mib'])}M",

@@ -15,7 +15,7 @@ from planner.estate import Estate
 from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES
 from planner.sizing.inflow import sync_inflow
 from planner.sizing.parameters import SECONDS_PER_DAY, effective_parameters
-from planner.sizing.sources import cache_only, feeders_into, own_stock
+from planner.sizing.sources import cache_only, feeders_into, index_of, own_stock
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,35 @@ def volumes(estate: Estate, params: Mapping[str, float] | None = None) -> dict[s
         inst = estate.instances[iid]
         # docs/misp-behaviour.md#feeds: a feed that only caches creates no events (it counts for Redis instead).
         feeders = sum(estate.feeders[f].rate for f in feeders_into(estate, iid) if not cache_only(estate, f))
+        sync_stock, sync_per_day = inflow[iid]
         result[iid] = Volume(own_stock(inst, params), inst.growth_per_day, feeders,
-                             inflow[iid][0], inflow[iid][1], days)
+                             bootstrapped(estate, iid, sync_stock, sync_per_day), sync_per_day, days)
     return result
+
+
+def bootstrapped(estate: Estate, iid: str, sync_stock: float, sync_per_day: float) -> float:
+    """The part of the remotes' retained stock an instance receives once, when its links are set up.
+
+    Each link says what it carries first (`sync[].bootstrap`): `full`, what MISP's first full push or
+    pull sends (every published event the link may carry); `none`, new data only; or a duration,
+    the stock of that last period, at most the daily inflow times that period. The instance takes
+    the most its receiving links carry: a stock that reached it through one link is not held back
+    by another. New data arrives as growth afterwards (``sync_per_day``), whatever the bootstrap.
+    """
+    best: float | None = 0.0  # None: full
+    for conn in index_of(estate).connections.get(iid, []):
+        receives = (conn.initiator == iid and conn.pull is not None) or (conn.remote == iid and conn.push is not None)
+        if not receives:
+            continue
+        bootstrap = estate.topology.sync[conn.index].bootstrap
+        if bootstrap == "full":
+            best = None
+            break
+        if bootstrap != "none" and best is not None:
+            best = max(best, float(bootstrap) / SECONDS_PER_DAY)
+    if best is None:
+        return sync_stock
+    return min(sync_stock, sync_per_day * best)
 
 
 def volume_class(attributes: int) -> str:
