@@ -17,6 +17,7 @@ from planner.sizing.parameters import GIB
 from planner.sizing.services import Services
 from planner.sizing.sources import Load
 from planner.sizing.volume import Volume
+from planner.units import plural
 
 
 def correlation_advice(estate: Estate, inst: Instance, load: Load, large: bool,
@@ -66,10 +67,16 @@ def _disk_reason(computed: Mapping[str, Any], overridden: str, load: Load, data:
     return (f"Disk {computed['disk_gib']} GiB{overridden}: a {gib(data.database_bytes / GIB)} database "
             f"at {p['database_bytes_per_attribute']:g} B/attribute with {correlated}, "
             f"{gib(data.logs_bytes / GIB)} of logs ({gib(drivers.log_bytes_per_day / GIB)}/day from "
-            f"{drivers.sync_jobs_per_day:g} sync jobs, {drivers.api_polls_per_day:g} API polls, users and "
+            f"{_counted(drivers.sync_jobs_per_day, 'sync job')}, "
+            f"{_counted(drivers.api_polls_per_day, 'API poll')}, users and "
             f"new attributes, {kept}), "
             f"attachments{' (sandbox samples)' if load.sandbox else ''}, {p['disk_headroom']:g}x headroom "
             "and the system.")
+
+
+def _counted(count: float, noun: str) -> str:
+    """``1 sync job``, ``2.5 sync jobs``: a per-day rate with its noun in the right number."""
+    return f"{count:g} {noun if count == 1 else noun + 's'}"
 
 
 def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str, Any], final: Mapping[str, Any],
@@ -110,10 +117,12 @@ def reasons(vol: Volume, load: Load, crosses: int | None, computed: Mapping[str,
     else:
         out.append("Database on the MISP host: below 50M attributes at the horizon "
                    "(docs/misp-behaviour.md#above-50m-attributes).")
-    out.append(f"Workers: {workers['default']} default for {load.initiated_jobs} server entries and {load.feeds} "
-               f"feeds, {workers['prio']} prio for {load.pushes} pushing entries (docs/misp-behaviour.md#workers).")
+    out.append(f"Workers: {workers['default']} default for "
+               f"{plural(load.initiated_jobs, 'server entry', 'server entries')} and {plural(load.feeds, 'feed')}, "
+               f"{workers['prio']} prio for "
+               f"{plural(load.pushes, 'pushing entry', 'pushing entries')} (docs/misp-behaviour.md#workers).")
     out.append(f"Redis {computed['redis_gib']:g} GiB{overridden('redis_gib', ' GiB')}: cache, sessions and jobs, "
-               f"{load.feeds} cached feed(s) at ~1.2 GB for all 84 default feeds "
+               f"{plural(load.feeds, 'cached feed')} at ~1.2 GB for all 84 default feeds "
                f"(docs/misp-behaviour.md#default-feeds) and "
                f"{_count(load.cached_attributes)} cached sync values.")
     if large:
