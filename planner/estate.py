@@ -19,8 +19,19 @@ import networkx as nx
 from planner.diagnostics import Finding, Position, Severity, YamlPath
 from planner.limits import MAX_CONNECTIONS, MAX_INSTANCES
 from planner.load import Document
-from planner.misp import DEFAULT_MISP_VERSION, Distribution
-from planner.model import Consumer, Direction, Feeder, Policy, SharingGroup, SizingOverrides, Topology
+from planner.misp import DEFAULT_MISP_VERSION, STOCK_ROLES, Distribution
+from planner.model import (
+    Consumer,
+    Direction,
+    Feeder,
+    Policy,
+    PullDirection,
+    Role,
+    SharingGroup,
+    SizingOverrides,
+    TagDefinition,
+    Topology,
+)
 
 T = TypeVar("T")
 
@@ -82,6 +93,7 @@ class Instance:
     settings: dict[str, Any]
     sizing: SizingOverrides
     description: str
+    peer_url: str  # what peers store in their server entries: `peer_url`, else `url`
 
 
 @dataclass(frozen=True)
@@ -101,10 +113,21 @@ class Connection:
     tls_verify: bool
     tls_ca: str | None
     allowed_ips: tuple[str, ...]
+    name: str | None = None  # the server entry's name, when the file gives one
+    analyst_data: str = "none"
+    # The sync user on the remote: its organisation (default: the initiator's host org), its role (an id of
+    # `roles:` or a MISP role name; None: the planner's choice, planner.flows.versions.sync_role) and email.
+    sync_org: str = ""
+    sync_role: str | None = None
+    sync_email: str | None = None
 
     @property
     def path(self) -> YamlPath:
         return ("sync", self.index)
+
+    @property
+    def pull_filter(self) -> PullDirection | None:
+        return self.pull if isinstance(self.pull, PullDirection) else None
 
     def flows(self) -> Iterator[tuple[str, str, Literal["push", "pull"], Direction]]:
         """(from, to, mode, filter) for each direction that carries data."""
@@ -133,6 +156,8 @@ class Estate:
     consumers: dict[str, Consumer]
     policies: tuple[Policy, ...]
     graph: nx.MultiDiGraph = field(repr=False)
+    roles: dict[str, Role] = field(default_factory=dict)
+    tags: dict[str, TagDefinition] = field(default_factory=dict)
     # Values derived from the estate by the stages, computed once (an estate never changes once
     # resolved): see memo().
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, init=False)
@@ -210,6 +235,7 @@ class _Resolver:
         self.feeders()
         self.consumers()
         self.policies()
+        self.tags()
         if any(f.severity is Severity.ERROR for f in self.findings):
             return None
         graph = build_graph(instances, connections)
@@ -219,7 +245,7 @@ class _Resolver:
             organisations=orgs, communities=communities, instances=instances,
             connections=tuple(connections), feeders=dict(t.feeders), sharing_groups=dict(t.sharing_groups),
             sharing_group_uuids=sg_uuids, consumers=dict(t.consumers), policies=tuple(t.policies),
-            graph=graph,
+            graph=graph, roles=dict(t.roles), tags=dict(t.tags),
         )
 
     def organisations(self) -> dict[str, Org]:
@@ -284,7 +310,7 @@ class _Resolver:
                 ansible_host=i.ansible_host or (urlsplit(i.url).hostname or iid),
                 database_host=i.database_host,
                 uuid=i.uuid or derived_uuid(t.name, "instance", iid),
-                settings=settings, sizing=sizing, description=i.description,
+                settings=settings, sizing=sizing, description=i.description, peer_url=i.peer_url or i.url,
             )
         return result
 
@@ -304,13 +330,25 @@ class _Resolver:
                            (*base, "remote"))
             self.filter_refs(s.push, (*base, "push"))
             self.filter_refs(s.pull, (*base, "pull"))
+            self.ref("organisation", s.sync_user.org, self.t.organisations, (*base, "sync_user", "org"),
+                     "organisations")
+            role = s.sync_user.role
+            if role is not None and role not in self.t.roles and role not in STOCK_ROLES:
+                self.ref("role", role, {**self.t.roles, **STOCK_ROLES}, (*base, "sync_user", "role"), "roles")
+            initiator = self.t.instances.get(s.initiator)
             result.append(Connection(
                 index=n, initiator=s.initiator, remote=s.remote, push=s.push, pull=s.pull,
                 sightings=s.sightings, galaxy_clusters=s.galaxy_clusters, internal=s.internal,
                 unpublish=s.unpublish, caching=s.caching,
                 tls_verify=s.tls.verify if s.tls.verify is not None else tls_default,
-                tls_ca=s.tls.ca, allowed_ips=tuple(s.allowed_ips)))
+                tls_ca=s.tls.ca, allowed_ips=tuple(s.allowed_ips), name=s.name, analyst_data=s.analyst_data,
+                sync_org=s.sync_user.org or (initiator.host_org if initiator else ""), sync_role=role,
+                sync_email=s.sync_user.email))
         return result
+
+    def tags(self) -> None:
+        for name, tag in self.t.tags.items():
+            self.ref("organisation", tag.org, self.t.organisations, ("tags", name, "org"), "organisations")
 
     def filter_refs(self, direction: Direction | None, path: YamlPath) -> None:
         if direction is None:

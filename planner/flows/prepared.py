@@ -85,17 +85,17 @@ class PreparedEstate:
 
     def _tabulate_hops(self) -> None:
         """transfer() of levels 0-3 tabulated per flow (the searches' inner loop): hops[n][level]. The
-        one case depending on the copy, a pull at level 0, gives the puller's org as owner and needs
-        it to own the copy already (docs/misp-behaviour.md#pull step 2): `owner == hops[n][0][1]`. For these
-        levels transfer() reads only the flow's mode, internal and unpublish flags and owner: flows
-        alike in those share one row, computed once."""
-        rows: dict[tuple[str, bool, bool, str], tuple[Copy | None, ...]] = {}
+        one case depending on the copy, a pull at level 0, needs the remote sync user's org (the link's
+        ``viewer``) to own the copy (docs/misp-behaviour.md#pull step 2): `out_org` lists such pulls per
+        viewer. For these levels transfer() reads only the flow's mode, flags, owner, viewer and levels:
+        flows alike in those share one row, computed once."""
+        rows: dict[tuple[str, bool, bool, str, str, frozenset[int] | None], tuple[Copy | None, ...]] = {}
         hops = []
         for link in self.links:
-            shape = (link.mode, link.internal, link.unpublish, link.owner)
+            shape = (link.mode, link.internal, link.unpublish, link.owner, link.viewer, link.levels)
             row = rows.get(shape)
             if row is None:
-                row = rows[shape] = tuple(transfer(link, level, link.owner, None)
+                row = rows[shape] = tuple(transfer(link, level, link.viewer, None)
                                           for level in (ORG, COMMUNITY, CONNECTED, ALL))
             hops.append(row)
         self.hops = tuple(hops)
@@ -106,9 +106,9 @@ class PreparedEstate:
         self.out_org: dict[str, tuple[tuple[int, ...], dict[str, tuple[int, ...]]]] = {}
         for iid, low in self.out_low.items():
             pushes = tuple(n for n in low if self.links[n].mode == "push")
-            owners = {self.links[n].owner for n in low if self.links[n].mode == "pull"}
+            owners = {self.links[n].viewer for n in low if self.links[n].mode == "pull"}
             self.out_org[iid] = (pushes, {org: tuple(n for n in low if self.links[n].mode == "push"
-                                                     or self.links[n].owner == org) for org in owners})
+                                                     or self.links[n].viewer == org) for org in owners})
 
     def resolve(self, event: EventSpec) -> tuple[str, str, bool]:
         """(origin instance, creator org, published) of an event, or FlowError."""

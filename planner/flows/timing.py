@@ -58,7 +58,7 @@ class TimingAnalysis(PreparedEstate):
                         if self.links[n].mode == "push":
                             pushed |= bit
                         else:
-                            owner = zero[1] or ""
+                            owner = self.links[n].viewer
                             pulled[owner] = pulled.get(owner, 0) | bit
                 by_level.append(levels)
                 level_zero.append((pushed, {owner: pulls | pushed for owner, pulls in pulled.items()}))
@@ -148,5 +148,5 @@ class TimingAnalysis(PreparedEstate):
             assert group is not None
             return self.group_hop(n, group) is not None
         copy = self.hops[n][level]
-        return copy is not None and (level != ORG or self.links[n].mode == "push" or owner == copy[1])
+        return copy is not None and (level != ORG or self.links[n].mode == "push" or owner == self.links[n].viewer)
 
