@@ -11,6 +11,8 @@ estate); :meth:`PreparedEstate.tag_blocked` is O(tag-filtered links) once per ta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from planner.estate import Estate
 from planner.flows.events import EventSpec, FlowError, unknown
 from planner.flows.rules import (
@@ -81,6 +83,13 @@ class PreparedEstate:
             for org in allowed:
                 self.included_by.setdefault(org, set()).add(n)
         self._tag_blocked: dict[frozenset[str], frozenset[int]] = {}
+        # Tags that never leave the instance they are put on: MISP strips non-exportable tags from every
+        # event it sends, and local tags from those it sends over links that are not internal
+        # (docs/misp-behaviour.md#what-a-push-sends; Event::__updateEventForSync). Filters on the origin's
+        # links see them; filters further on do not (a local tag carried over an internal link is not
+        # followed).
+        self.staying = frozenset(name for name, tag in self.estate.tags.items()
+                                 if not tag.exportable or tag.local_only)
         self._org_blocked: dict[str, frozenset[int]] = {}  # the flows refusing an org's events
 
     def _tabulate_hops(self) -> None:
@@ -144,6 +153,14 @@ class PreparedEstate:
     def group_of(self, event: EventSpec) -> Group | None:
         """The sharing group of an event, if it has one."""
         return self.groups[event.sharing_group] if event.sharing_group is not None else None
+
+    def stays(self, tags: Iterable[str]) -> bool:
+        """Whether some of ``tags`` never leave the origin, so that links further on see fewer tags."""
+        return not self.staying.isdisjoint(tags)
+
+    def exported(self, tags: frozenset[str]) -> frozenset[str]:
+        """The tags a copy arriving from another instance carries."""
+        return tags - self.staying
 
     def tag_blocked(self, tags: frozenset[str]) -> frozenset[int]:
         """The flows whose tag rules refuse events carrying ``tags``."""
