@@ -76,6 +76,7 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
     import json
 
     from planner.flows import engine_of
+    from planner.flows.versions import assumption_lines, assumptions
 
     if fmt not in FORMATS:
         raise FlowError(f"unknown format '{fmt}'; use table or json")
@@ -87,15 +88,16 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
         flows = list(engine_of(estate).matrix(tag_list))
         if fmt == "json":
             return json.dumps({"estate": estate.name, "tags": list(tag_list),
-                               "flows": [flow_to_json(f) for f in flows]},
+                               "flows": [flow_to_json(f) for f in flows], "assumed": assumptions(estate)},
                               indent=2, sort_keys=True) + "\n"
-        return matrix_table(estate, flows, tag_list)
+        return matrix_table(estate, flows, tag_list) + assumption_lines(estate)
     if origin is None:
         raise FlowError("--origin is required (or use --matrix)")
     flow = engine_of(estate).propagate(build_event(estate, origin, distribution, tags, sharing_group, org))
     if fmt == "json":
-        return json.dumps(flow_to_json(flow), indent=2, sort_keys=True) + "\n"
-    return flow_table(estate, flow)
+        # spec §10's fields, and (added) what the answer assumed about MISP's versions
+        return json.dumps({**flow_to_json(flow), "assumed": assumptions(estate)}, indent=2, sort_keys=True) + "\n"
+    return flow_table(estate, flow) + assumption_lines(estate)
 
 
 def _render(renderable: Any) -> str:

@@ -8,6 +8,7 @@ version shows a behaviour of :data:`VERSION_BEHAVIOUR`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from planner.estate import Connection, Estate
 from planner.misp import INTERNAL_SYNC_ROLE, STOCK_ROLES, SYNC_USER_ROLE
@@ -86,3 +87,37 @@ def internal_pull_downgrades(estate: Estate, conn: Connection) -> bool:
         return False
     flagged = "perm_sync_internal" in sync_role(estate, conn)[1]
     return not (flagged and has(INTERNAL_PULL_NEEDS_ROLE, estate.instances[conn.remote].misp_version))
+
+
+def assumptions(estate: Estate) -> dict[str, Any]:
+    """What `flows` states it assumed: each instance's MISP version, the version-dependent behaviours those
+    versions show (with their source), and the internal pulls that downgrade because of them."""
+    versions = {iid: assumed(estate.instances[iid].misp_version) for iid in sorted(estate.instances)}
+    shown = sorted({key for key in VERSION_BEHAVIOUR for inst in estate.instances.values()
+                    if has(key, inst.misp_version)})
+    downgrades = [{"sync": conn.index, "initiator": conn.initiator, "remote": conn.remote,
+                   "role": sync_role(estate, conn)[0]}
+                  for conn in estate.connections if conn.pull is not None and internal_pull_downgrades(estate, conn)]
+    return {"misp_versions": versions,
+            "version_behaviour": {key: {"what": VERSION_BEHAVIOUR[key].what, "source": VERSION_BEHAVIOUR[key].source}
+                                  for key in shown},
+            "downgraded_internal_pulls": downgrades}
+
+
+def assumption_lines(estate: Estate) -> str:
+    """:func:`assumptions` as the lines under the tables of `flows`."""
+    facts = assumptions(estate)
+    by_version: dict[str, list[str]] = {}
+    for iid, version in facts["misp_versions"].items():
+        by_version.setdefault(version, []).append(iid)
+    if len(by_version) == 1:
+        text = f"MISP version assumed: {next(iter(by_version))} on every instance.\n"
+    else:
+        listed = "; ".join(f"{version} on {', '.join(ids)}" for version, ids in by_version.items())
+        text = f"MISP versions assumed: {listed}.\n"
+    for behaviour in facts["version_behaviour"].values():
+        text += f"On these versions {behaviour['what']} ({behaviour['source']}).\n"
+    for item in facts["downgraded_internal_pulls"]:
+        text += (f"sync[{item['sync']}]: {item['initiator']}'s internal pull from {item['remote']} downgrades "
+                 f"(1 -> 0, 2 -> 1): its sync user's role '{item['role']}' lacks perm_sync_internal.\n")
+    return text
