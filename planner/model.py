@@ -349,8 +349,16 @@ UrlParamKey = Literal[_URL_PARAM_KEYS]  # type: ignore[valid-type]
 
 
 def _url_params(value: object) -> object:
-    """The `distribution` filter is read by the engine: its levels are checked here, words or 0-4."""
+    """Only filters MISP's event index takes; the `distribution` filter is read by the engine, so its levels
+    are checked here, words or 0-4."""
     if isinstance(value, dict):
+        for key in value:
+            if key not in _URL_PARAM_KEYS:
+                import difflib
+
+                close = difflib.get_close_matches(str(key), _URL_PARAM_KEYS, n=1)
+                raise PydanticCustomError("mp_url_params", f"'{key}' is not a filter of MISP's event index"
+                                          + (f"; did you mean '{close[0]}'?" if close else ""))
         for key in ("distribution", "searchdistribution"):
             levels = value.get(key)
             if levels is not None:
