@@ -30,6 +30,10 @@ NOT_IN_OPENAPI = {
     "/servers/index": {"method": "GET", "source": "app/Controller/ServersController.php, ServersController::index"},
     "/servers/testConnection/{serverId}": {
         "method": "GET", "source": "app/Controller/ServersController.php, ServersController::testConnection"},
+    "/roles": {"method": "GET", "source": "app/Controller/RolesController.php, RolesController::index"},
+    "/admin/roles/add": {"method": "POST", "source": "app/Controller/RolesController.php, RolesController::admin_add"},
+    "/admin/roles/edit/{roleId}": {
+        "method": "POST", "source": "app/Controller/RolesController.php, RolesController::admin_edit"},
 }
 # Body fields MISP reads that the document does not list: where it reads them.
 FIELDS_BEYOND_THE_DOCUMENT = {
@@ -48,6 +52,11 @@ FIELDS_BEYOND_THE_DOCUMENT = {
     "/auth_keys/add/{userId}": {
         "expiration": "AuthKeysController::add and the AuthKey model (app/Model/AuthKey.php): a date or a unix "
                       "timestamp, 0 for none"},
+    "/tags/add": {
+        "local_only": "TagsController::add and the `tags` table's local_only column (app/Model/Tag.php); MISP "
+                      "2.5.1 answers it in every Tag"},
+    "/tags/edit/{tagId}": {
+        "local_only": "TagsController::edit, as for add"},
 }
 METHODS = ("get", "post", "put", "delete")
 
