@@ -478,6 +478,8 @@ def estate_as_data(estate: Estate) -> dict[str, Any]:
     """The resolved estate as plain data: defaults applied, UUIDs filled in, ids sorted."""
     from dataclasses import asdict
 
+    from planner.flows.versions import sync_role
+
     def dump(model: Any) -> Any:
         return _words(model.model_dump(mode="json", by_alias=True, exclude_none=True))
 
@@ -497,10 +499,17 @@ def estate_as_data(estate: Estate) -> dict[str, Any]:
             direction = getattr(conn, mode)
             if direction is not None:
                 item[mode] = _direction_data(direction)
+        if conn.pull_filter is not None and conn.pull_filter.url_params:
+            item["pull"]["url_params"] = dict(conn.pull_filter.url_params)
         item.update({"sightings": conn.sightings, "galaxy_clusters": conn.galaxy_clusters,
                      "internal": conn.internal, "unpublish": conn.unpublish, "caching": conn.caching,
                      "tls": {"verify": conn.tls_verify, **({"ca": conn.tls_ca} if conn.tls_ca else {})},
-                     "allowed_ips": list(conn.allowed_ips)})
+                     "allowed_ips": list(conn.allowed_ips), "analyst_data": conn.analyst_data,
+                     # the role as resolved for this estate's versions (planner.flows.versions.sync_role)
+                     "sync_user": {"org": conn.sync_org, "role": sync_role(estate, conn)[0],
+                                   **({"email": conn.sync_email} if conn.sync_email else {})}})
+        if conn.name:
+            item["name"] = conn.name
         connections.append(item)
     feeders = {}
     for fid in sorted(estate.feeders):
@@ -531,4 +540,6 @@ def estate_as_data(estate: Estate) -> dict[str, Any]:
         "sharing_groups": groups,
         "consumers": {cid: dump(c) for cid, c in sorted(estate.consumers.items())},
         "policies": [dump(p) for p in estate.policies],
+        "roles": {rid: dump(role) for rid, role in sorted(estate.roles.items())},
+        "tags": {name: dump(tag) for name, tag in sorted(estate.tags.items())},
     }

@@ -208,7 +208,8 @@ KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("Sync", "analyst_data"): ("Sync analyst notes, opinions and relationships: none, push, pull or both "
                                "(push_analyst_data / pull_analyst_data; extension).", "analyst_data: both", ""),
     ("Sync", "name"): ("The server entry's name on the initiator (extension); `<remote> (misp-planner)` when "
-                       "absent.", "name: MISP_2", ""),
+                       "absent. A named entry carries no mark, so `apply --prune` reports it as hand-made instead "
+                       "of removing it.", "name: MISP_2", ""),
     ("PullDirection", "tags"): ("Tag filter (pull_rules tags, evaluated on the remote).",
                                 "tags: {include: [tlp:green]}", "MP216, MP217"),
     ("PullDirection", "orgs"): ("Creator-organisation filter.", "orgs: {exclude: [partner]}", "MP150"),
