@@ -475,6 +475,27 @@ instances:
   hub: {community: national, host_org: csirt, url: https://misp.csirt.example, zone: dmz}
 ```
 
+**Sync users, roles, tags** (extensions): `sync_user` says who the entry's key belongs to on the
+remote; its organisation decides what a pull sees, its role whether an internal pull keeps its levels
+(from MISP 2.5.8 / 2.4.206 the role needs `perm_sync_internal`; `flows` states the versions it
+assumed). `tags` defines tags as MISP stores them: a non-exportable one never leaves its instance:
+
+```yaml
+roles:
+  internal-sync: {name: Sync user (internal), perm_sync: true, perm_sync_internal: true, perm_publish: true}
+tags:
+  "route:central": {exportable: false}
+sync:
+  - initiator: edge
+    remote: hub
+    name: HUB
+    push: {tags: {include: ["route:central"]}}
+    pull: {url_params: {distribution: [connected, all]}}
+    internal: true
+    sync_user: {org: csirt, role: internal-sync}
+    analyst_data: both
+```
+
 ## Every key
 """
 
