@@ -474,11 +474,32 @@ def _direction_data(direction: Direction) -> dict[str, Any]:
     return data
 
 
+def _connection_data(estate: Estate, conn: Connection) -> dict[str, Any]:
+    """One `sync:` entry of :func:`estate_as_data`."""
+    from planner.flows.versions import sync_role
+
+    item: dict[str, Any] = {"initiator": conn.initiator, "remote": conn.remote}
+    for mode in ("push", "pull"):
+        direction = getattr(conn, mode)
+        if direction is not None:
+            item[mode] = _direction_data(direction)
+    if conn.pull_filter is not None and conn.pull_filter.url_params:
+        item["pull"]["url_params"] = dict(conn.pull_filter.url_params)
+    item.update({"sightings": conn.sightings, "galaxy_clusters": conn.galaxy_clusters,
+                 "internal": conn.internal, "unpublish": conn.unpublish, "caching": conn.caching,
+                 "tls": {"verify": conn.tls_verify, **({"ca": conn.tls_ca} if conn.tls_ca else {})},
+                 "allowed_ips": list(conn.allowed_ips), "analyst_data": conn.analyst_data,
+                 # the role as resolved for this estate's versions (planner.flows.versions.sync_role)
+                 "sync_user": {"org": conn.sync_org, "role": sync_role(estate, conn)[0],
+                               **({"email": conn.sync_email} if conn.sync_email else {})}})
+    if conn.name:
+        item["name"] = conn.name
+    return item
+
+
 def estate_as_data(estate: Estate) -> dict[str, Any]:
     """The resolved estate as plain data: defaults applied, UUIDs filled in, ids sorted."""
     from dataclasses import asdict
-
-    from planner.flows.versions import sync_role
 
     def dump(model: Any) -> Any:
         return _words(model.model_dump(mode="json", by_alias=True, exclude_none=True))
@@ -492,25 +513,7 @@ def estate_as_data(estate: Estate) -> dict[str, Any]:
         inst["orgs"] = list(inst["orgs"])
         inst["sizing"] = estate.instances[iid].sizing.model_dump(exclude_none=True)
         instances[iid] = inst
-    connections = []
-    for conn in estate.connections:
-        item: dict[str, Any] = {"initiator": conn.initiator, "remote": conn.remote}
-        for mode in ("push", "pull"):
-            direction = getattr(conn, mode)
-            if direction is not None:
-                item[mode] = _direction_data(direction)
-        if conn.pull_filter is not None and conn.pull_filter.url_params:
-            item["pull"]["url_params"] = dict(conn.pull_filter.url_params)
-        item.update({"sightings": conn.sightings, "galaxy_clusters": conn.galaxy_clusters,
-                     "internal": conn.internal, "unpublish": conn.unpublish, "caching": conn.caching,
-                     "tls": {"verify": conn.tls_verify, **({"ca": conn.tls_ca} if conn.tls_ca else {})},
-                     "allowed_ips": list(conn.allowed_ips), "analyst_data": conn.analyst_data,
-                     # the role as resolved for this estate's versions (planner.flows.versions.sync_role)
-                     "sync_user": {"org": conn.sync_org, "role": sync_role(estate, conn)[0],
-                                   **({"email": conn.sync_email} if conn.sync_email else {})}})
-        if conn.name:
-            item["name"] = conn.name
-        connections.append(item)
+    connections = [_connection_data(estate, conn) for conn in estate.connections]
     feeders = {}
     for fid in sorted(estate.feeders):
         feeder = dump(estate.feeders[fid])
