@@ -335,6 +335,14 @@ class _Resolver:
             role = s.sync_user.role
             if role is not None and role not in self.t.roles and role not in STOCK_ROLES:
                 self.ref("role", role, {**self.t.roles, **STOCK_ROLES}, (*base, "sync_user", "role"), "roles")
+            elif role in self.t.roles:
+                flags = self.t.roles[role].permissions()
+                missing = [flag for flag, needed in (("perm_auth", True), ("perm_sync", s.push is not None))
+                           if needed and flag not in flags]
+                if missing:
+                    self.error("MP164", f"role '{role}' of sync[{n}]'s sync user lacks {' and '.join(missing)}",
+                               "perm_auth lets its key be used, perm_sync lets it push; add them to "
+                               f"roles.{role}", (*base, "sync_user", "role"))
             initiator = self.t.instances.get(s.initiator)
             result.append(Connection(
                 index=n, initiator=s.initiator, remote=s.remote, push=s.push, pull=s.pull,

@@ -224,7 +224,7 @@ KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("SyncUser", "role"): ("An id of `roles:` or MISP's role name `Sync user`; when absent MISP's Sync user, or "
                            "on an internal link to MISP 2.5.8 / 2.4.206 or later the planner's `Sync user "
                            "(internal)` (perm_sync_internal), so internal pulls keep their levels.",
-                           "role: Sync user", "MP150"),
+                           "role: Sync user", "MP150, MP164"),
     ("SyncUser", "email"): ("Its e-mail address; `sync-<initiator>@<initiator host>` when absent.",
                             "email: sync-hub@misp.example", ""),
     ("Role", "name"): ("The role's name in MISP; the id when absent.", "name: Sync user (internal)", ""),
