@@ -45,10 +45,14 @@ FIELDS_BEYOND_THE_DOCUMENT = {
                   "credentials; MISP 2.5.1 answers 200 to a body with notify: false"},
     "/servers/add": {
         "submitted_cert": "ServersController::add (app/Controller/ServersController.php) and Server::saveCertificate: "
-                          "a base64 PEM CA certificate stored as app/files/certs/<id>.pem, the entry's cert_file"},
+                          "a base64 PEM CA certificate stored as app/files/certs/<id>.pem, the entry's cert_file",
+        **dict.fromkeys(("push_analyst_data", "pull_analyst_data"),
+                        "ServersController::add and the `servers` table (INSTALL/MYSQL.sql, 2.4.193 and later): "
+                        "sync analyst data; MISP 2.5.1 answers both in every Server")},
     "/servers/edit/{serverId}": {
         "submitted_cert": "ServersController::edit (app/Controller/ServersController.php) and "
-                          "Server::saveCertificate, as for add"},
+                          "Server::saveCertificate, as for add",
+        **dict.fromkeys(("push_analyst_data", "pull_analyst_data"), "ServersController::edit, as for add")},
     "/auth_keys/add/{userId}": {
         "expiration": "AuthKeysController::add and the AuthKey model (app/Model/AuthKey.php): a date or a unix "
                       "timestamp, 0 for none"},

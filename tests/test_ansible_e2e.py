@@ -369,7 +369,7 @@ def test_a_removed_link_is_reported_then_pruned(tmp_path: Path) -> None:
         verify(estate)
 
 
-SYNC_USER_TASK = "A sync user for the initiator, with the Sync user role"
+SYNC_USER_TASK = "A sync user for the initiator, in its organisation and with its role"
 
 
 def test_unlabelled_unpinned_keys_of_play_users_go_and_labelled_ones_stay() -> None:
