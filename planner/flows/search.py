@@ -161,7 +161,8 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
         staying = self.stays(tags)
         # With tags that never leave the origin, the flows out of the origin see them and the others do not.
         edges_of = self._edges_of.setdefault((group, tags, origin if staying else None), {})
-        blocked_here, blocked_away = self.tag_blocked(tags), self.tag_blocked(self.exported(tags))
+        blocked_here = self.tag_blocked(tags)
+        blocked_away = self.tag_blocked(self.exported(tags)) if staying else blocked_here
         origin_at = self.index[origin]
         at, published_copy = self._state_at, self._state_published
         start = self._state_id((origin, level, orgc if level == ORG else None, published))
