@@ -65,7 +65,8 @@ def test_internal_pull_and_the_remote_role(version: str, role: str | None, expec
     if role is not None:
         sync["sync_user"] = {"role": role}
     estate = estate_of({k: {**v, "misp_version": version} for k, v in INTERNAL_PAIR.items()}, [sync],
-                       roles={"internal": {"name": "Internal sync", "perm_sync": True, "perm_sync_internal": True}})
+                       roles={"internal": {"name": "Internal sync", "perm_auth": True, "perm_sync": True,
+                                         "perm_sync_internal": True}})
     assert levels(estate, "b", Distribution.COMMUNITY) == {"a": expect, "b": "community"}
 
 

@@ -92,7 +92,7 @@ def test_the_downgrade_is_the_versions_and_the_roles() -> None:
     older["sync"] = [{**entry, "push": False}]
     assert reached(estate_of(older), 7, 2) == {7: 2, 6: 2}
     flagged = source()
-    flagged["roles"] = {"internal-sync": {"perm_sync": True, "perm_sync_internal": True}}
+    flagged["roles"] = {"internal-sync": {"perm_auth": True, "perm_sync": True, "perm_sync_internal": True}}
     entry = next(e for e in flagged["sync"] if e["initiator"] == "misp-6" and e["remote"] == "misp-7")
     flagged["sync"] = [{**entry, "push": False, "sync_user": {"role": "internal-sync"}}]
     assert reached(estate_of(flagged), 7, 1) == {7: 1, 6: 1}
