@@ -193,8 +193,9 @@ KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
                                    "MP201, MP162"),
     # Issue 18 (extensions): the sync user, roles, tags, the peer-facing URL, analyst data, entry names, url_params.
     ("Topology", "roles"): ("MISP roles with their permission flags, by id, for sync users the stock roles do "
-                            "not fit (extension); a sync user's role needs perm_auth, and perm_sync to push.", "roles: {internal-sync: {perm_auth: true, perm_sync: true, "
-                            "perm_sync_internal: true}}", "MP164"),
+                            "not fit (extension); a sync user's role needs perm_auth, and perm_sync to push.",
+                            "roles: {internal-sync: {perm_auth: true, perm_sync: true, perm_sync_internal: true}}",
+                            "MP164"),
     ("Topology", "tags"): ("Tags as MISP stores them, by name (extension): a non-exportable or local-only tag "
                            "never leaves the instance it is put on, so only the origin's filters see it; the "
                            "generated project creates them as defined.", "tags: {\"route:central\": {exportable: "
