@@ -153,6 +153,10 @@ _CODES = [
          "A policy needs must_reach or must_not_reach."),
     Code("MP163", "a policy target that is not one instance or one community",
          "Each target is an instance id or {community: id}."),
+    Code("MP164", "a sync user's role cannot do what its entry needs",
+         "The key of a sync user works only if its role has perm_auth, and the remote accepts pushes only "
+         "from a role with perm_sync (docs/misp-behaviour.md#preparing-both-ends): give the role of "
+         "`sync_user.role` those flags, or use MISP's `Sync user`."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

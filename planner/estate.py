@@ -19,8 +19,19 @@ import networkx as nx
 from planner.diagnostics import Finding, Position, Severity, YamlPath
 from planner.limits import MAX_CONNECTIONS, MAX_INSTANCES
 from planner.load import Document
-from planner.misp import DEFAULT_MISP_VERSION, FEED_FORMATS_KEEPING_CREATOR, Distribution
-from planner.model import Consumer, Direction, Feeder, Policy, SharingGroup, SizingOverrides, Topology
+from planner.misp import DEFAULT_MISP_VERSION, FEED_FORMATS_KEEPING_CREATOR, STOCK_ROLES, Distribution
+from planner.model import (
+    Consumer,
+    Direction,
+    Feeder,
+    Policy,
+    PullDirection,
+    Role,
+    SharingGroup,
+    SizingOverrides,
+    TagDefinition,
+    Topology,
+)
 
 T = TypeVar("T")
 
@@ -82,6 +93,7 @@ class Instance:
     settings: dict[str, Any]
     sizing: SizingOverrides
     description: str
+    peer_url: str  # what peers store in their server entries: `peer_url`, else `url`
 
 
 @dataclass(frozen=True)
@@ -101,10 +113,21 @@ class Connection:
     tls_verify: bool
     tls_ca: str | None
     allowed_ips: tuple[str, ...]
+    name: str | None = None  # the server entry's name, when the file gives one
+    analyst_data: str = "none"
+    # The sync user on the remote: its organisation (default: the initiator's host org), its role (an id of
+    # `roles:` or a MISP role name; None: the planner's choice, planner.flows.versions.sync_role) and email.
+    sync_org: str = ""
+    sync_role: str | None = None
+    sync_email: str | None = None
 
     @property
     def path(self) -> YamlPath:
         return ("sync", self.index)
+
+    @property
+    def pull_filter(self) -> PullDirection | None:
+        return self.pull if isinstance(self.pull, PullDirection) else None
 
     def flows(self) -> Iterator[tuple[str, str, Literal["push", "pull"], Direction]]:
         """(from, to, mode, filter) for each direction that carries data."""
@@ -133,6 +156,8 @@ class Estate:
     consumers: dict[str, Consumer]
     policies: tuple[Policy, ...]
     graph: nx.MultiDiGraph = field(repr=False)
+    roles: dict[str, Role] = field(default_factory=dict)
+    tags: dict[str, TagDefinition] = field(default_factory=dict)
     # Values derived from the estate by the stages, computed once (an estate never changes once
     # resolved): see memo().
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, init=False)
@@ -210,6 +235,7 @@ class _Resolver:
         self.feeders()
         self.consumers()
         self.policies()
+        self.tags()
         if any(f.severity is Severity.ERROR for f in self.findings):
             return None
         graph = build_graph(instances, connections)
@@ -219,7 +245,7 @@ class _Resolver:
             organisations=orgs, communities=communities, instances=instances,
             connections=tuple(connections), feeders=dict(t.feeders), sharing_groups=dict(t.sharing_groups),
             sharing_group_uuids=sg_uuids, consumers=dict(t.consumers), policies=tuple(t.policies),
-            graph=graph,
+            graph=graph, roles=dict(t.roles), tags=dict(t.tags),
         )
 
     def organisations(self) -> dict[str, Org]:
@@ -284,7 +310,7 @@ class _Resolver:
                 ansible_host=i.ansible_host or (urlsplit(i.url).hostname or iid),
                 database_host=i.database_host,
                 uuid=i.uuid or derived_uuid(t.name, "instance", iid),
-                settings=settings, sizing=sizing, description=i.description,
+                settings=settings, sizing=sizing, description=i.description, peer_url=i.peer_url or i.url,
             )
         return result
 
@@ -304,13 +330,33 @@ class _Resolver:
                            (*base, "remote"))
             self.filter_refs(s.push, (*base, "push"))
             self.filter_refs(s.pull, (*base, "pull"))
+            self.ref("organisation", s.sync_user.org, self.t.organisations, (*base, "sync_user", "org"),
+                     "organisations")
+            role = s.sync_user.role
+            if role is not None and role not in self.t.roles and role not in STOCK_ROLES:
+                self.ref("role", role, {**self.t.roles, **STOCK_ROLES}, (*base, "sync_user", "role"), "roles")
+            elif role in self.t.roles:
+                flags = self.t.roles[role].permissions()
+                missing = [flag for flag, needed in (("perm_auth", True), ("perm_sync", s.push is not None))
+                           if needed and flag not in flags]
+                if missing:
+                    self.error("MP164", f"role '{role}' of sync[{n}]'s sync user lacks {' and '.join(missing)}",
+                               "perm_auth lets its key be used, perm_sync lets it push; add them to "
+                               f"roles.{role}", (*base, "sync_user", "role"))
+            initiator = self.t.instances.get(s.initiator)
             result.append(Connection(
                 index=n, initiator=s.initiator, remote=s.remote, push=s.push, pull=s.pull,
                 sightings=s.sightings, galaxy_clusters=s.galaxy_clusters, internal=s.internal,
                 unpublish=s.unpublish, caching=s.caching,
                 tls_verify=s.tls.verify if s.tls.verify is not None else tls_default,
-                tls_ca=s.tls.ca, allowed_ips=tuple(s.allowed_ips)))
+                tls_ca=s.tls.ca, allowed_ips=tuple(s.allowed_ips), name=s.name, analyst_data=s.analyst_data,
+                sync_org=s.sync_user.org or (initiator.host_org if initiator else ""), sync_role=role,
+                sync_email=s.sync_user.email))
         return result
+
+    def tags(self) -> None:
+        for name, tag in self.t.tags.items():
+            self.ref("organisation", tag.org, self.t.organisations, ("tags", name, "org"), "organisations")
 
     def filter_refs(self, direction: Direction | None, path: YamlPath) -> None:
         if direction is None:
@@ -437,6 +483,29 @@ def _direction_data(direction: Direction) -> dict[str, Any]:
     return data
 
 
+def _connection_data(estate: Estate, conn: Connection) -> dict[str, Any]:
+    """One `sync:` entry of :func:`estate_as_data`."""
+    from planner.flows.versions import sync_role
+
+    item: dict[str, Any] = {"initiator": conn.initiator, "remote": conn.remote}
+    for mode in ("push", "pull"):
+        direction = getattr(conn, mode)
+        if direction is not None:
+            item[mode] = _direction_data(direction)
+    if conn.pull_filter is not None and conn.pull_filter.url_params:
+        item["pull"]["url_params"] = dict(conn.pull_filter.url_params)
+    item.update({"sightings": conn.sightings, "galaxy_clusters": conn.galaxy_clusters,
+                 "internal": conn.internal, "unpublish": conn.unpublish, "caching": conn.caching,
+                 "tls": {"verify": conn.tls_verify, **({"ca": conn.tls_ca} if conn.tls_ca else {})},
+                 "allowed_ips": list(conn.allowed_ips), "analyst_data": conn.analyst_data,
+                 # the role as resolved for this estate's versions (planner.flows.versions.sync_role)
+                 "sync_user": {"org": conn.sync_org, "role": sync_role(estate, conn)[0],
+                               **({"email": conn.sync_email} if conn.sync_email else {})}})
+    if conn.name:
+        item["name"] = conn.name
+    return item
+
+
 def estate_as_data(estate: Estate) -> dict[str, Any]:
     """The resolved estate as plain data: defaults applied, UUIDs filled in, ids sorted."""
     from dataclasses import asdict
@@ -453,18 +522,7 @@ def estate_as_data(estate: Estate) -> dict[str, Any]:
         inst["orgs"] = list(inst["orgs"])
         inst["sizing"] = estate.instances[iid].sizing.model_dump(exclude_none=True)
         instances[iid] = inst
-    connections = []
-    for conn in estate.connections:
-        item: dict[str, Any] = {"initiator": conn.initiator, "remote": conn.remote}
-        for mode in ("push", "pull"):
-            direction = getattr(conn, mode)
-            if direction is not None:
-                item[mode] = _direction_data(direction)
-        item.update({"sightings": conn.sightings, "galaxy_clusters": conn.galaxy_clusters,
-                     "internal": conn.internal, "unpublish": conn.unpublish, "caching": conn.caching,
-                     "tls": {"verify": conn.tls_verify, **({"ca": conn.tls_ca} if conn.tls_ca else {})},
-                     "allowed_ips": list(conn.allowed_ips)})
-        connections.append(item)
+    connections = [_connection_data(estate, conn) for conn in estate.connections]
     feeders = {}
     for fid in sorted(estate.feeders):
         feeder = dump(estate.feeders[fid])
@@ -494,4 +552,6 @@ def estate_as_data(estate: Estate) -> dict[str, Any]:
         "sharing_groups": groups,
         "consumers": {cid: dump(c) for cid, c in sorted(estate.consumers.items())},
         "policies": [dump(p) for p in estate.policies],
+        "roles": {rid: dump(role) for rid, role in sorted(estate.roles.items())},
+        "tags": {name: dump(tag) for name, tag in sorted(estate.tags.items())},
     }

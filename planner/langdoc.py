@@ -212,18 +212,84 @@ KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("Sync", "bootstrap"): ("What the link carries when it is set up: full (the retained stock, what MISP's "
                             "first full sync sends), none (new data only) or a duration (the stock of that "
                             "last period).", "bootstrap: 90d", ""),
+    # Issue 18 (extensions): the sync user, roles, tags, the peer-facing URL, analyst data, entry names, url_params.
+    ("Topology", "roles"): ("MISP roles with their permission flags, by id, for sync users the stock roles do "
+                            "not fit (extension); a sync user's role needs perm_auth, and perm_sync to push.",
+                            "roles: {internal-sync: {perm_auth: true, perm_sync: true, perm_sync_internal: true}}",
+                            "MP164"),
+    ("Topology", "tags"): ("Tags as MISP stores them, by name (extension): a non-exportable or local-only tag "
+                           "never leaves the instance it is put on, so only the origin's filters see it; the "
+                           "generated project creates them as defined.", "tags: {\"route:central\": {exportable: "
+                           "false}}", "MP150"),
+    ("Instance", "peer_url"): ("The URL peers connect to when it is not `url` (extension): their server entries "
+                               "use it, and it is provisioned as MISP.external_baseurl.",
+                               "peer_url: https://misp.dmz.csirt.example", "MP113"),
+    ("Sync", "sync_user"): ("The user on the remote whose key the entry holds (extension): its organisation (the "
+                            "initiator's host organisation when absent) decides what a pull sees and who owns "
+                            "what a push brings.", "sync_user: {org: csirt, role: Sync user}", "MP150"),
+    ("Sync", "analyst_data"): ("Sync analyst notes, opinions and relationships: none, push, pull or both "
+                               "(push_analyst_data / pull_analyst_data; extension).", "analyst_data: both", ""),
+    ("Sync", "name"): ("The server entry's name on the initiator (extension); `<remote> (misp-planner)` when "
+                       "absent. A named entry carries no mark, so `apply --prune` reports it as hand-made instead "
+                       "of removing it.", "name: MISP_2", ""),
+    ("PullDirection", "tags"): ("Tag filter (pull_rules tags, evaluated on the remote).",
+                                "tags: {include: [tlp:green]}", "MP216, MP217"),
+    ("PullDirection", "orgs"): ("Creator-organisation filter.", "orgs: {exclude: [partner]}", "MP150"),
+    ("PullDirection", "every"): ("How often the scheduled pull runs (daily when absent).", "every: 1h", ""),
+    ("PullDirection", "url_params"): ("Event-index filters MISP sends to the remote with the pull (pull_rules "
+                                      "url_params; extension). `distribution` limits the levels pulled, and the "
+                                      "propagation follows it; the others are provisioned as written.",
+                                      "url_params: {distribution: [connected, all]}", "MP103, MP108"),
+    ("SyncUser", "org"): ("Its organisation on the remote; the initiator's host organisation when absent. In the "
+                          "remote's own host organisation it sees that organisation's organisation-only events "
+                          "(MISP/MISP#2595).", "org: csirt", "MP150"),
+    ("SyncUser", "role"): ("An id of `roles:` or MISP's role name `Sync user`; when absent MISP's Sync user, or "
+                           "on an internal link to MISP 2.5.8 / 2.4.206 or later the planner's `Sync user "
+                           "(internal)` (perm_sync_internal), so internal pulls keep their levels.",
+                           "role: Sync user", "MP150, MP164"),
+    ("SyncUser", "email"): ("Its e-mail address; `sync-<initiator>@<initiator host>` when absent.",
+                            "email: sync-hub@misp.example", ""),
+    ("Role", "name"): ("The role's name in MISP; the id when absent.", "name: Sync user (internal)", ""),
+    ("TagDefinition", "exportable"): ("false: MISP strips it from every event it sends.", "exportable: false", ""),
+    ("TagDefinition", "local_only"): ("true: only a local tag, sent over internal links only.", "local_only: true",
+                                      ""),
+    ("TagDefinition", "org"): ("Only this organisation may use it.", "org: csirt", "MP150"),
+    ("TagDefinition", "hide_tag"): ("Hidden from tag pickers.", "hide_tag: true", ""),
+    ("TagDefinition", "colour"): ("Its colour, #rrggbb.", "colour: \"#ff0000\"", ""),
 }
+# MISP's role permission flags (table `roles`, app/Model/Role.php), as `roles.{id}` keys.
+_PERMISSIONS = {
+    "perm_add": "create events", "perm_modify": "edit its own events", "perm_modify_org": "edit its org's events",
+    "perm_publish": "publish (without it an incoming published event arrives unpublished)",
+    "perm_delegate": "delegate events", "perm_sync": "push to and pull from this instance",
+    "perm_admin": "administer its organisation", "perm_audit": "read the audit logs",
+    "perm_auth": "use API keys", "perm_site_admin": "administer the instance", "perm_regexp_access": "manage regexps",
+    "perm_tagger": "tag events", "perm_template": "manage templates",
+    "perm_sharing_group": "create the sharing groups incoming events carry", "perm_tag_editor": "create tags",
+    "perm_sighting": "add and sync sightings", "perm_object_template": "manage object templates",
+    "perm_publish_zmq": "publish to ZeroMQ", "perm_publish_kafka": "publish to Kafka",
+    "perm_decaying": "manage decaying models", "perm_galaxy_editor": "edit and sync galaxy clusters",
+    "perm_warninglist": "manage warning lists", "perm_view_feed_correlations": "see feed correlations",
+    "perm_analyst_data": "create and sync analyst data", "perm_skip_otp": "skip one-time passwords",
+    "perm_server_sign": "sign server data",
+    "perm_sync_internal": "keep levels on an internal pull by a peer (MISP 2.5.8 / 2.4.206 and later)",
+    "perm_sync_authoritative": "authoritative sync",
+}
+KEYS.update({("Role", flag): (f"MISP's `{flag}`: {what}.", f"{flag}: true",
+                              "")
+             for flag, what in _PERMISSIONS.items()})
 
 SECTIONS = ["Topology", "Organisation", "Community", "Instance", "Volume", "SizingOverrides", "Defaults", "Zone",
             "Feeder", "Feed", "Sync", "Direction", "Match", "Tls", "SharingGroup", "Consumer", "Policy",
-            "PolicyData", "Target"]
+            "PolicyData", "Target", "PullDirection", "SyncUser", "Role", "TagDefinition"]
 TITLES = {"Topology": "The file", "Instance": "instances.{id}", "Organisation": "organisations.{id}",
           "Community": "communities.{id}", "Volume": "instances.{id}.volume",
           "SizingOverrides": "instances.{id}.sizing", "Defaults": "defaults", "Zone": "defaults.zones.{id}",
-          "Feeder": "feeders.{id}", "Feed": "feeders.{id}.feed", "Sync": "sync[]", "Direction": "sync[].push / .pull",
+          "Feeder": "feeders.{id}", "Feed": "feeders.{id}.feed", "Sync": "sync[]", "Direction": "sync[].push",
           "Match": "tags / orgs filters", "Tls": "sync[].tls", "SharingGroup": "sharing_groups.{id}",
           "Consumer": "consumers.{id}", "Policy": "policies[]", "PolicyData": "policies[].data",
-          "Target": "policy targets"}
+          "Target": "policy targets", "PullDirection": "sync[].pull", "SyncUser": "sync[].sync_user",
+          "Role": "roles.{id}", "TagDefinition": "tags.{name}"}
 # Type errors and the codes that report them.
 KIND_CODES = {"count": "MP104", "rate": "MP105", "duration": "MP106", "size": "MP107", "distribution": "MP108",
               "id": "MP109", "one of": "MP110", "UUID": "MP112", "URL": "MP113", "address": "MP114",
@@ -254,7 +320,8 @@ def _kind(node: dict[str, Any]) -> str:
         values = node.get("additionalProperties")
         if not isinstance(values, dict):
             values = next(iter(node.get("patternProperties", {}).values()), None)
-        return ("mapping id -> " + _kind(values)) if isinstance(values, dict) else "mapping"
+        keys = "id" if "patternProperties" in node else "name"  # ids are patterned keys; tags, settings: names
+        return (f"mapping {keys} -> " + _kind(values)) if isinstance(values, dict) else "mapping"
     if "hour|day" in pattern:
         return "rate (20k/day)"
     if "(s|m|h|d" in pattern:
@@ -428,6 +495,28 @@ defaults:
     internet: {}
 instances:
   hub: {community: national, host_org: csirt, url: https://misp.csirt.example, zone: dmz}
+```
+
+**Sync users, roles, tags** (extensions): `sync_user` says who the entry's key belongs to on the
+remote; its organisation decides what a pull sees, its role whether an internal pull keeps its levels
+(from MISP 2.5.8 / 2.4.206 the role needs `perm_sync_internal`; `flows` states the versions it
+assumed). `tags` defines tags as MISP stores them: a non-exportable one never leaves its instance:
+
+```yaml
+roles:
+  internal-sync: {name: Sync user (internal), perm_auth: true, perm_sync: true, perm_sync_internal: true,
+                  perm_publish: true}
+tags:
+  "route:central": {exportable: false}
+sync:
+  - initiator: edge
+    remote: hub
+    name: HUB
+    push: {tags: {include: ["route:central"]}}
+    pull: {url_params: {distribution: [connected, all]}}
+    internal: true
+    sync_user: {org: csirt, role: internal-sync}
+    analyst_data: both
 ```
 
 ## Every key

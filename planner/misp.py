@@ -131,3 +131,34 @@ def correlation_era(misp_version: str) -> str:
     if len(parts) == 2:  # "2.4" names the 2.4 line, whose current releases have the rework
         parts = (*parts, CORRELATION_REWORK_VERSION[2])
     return "legacy" if parts < CORRELATION_REWORK_VERSION else "compact"
+
+# The permission flags of a MISP role (table `roles`, app/Model/Role.php; `perm_sync_internal` from 2.5.8 /
+# 2.4.206, MISP release notes "MISP v2.4.206 and v2.5.8 released").
+ROLE_PERMISSIONS = (
+    "perm_add", "perm_modify", "perm_modify_org", "perm_publish", "perm_delegate", "perm_sync", "perm_admin",
+    "perm_audit", "perm_auth", "perm_site_admin", "perm_regexp_access", "perm_tagger", "perm_template",
+    "perm_sharing_group", "perm_tag_editor", "perm_sighting", "perm_object_template", "perm_publish_zmq",
+    "perm_publish_kafka", "perm_decaying", "perm_galaxy_editor", "perm_warninglist", "perm_view_feed_correlations",
+    "perm_analyst_data", "perm_skip_otp", "perm_server_sign", "perm_sync_internal", "perm_sync_authoritative",
+)
+# MISP's stock "Sync user" role (id 5) and what it may do (INSTALL/MYSQL.sql "Creating initial roles"; observed
+# on 2.5.1): it lacks perm_sync_internal, so from 2.5.8 an internal pull through it downgrades.
+SYNC_USER_ROLE = "Sync user"
+STOCK_ROLES: dict[str, frozenset[str]] = {
+    SYNC_USER_ROLE: frozenset({
+        "perm_add", "perm_modify", "perm_modify_org", "perm_publish", "perm_publish_zmq", "perm_publish_kafka",
+        "perm_sync", "perm_audit", "perm_auth", "perm_tagger", "perm_sharing_group", "perm_tag_editor",
+        "perm_delegate", "perm_sighting", "perm_decaying", "perm_galaxy_editor", "perm_analyst_data"}),
+}
+# The role the planner creates for the sync users of internal links on versions where an internal pull needs
+# perm_sync_internal: the stock Sync user's flags plus that one.
+INTERNAL_SYNC_ROLE = "Sync user (internal)"
+STOCK_ROLES[INTERNAL_SYNC_ROLE] = STOCK_ROLES[SYNC_USER_ROLE] | {"perm_sync_internal"}
+
+# The filters MISP's event index takes as a pull's `url_params` (EventsController::index, with or without the
+# `search` prefix); Server::getEventIndexFromServer merges them into the index request.
+PULL_URL_PARAMS = (
+    "all", "attribute", "published", "eventid", "datefrom", "dateuntil", "org", "eventinfo", "tag", "tags",
+    "distribution", "sharinggroup", "analysis", "threatlevel", "email", "hasproposal", "timestamp",
+    "publishtimestamp", "publish_timestamp", "minimal", "value",
+)

@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from planner.misp import DISTRIBUTION_WORDS, SUPPORTED_PLATFORMS, VOLUME_CLASSES, Distribution
+from planner.misp import (
+    DISTRIBUTION_WORDS,
+    PULL_URL_PARAMS,
+    ROLE_PERMISSIONS,
+    SUPPORTED_PLATFORMS,
+    VOLUME_CLASSES,
+    Distribution,
+)
 from planner.units import parse_count, parse_duration_seconds, parse_rate_per_day, parse_size_bytes
 
 ID_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
@@ -297,6 +304,8 @@ class Instance(InstanceDefaults):
     # (MISP.completely_disable_correlation); absent: the sizing's advice.
     correlation: Literal["off", "on", "noacl"] | None = None
     description: Text = ""  # extension
+    # extension: the URL peers connect to when it differs from `url` (provisioned as MISP.external_baseurl)
+    peer_url: Url | None = None
 
 
 class Feed(Strict):
@@ -360,6 +369,53 @@ class Direction(Strict):
 DirectionField = Annotated[Direction | None,
                            BeforeValidator(_direction, json_schema_input_type=Direction | bool | None)]
 
+UrlParamValue = str | int | bool | list[str | int]
+_URL_PARAM_KEYS = (*PULL_URL_PARAMS, *(f"search{key}" for key in PULL_URL_PARAMS))
+UrlParamKey = Literal[_URL_PARAM_KEYS]  # type: ignore[valid-type]
+
+
+def _url_params(value: object) -> object:
+    """Only filters MISP's event index takes; the `distribution` filter is read by the engine, so its levels
+    are checked here, words or 0-4."""
+    if isinstance(value, dict):
+        for key in value:
+            if key not in _URL_PARAM_KEYS:
+                import difflib
+
+                close = difflib.get_close_matches(str(key), _URL_PARAM_KEYS, n=1)
+                raise PydanticCustomError("mp_url_params", f"'{key}' is not a filter of MISP's event index"
+                                          + (f"; did you mean '{close[0]}'?" if close else ""))
+        for key in ("distribution", "searchdistribution"):
+            levels = value.get(key)
+            if levels is not None:
+                for level in levels if isinstance(levels, list) else [levels]:
+                    try:
+                        Distribution.parse(level)
+                    except ValueError as exc:
+                        raise PydanticCustomError("mp_distribution", f"url_params.{key}: {exc}") from None
+    return value
+
+
+class PullDirection(Direction):
+    """A pull's filter: a push's, plus the event-index filters MISP sends to the remote (extension)."""
+
+    url_params: Annotated[dict[UrlParamKey, UrlParamValue], BeforeValidator(_url_params)] = _empty(dict)
+
+
+PullDirectionField = Annotated[PullDirection | None,
+                               BeforeValidator(_direction, json_schema_input_type=PullDirection | bool | None)]
+
+Email = Annotated[str, Field(min_length=3, max_length=255, pattern=r"^[^@\s]+@[^@\s]+$")]
+RoleName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class SyncUser(Strict):
+    """The user on the remote whose key the initiator's server entry holds (extension)."""
+
+    org: Id | None = None
+    role: RoleName | None = None
+    email: Email | None = None
+
 
 class Tls(Strict):
     verify: bool | None = None
@@ -370,7 +426,7 @@ class Sync(Strict):
     initiator: Id
     remote: Id
     push: DirectionField = None
-    pull: DirectionField = None
+    pull: PullDirectionField = None
     sightings: bool = False
     galaxy_clusters: Literal["none", "push", "pull", "both"] = "none"
     internal: bool = False
@@ -381,6 +437,9 @@ class Sync(Strict):
     # What the link carries when it is set up: full (a full push/pull of the retained stock, what
     # MISP's first sync does), none (new data only), or a duration (the stock of that last period).
     bootstrap: Bootstrap = "full"
+    sync_user: SyncUser = _empty(SyncUser)  # extension
+    analyst_data: Literal["none", "push", "pull", "both"] = "none"  # extension
+    name: Annotated[str, Field(min_length=1, max_length=255)] | None = None  # extension: the server entry's name
 
 
 class SharingGroup(Strict):
@@ -447,6 +506,59 @@ class Policy(Strict):
     must_not_reach: Targets = _empty(list)
 
 
+class Role(Strict):
+    """A MISP role with its permission flags (extension): what a sync user may do on its remote."""
+
+    name: RoleName | None = None
+    perm_add: bool = False
+    perm_modify: bool = False
+    perm_modify_org: bool = False
+    perm_publish: bool = False
+    perm_delegate: bool = False
+    perm_sync: bool = False
+    perm_admin: bool = False
+    perm_audit: bool = False
+    perm_auth: bool = False
+    perm_site_admin: bool = False
+    perm_regexp_access: bool = False
+    perm_tagger: bool = False
+    perm_template: bool = False
+    perm_sharing_group: bool = False
+    perm_tag_editor: bool = False
+    perm_sighting: bool = False
+    perm_object_template: bool = False
+    perm_publish_zmq: bool = False
+    perm_publish_kafka: bool = False
+    perm_decaying: bool = False
+    perm_galaxy_editor: bool = False
+    perm_warninglist: bool = False
+    perm_view_feed_correlations: bool = False
+    perm_analyst_data: bool = False
+    perm_skip_otp: bool = False
+    perm_server_sign: bool = False
+    perm_sync_internal: bool = False
+    perm_sync_authoritative: bool = False
+
+    def permissions(self) -> frozenset[str]:
+        return frozenset(flag for flag in ROLE_PERMISSIONS if getattr(self, flag))
+
+
+assert set(ROLE_PERMISSIONS) == {flag for flag in Role.model_fields if flag.startswith("perm_")}
+
+
+class TagDefinition(Strict):
+    """A tag as MISP stores it (extension): whether it leaves the instance, and who may use it."""
+
+    exportable: bool = True
+    local_only: bool = False
+    org: Id | None = None
+    hide_tag: bool = False
+    colour: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
+
+
+TagName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class Topology(Strict):
     """One topology file. ``schema`` prints this model as JSON Schema."""
 
@@ -463,6 +575,8 @@ class Topology(Strict):
     sharing_groups: dict[Id, SharingGroup] = _empty(dict)
     consumers: dict[Id, Consumer] = _empty(dict)
     policies: list[Policy] = _empty(list)
+    roles: dict[Id, Role] = _empty(dict)  # extension
+    tags: dict[TagName, TagDefinition] = _empty(dict)  # extension
 
     @field_validator("organisations", "communities", "instances")
     @classmethod

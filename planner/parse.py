@@ -37,6 +37,8 @@ _CUSTOM = {
     "mp_setting": ("MP103", "write MISP settings as 'Setting.name: value'"),
     "mp_empty": ("MP117", "add at least one entry; see the examples folder"),
     "mp_target": ("MP103", "write must_reach: [hub, partner-misp] or must_not_reach: {community: partners}"),
+    "mp_url_params": ("MP103", "url_params takes the filters of MISP's event index (EventsController::index): "
+                      "distribution, tags, org, analysis, threatlevel, datefrom, ..."),
     "mp_direction": ("MP103", "write 'true', or a filter object: {tags: {include: [\"tlp:green\"]}, every: 1h}"),
     "mp_bootstrap": ("MP106", "write bootstrap: full, none, or a duration of stock to send first: 90d"),
 }

@@ -30,6 +30,10 @@ NOT_IN_OPENAPI = {
     "/servers/index": {"method": "GET", "source": "app/Controller/ServersController.php, ServersController::index"},
     "/servers/testConnection/{serverId}": {
         "method": "GET", "source": "app/Controller/ServersController.php, ServersController::testConnection"},
+    "/roles": {"method": "GET", "source": "app/Controller/RolesController.php, RolesController::index"},
+    "/admin/roles/add": {"method": "POST", "source": "app/Controller/RolesController.php, RolesController::admin_add"},
+    "/admin/roles/edit/{roleId}": {
+        "method": "POST", "source": "app/Controller/RolesController.php, RolesController::admin_edit"},
 }
 # Body fields MISP reads that the document does not list: where it reads them.
 FIELDS_BEYOND_THE_DOCUMENT = {
@@ -41,13 +45,22 @@ FIELDS_BEYOND_THE_DOCUMENT = {
                   "credentials; MISP 2.5.1 answers 200 to a body with notify: false"},
     "/servers/add": {
         "submitted_cert": "ServersController::add (app/Controller/ServersController.php) and Server::saveCertificate: "
-                          "a base64 PEM CA certificate stored as app/files/certs/<id>.pem, the entry's cert_file"},
+                          "a base64 PEM CA certificate stored as app/files/certs/<id>.pem, the entry's cert_file",
+        **dict.fromkeys(("push_analyst_data", "pull_analyst_data"),
+                        "ServersController::add and the `servers` table (INSTALL/MYSQL.sql, 2.4.193 and later): "
+                        "sync analyst data; MISP 2.5.1 answers both in every Server")},
     "/servers/edit/{serverId}": {
         "submitted_cert": "ServersController::edit (app/Controller/ServersController.php) and "
-                          "Server::saveCertificate, as for add"},
+                          "Server::saveCertificate, as for add",
+        **dict.fromkeys(("push_analyst_data", "pull_analyst_data"), "ServersController::edit, as for add")},
     "/auth_keys/add/{userId}": {
         "expiration": "AuthKeysController::add and the AuthKey model (app/Model/AuthKey.php): a date or a unix "
                       "timestamp, 0 for none"},
+    "/tags/add": {
+        "local_only": "TagsController::add and the `tags` table's local_only column (app/Model/Tag.php); MISP "
+                      "2.5.1 answers it in every Tag"},
+    "/tags/edit/{tagId}": {
+        "local_only": "TagsController::edit, as for add"},
 }
 METHODS = ("get", "post", "put", "delete")
 

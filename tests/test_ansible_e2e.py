@@ -29,6 +29,8 @@ from misp_test_server.harness import (
 )
 from misp_test_server.server import MispTestDouble, dispatch
 
+from planner.flows.versions import sync_role
+from planner.misp import INTERNAL_SYNC_ROLE
 from planner.pipeline import load_estate
 
 SERVER_TASK = "The server entry, with the new key when one was minted"
@@ -100,7 +102,8 @@ def verify(e: Estate) -> None:
             rstate = e.state(conn.remote)
             sync_org = org_by_uuid(rstate, orgs[init.host_org].uuid)
             users = [u for u in rstate.users.values() if u["email"] == f"sync-{conn.initiator}@127.0.0.1"]
-            assert len(users) == 1 and users[0]["role_id"] == "5" and users[0]["org_id"] == sync_org["id"]
+            assert len(users) == 1 and users[0]["role_id"] == sync_role_id(estate, conn, rstate)
+            assert users[0]["org_id"] == sync_org["id"]
             handed_over(e, conn.remote, f"sync-{conn.initiator}--{conn.remote}", users[0], conn.allowed_ips)
             continue
         state = e.state(conn.initiator)
@@ -111,6 +114,8 @@ def verify(e: Estate) -> None:
         assert remote_org["uuid"] == orgs[remote.host_org].uuid
         assert server["push"] is (conn.push is not None) and server["pull"] is (conn.pull is not None)
         assert server["push_sightings"] is conn.sightings and server["internal"] is conn.internal
+        assert server["push_analyst_data"] is (conn.analyst_data in ("push", "both"))
+        assert server["pull_analyst_data"] is (conn.analyst_data in ("pull", "both"))
         push_rules, pull_rules = json.loads(server["push_rules"]), json.loads(server["pull_rules"])
         if conn.push is not None:
             # REFERENCE §1.3: push rules hold the pusher's local tag and org ids.
@@ -120,6 +125,9 @@ def verify(e: Estate) -> None:
                 {orgs[o].uuid for o in conn.push.orgs.exclude}
         if conn.pull is not None:
             assert set(pull_rules["tags"]["NOT"]) == set(conn.pull.tags.exclude)  # names, evaluated remotely
+            # url_params: a JSON string MISP merges into the remote index request
+            wanted = dict(conn.pull_filter.url_params) if conn.pull_filter else {}
+            assert json.loads(pull_rules["url_params"] or "{}") == wanted
         # tls.ca: the remote's CA is the entry's CA file (sent once as submitted_cert).
         assert (server.get("ca_pem") == TEST_CA) is (conn.tls_ca is not None), server.get("cert_file")
         status, answer = dispatch(state, "GET", f"/servers/testConnection/{server['id']}", state.admin_key,
@@ -129,7 +137,8 @@ def verify(e: Estate) -> None:
             rstate = e.state(conn.remote)
             sync_org = org_by_uuid(rstate, orgs[init.host_org].uuid)  # same UUID on both sides
             users = [u for u in rstate.users.values() if u["email"] == f"sync-{conn.initiator}@127.0.0.1"]
-            assert len(users) == 1 and users[0]["role_id"] == "5" and users[0]["org_id"] == sync_org["id"]
+            assert len(users) == 1 and users[0]["role_id"] == sync_role_id(estate, conn, rstate)
+            assert users[0]["org_id"] == sync_org["id"]
             keys = [k for k in rstate.keys.values() if k["user_id"] == users[0]["id"]
                     and f"{conn.initiator} -> {conn.remote}" in k["comment"]]
             assert len(keys) == 1, f"{conn.remote} holds {len(keys)} keys for {conn.initiator}"
@@ -169,7 +178,23 @@ def verify(e: Estate) -> None:
         user = next(u for u in e.state(instance).users.values() if u["email"] == f"{name}@127.0.0.1")
         handed_over(e, instance, name, user, allowed)
     assert hub.settings["Plugin.ZeroMQ_enable"] is True and ingest.settings["Plugin.ZeroMQ_enable"] is False
+    for iid in MANAGED:  # the topology's tags, as defined: the routing tag is not exportable, reserved to csirt
+        state = e.state(iid)
+        tags = [t for t in state.tags.values() if t["name"] == "route:partner"]
+        assert len(tags) == 1 and tags[0]["exportable"] is False and tags[0]["colour"] == "#1f2937"
+        assert state.orgs[int(tags[0]["org_id"])]["uuid"] == orgs["csirt"].uuid
     assert_every_key_is_pinned(e)
+
+
+def sync_role_id(estate: Any, conn: Any, state: Any) -> str:
+    """The id, on the remote, of the role the connection's sync user must have: MISP's Sync user (5), or for
+    the internal hub -> ingest link on 2.5 the play's role with perm_sync_internal."""
+    name = sync_role(estate, conn)[0]
+    role = next(r for r in state.roles.values() if r["name"] == name)
+    assert role["perm_sync"] is True
+    if conn.internal:
+        assert name == INTERNAL_SYNC_ROLE and role["perm_sync_internal"] is True
+    return str(role["id"])
 
 
 def test_check_mode_on_a_fresh_estate_changes_nothing_and_reports_what_it_would_do() -> None:
@@ -344,7 +369,7 @@ def test_a_removed_link_is_reported_then_pruned(tmp_path: Path) -> None:
         verify(estate)
 
 
-SYNC_USER_TASK = "A sync user for the initiator, with the Sync user role"
+SYNC_USER_TASK = "A sync user for the initiator, in its organisation and with its role"
 
 
 def test_unlabelled_unpinned_keys_of_play_users_go_and_labelled_ones_stay() -> None:

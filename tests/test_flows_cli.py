@@ -49,11 +49,15 @@ def test_json_is_exactly_one_object_in_the_spec_shape(tmp_path: Path) -> None:
                   "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)  # the whole of stdout is one JSON document
+    # Beside spec §10's fields, what the answer assumed about MISP's versions (issue 18).
+    assumed = data.pop("assumed")
     assert data == {"origin": "hub", "distribution": "all", "tags": ["tlp:green"], "sharing_group": None,
                     "org": "oa", "reaches": {"hub": "all", "partner": "all"},
                     "paths": {"partner": ["hub", "partner"]}, "timing_dependent": [],
                     # added beside spec §10's fields: why each instance not reached is not
                     "not_reached": {"ingest": "no sync connection brings data into it (no push to it, no pull by it)"}}
+    assert assumed["misp_versions"] == dict.fromkeys(("hub", "ingest", "partner"), "2.5 (its latest release)")
+    assert assumed["downgraded_internal_pulls"] == []
 
 
 def test_json_on_an_example() -> None:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from planner.ansible.keys import KEYS_DIR_ENV, default_keys_dir
 from planner.estate import Connection, Estate
-from planner.misp import DEFAULT_PULL_EVERY, ROLE_IDS
+from planner.misp import DEFAULT_PULL_EVERY, ROLE_IDS, STOCK_ROLES, SYNC_USER_ROLE
 from planner.units import format_seconds
 
 
@@ -53,14 +53,34 @@ def _we_initiate(estate: Estate, link: dict[str, Any], initiator: str) -> list[s
         "",
         f"1. Create the organisation {_org(estate, ours.host_org)} (not local: it is ours). Keep the UUID:",
         "   MISP matches organisations across instances by UUID.",
-        f"2. Create a user `{link['sync_user']}` in that organisation with the role",
-        f"   **Sync user** (role id {ROLE_IDS['sync_user']} on a fresh install), never an admin role.",
+        *_sync_user_step(estate, link),
         f"3. Give it an auth key: comment `{link['key_comment']}`, allowed IPs {pins},",
         "   an expiry of a year at most. Delete the key MISP created with the user (no comment, no",
         "   pinning).",
         f"4. Send us the key over a channel you trust; we keep it in `{link['key_env']}` or our vault.",
         "",
     ]
+
+
+def _sync_user_step(estate: Estate, link: dict[str, Any]) -> list[str]:
+    """Step 2 of :func:`_we_initiate`: the sync user, in its organisation (sync_user.org), with its role."""
+    org = link["sync_org"]
+    where = "that organisation" if org["uuid"] == link["initiator_org"]["uuid"] else \
+        f"the organisation {org['name']} (UUID `{org['uuid']}`)"
+    if link["sync_role"] == SYNC_USER_ROLE:
+        role = f"   **Sync user** (role id {ROLE_IDS['sync_user']} on a fresh install), never an admin role."
+    else:
+        flags = ", ".join(f"`{flag}`" for flag in sorted(_role_flags(estate, link["sync_role"])))
+        role = f"   **{link['sync_role']}**, a role you create with exactly these permissions: {flags}."
+    return [f"2. Create a user `{link['sync_user']}` in {where} with the role", role]
+
+
+def _role_flags(estate: Estate, name: str) -> frozenset[str]:
+    """The flags of a role by its name in MISP: one of `roles:`, or one the planner knows."""
+    for rid, role in estate.roles.items():
+        if (role.name or rid) == name:
+            return role.permissions()
+    return STOCK_ROLES.get(name, frozenset())
 
 
 def _you_initiate(estate: Estate, link: dict[str, Any], conn: Connection, keys_note: str) -> list[str]:
@@ -70,7 +90,7 @@ def _you_initiate(estate: Estate, link: dict[str, Any], conn: Connection, keys_n
         f"### You connect to `{conn.remote}` ({remote.url})",
         "",
         f"We created, on `{conn.remote}`: your organisation, a user `{link['sync_user']}` with the role "
-        "**Sync user**, and a key for it",
+        f"**{link['sync_role']}**, and a key for it",
         f"(comment `{link['key_comment']}`, pinned to "
         f"{', '.join(f'`{ip}`' for ip in link['allowed_ips']) or 'no address: tell us your egress address'}),",
         f"kept encrypted in `{keys_note}/{conn.remote}/sync-{link['id']}.vault`; we send it to you over a channel "
@@ -78,7 +98,7 @@ def _you_initiate(estate: Estate, link: dict[str, Any], conn: Connection, keys_n
         "",
         f"1. Create the organisation {_org(estate, remote.host_org)} (not local).",
         "2. Add a server entry (Sync Actions → Add server):",
-        f"   - URL `{remote.url}`, remote organisation: the one above, authkey: the key we sent;",
+        f"   - URL `{remote.peer_url}`, remote organisation: the one above, authkey: the key we sent;",
         f"   - push: {'yes' if conn.push else 'no'}, pull: {'yes' if conn.pull else 'no'}, "
         f"push sightings: {'yes' if conn.sightings else 'no'}, unpublish event: {'yes' if conn.unpublish else 'no'}, "
         "internal: no;",

@@ -25,6 +25,7 @@ from planner.ansible.schedule import cron
 from planner.certs import ca_pems
 from planner.diagnostics import Finding, Severity
 from planner.estate import Connection, Estate, Instance
+from planner.flows.versions import sync_role
 from planner.misp import (
     ACCESS_LOG_RETENTION_COMMAND,
     CORRELATION_OFF_SETTING,
@@ -32,6 +33,7 @@ from planner.misp import (
     DEFAULT_PULL_EVERY,
     KEY_SAFE_LOG_SETTINGS,
     ROLE_IDS,
+    SYNC_USER_ROLE,
     ZMQ_SETTINGS,
 )
 from planner.model import Consumer, Direction, Feeder
@@ -182,8 +184,10 @@ class _Writer:
         for link in self.links_of.get(iid, []):
             if link.remote == iid and link.connection is not None:
                 needed.append(self.e.instances[link.initiator].host_org)
+                needed.append(link.connection.sync_org)  # the sync user's organisation (sync_user.org)
             if link.initiator == iid:
                 needed.append(self.e.instances[link.remote].host_org)
+        needed.extend(tag.org for tag in self.e.tags.values() if tag.org is not None)  # a tag reserved to an org
         local = set(self.e.instances[iid].orgs)
         return [o for o in dict.fromkeys(needed) if o not in local]
 
@@ -194,13 +198,17 @@ class _Writer:
         tags = {"OR": list(direction.tags.include), "NOT": list(direction.tags.exclude)}
         orgs = {"OR": [uuids[o].uuid for o in direction.orgs.include],
                 "NOT": [uuids[o].uuid for o in direction.orgs.exclude]}
-        return {"tags": tags, "orgs": orgs}
+        url_params = getattr(direction, "url_params", None)  # a pull's (PullDirection)
+        return {"tags": tags, "orgs": orgs, **({"url_params": dict(url_params)} if url_params else {})}
 
     def link_as_initiator(self, link: Link) -> dict[str, Any]:
         remote = self.e.instances[link.remote]
         conn = link.connection
         data: dict[str, Any] = {
-            "id": link.id, "name": f"{link.remote} ({MARK})", "remote": link.remote, "remote_url": remote.url,
+            # A name the topology gives is used as it is (sync[].name): without the mark, `apply --prune` reports
+            # the entry as hand-made rather than removing it.
+            "id": link.id, "name": conn.name if conn is not None and conn.name else f"{link.remote} ({MARK})",
+            "remote": link.remote, "remote_url": remote.peer_url,
             "remote_managed": remote.managed, "remote_org": self.org_ref(remote.host_org),
             "listing_only": link.listing_only,
             # A key for an unmanaged remote comes from its operator (README): env var, read at apply time.
@@ -213,6 +221,8 @@ class _Writer:
                 "push_sightings": conn.sightings,
                 "push_galaxy_clusters": conn.galaxy_clusters in ("push", "both"),
                 "pull_galaxy_clusters": conn.galaxy_clusters in ("pull", "both"),
+                "push_analyst_data": conn.analyst_data in ("push", "both"),
+                "pull_analyst_data": conn.analyst_data in ("pull", "both"),
                 "caching_enabled": conn.caching, "unpublish_event": conn.unpublish,
                 # MISP saves internal=0 silently unless the remote org is the host org
                 # (docs/misp-behaviour.md#server-entry,
@@ -237,9 +247,11 @@ class _Writer:
             "id": link.id, "initiator": link.initiator, "initiator_url": initiator.url,
             "initiator_managed": initiator.managed, "initiator_org": self.org_ref(initiator.host_org),
             "remote_org_uuid": self.e.organisations[self.e.instances[link.remote].host_org].uuid,
-            # One sync user per initiating instance, in the initiator's host org
-            # (docs/misp-behaviour.md#preparing-both-ends).
-            "sync_user": f"sync-{link.initiator}@{self.host(initiator.url)}",
+            # One sync user per initiating instance, in the initiator's host org unless sync_user says otherwise
+            # (docs/misp-behaviour.md#preparing-both-ends), with the role planner.flows.versions.sync_role gives.
+            "sync_user": conn.sync_email or f"sync-{link.initiator}@{self.host(initiator.url)}",
+            "sync_org": self.org_ref(conn.sync_org),
+            "sync_role": sync_role(self.e, conn)[0],
             "key_comment": f"{MARK} sync {link.initiator} -> {link.remote} ({link.id})",
             "allowed_ips": list(conn.allowed_ips),
         }
@@ -290,9 +302,27 @@ class _Writer:
                 "uuid": self.e.sharing_group_uuids[gid], "name": group.name or gid,
                 "releasability": group.releasability, "roaming": group.roaming,
                 "organisations": [self.e.organisations[o].uuid for o in group.orgs],
-                "servers": [] if group.roaming else [self.e.instances[i].url for i in group.instances],
+                # The holder's own URL is "this instance"; a peer by the URL of the holder's server entry to it.
+                "servers": [] if group.roaming else [self.e.instances[i].url if i == iid else
+                                                     self.e.instances[i].peer_url for i in group.instances],
             })
         return groups
+
+    def roles(self, iid: str) -> list[dict[str, Any]]:
+        """The roles the sync users on an instance need that a MISP install does not have."""
+        wanted: dict[str, frozenset[str]] = {}
+        for link in self.links_to.get(iid, []):
+            if link.connection is not None:
+                name, permissions = sync_role(self.e, link.connection)
+                if name != SYNC_USER_ROLE:
+                    wanted[name] = permissions
+        return [{"name": name, "permissions": sorted(wanted[name])} for name in sorted(wanted)]
+
+    def tags(self) -> list[dict[str, Any]]:
+        """The topology's tags, as each instance holds them (docs/language.md, tags)."""
+        return [{"name": name, "exportable": tag.exportable, "local_only": tag.local_only, "hide_tag": tag.hide_tag,
+                 "org_uuid": self.e.organisations[tag.org].uuid if tag.org else "", "colour": tag.colour or ""}
+                for name, tag in sorted(self.e.tags.items())]
 
     def handed_keys(self, inst: Instance, api_users: list[dict[str, Any]],
                     as_remote: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -354,7 +384,7 @@ class _Writer:
         host_org = self.e.organisations[inst.host_org]
         # `correlation: off` switches MISP's correlation off entirely (the sizing counts no correlation tables).
         correlation_off = self.sizing.get(inst.id, {}).get("correlation", {}).get("enabled") is False
-        settings = {"MISP.baseurl": inst.url, "MISP.external_baseurl": inst.url, **KEY_SAFE_LOG_SETTINGS,
+        settings = {"MISP.baseurl": inst.url, "MISP.external_baseurl": inst.peer_url, **KEY_SAFE_LOG_SETTINGS,
                     **({CORRELATION_OFF_SETTING: True} if correlation_off else {}), **inst.settings}
         zmq = self.zmq_settings(inst)
         # The host org comes first in `inst.orgs`; site.yml handles it on its own (it may adopt the
@@ -371,7 +401,7 @@ class _Writer:
             "misp_platform": inst.platform,
             "misp_version": inst.misp_version,
             "misp_baseurl": inst.url,
-            "misp_external_baseurl": inst.url,
+            "misp_external_baseurl": inst.peer_url,
             "misp_host_org": {"name": host_org.name, "uuid": host_org.uuid},
             "misp_uuid": inst.uuid,
             "misp_settings": settings,
@@ -382,6 +412,8 @@ class _Writer:
             "misp_links_as_remote": as_remote,
             "misp_links_as_initiator": [self.link_as_initiator(k) for k in self.links_from.get(inst.id, [])],
             "misp_sharing_groups": self.sharing_groups(inst.id),
+            "misp_roles": self.roles(inst.id),
+            "misp_tags": self.tags(),
             "misp_feeds": self.feeds(inst),
             "misp_api_users": api_users,
             "misp_handed_keys": self.handed_keys(inst, api_users, as_remote),
@@ -411,7 +443,6 @@ class _Writer:
             "misp_validate_certs": tls if tls is not None else True,
             "misp_sync_key_lifetime_days": KEY_LIFETIME_DAYS,
             "misp_key_lifetime_days": KEY_LIFETIME_DAYS,
-            "misp_sync_role_id": ROLE_IDS["sync_user"],
             "misp_mark": MARK,
             # `misp-planner apply --prune`: remove what the play made for links and tools the topology
             # no longer has, instead of reporting it.

@@ -60,9 +60,24 @@ class Engine(AllOriginsSearch, EventSearch):
         each row's dicts are made when it is reached, so the whole matrix (``Theta(N^2)`` holders)
         is never in memory."""
         events = [replace(event, tags=tags) if tags else event for event in self.matrix_events()]
+        if self.stays(tags):  # each origin's links see other tags than the rest: one search per event
+            yield from map(self.propagate, events)
+            return
         batch = self.matrix_all([event.origin for event in events if event.distribution == Distribution.ALL], tags)
         for event in events:  # matrix_all's rows come in the order of `events`
             yield next(batch) if event.distribution == Distribution.ALL else self.propagate(event)
+
+    def reach_all_bits(self, origins: list[str], tags: tuple[str, ...] = ()) -> list[int]:
+        """:meth:`AllOriginsSearch.reach_all_bits`; with tags that never leave their origin each origin's links
+        see other tags than the rest, so each origin is searched on its own."""
+        if not self.stays(tags):
+            return super().reach_all_bits(origins, tags)
+        held = [0] * len(self.names)
+        for i, origin in enumerate(origins):
+            event = EventSpec(origin, Distribution.ALL, tags, None, self.estate.instances[origin].host_org)
+            for k in self.reach_indices(event):
+                held[k] |= 1 << i
+        return held
 
     def matrix_all(self, origins: list[str], tags: tuple[str, ...] = ()) -> Iterator[Flow]:
         """Level `all`, with ``tags``, created by each origin's host org, for all ``origins`` at once

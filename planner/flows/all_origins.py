@@ -30,6 +30,7 @@ from planner.flows.bits import bits, transpose
 from planner.flows.events import EventSpec, Flow
 from planner.flows.paths import LazyPaths, Rows, TreePaths, Trees
 from planner.flows.prepared import PreparedEstate
+from planner.flows.rules import carries_all
 from planner.misp import Distribution
 
 Incoming = list[list[tuple[int, int]]]  # per target: (source, origins whose events the flow refuses)
@@ -56,7 +57,7 @@ class AllOriginsSearch(PreparedEstate):
         outgoing: Incoming = [[] for _ in names]  # (target, origins it blocks)
         unpublishing: list[tuple[int, int, int]] = []  # (source, target, origins it blocks)
         for n, link in enumerate(self.links):  # sorted by source
-            if n in tag_blocked:
+            if n in tag_blocked or not carries_all(link):
                 continue
             u, v = index[link.source], index[link.target]
             rules = link.filter.orgs

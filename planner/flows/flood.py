@@ -22,6 +22,7 @@ from planner.estate import Estate
 from planner.flows.bits import bits
 from planner.flows.events import EventSpec, Flow
 from planner.flows.prepared import PreparedEstate
+from planner.flows.rules import carries_all
 from planner.misp import Distribution
 
 # Per instance index: the bit set of the targets of flows with nothing to check per event, and
@@ -45,7 +46,7 @@ class LevelAllSearch(PreparedEstate):
             free = [0] * len(self.names)
             checked: list[list[tuple[int, int, bool]]] = [[] for _ in self.names]
             for n, link in enumerate(self.links):
-                if n in tag_blocked:
+                if n in tag_blocked or not carries_all(link):
                     continue
                 u, v = self.index[link.source], self.index[link.target]
                 if link.unpublish or link.filter.orgs.include or link.filter.orgs.exclude:

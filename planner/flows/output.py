@@ -80,6 +80,7 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
     import json
 
     from planner.flows import engine_of
+    from planner.flows.versions import assumption_lines, assumptions
 
     if fmt not in FORMATS:
         raise FlowError(f"unknown format '{fmt}'; use table or json")
@@ -91,9 +92,9 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
         flows = list(engine_of(estate).matrix(tag_list))
         if fmt == "json":
             return json.dumps({"estate": estate.name, "tags": list(tag_list),
-                               "flows": [flow_to_json(f) for f in flows]},
+                               "flows": [flow_to_json(f) for f in flows], "assumed": assumptions(estate)},
                               indent=2, sort_keys=True) + "\n"
-        return matrix_table(estate, flows, tag_list)
+        return matrix_table(estate, flows, tag_list) + assumption_lines(estate)
     if origin is None:
         raise FlowError("--origin is required (or use --matrix)")
     from planner.flows.whynot import why_not
@@ -102,8 +103,11 @@ def flows_report(estate: Estate, *, origin: str | None, distribution: str | None
     flow = engine.propagate(build_event(estate, origin, distribution, tags, sharing_group, org))
     reasons = why_not(engine, flow)
     if fmt == "json":
-        return json.dumps(flow_to_json(flow, not_reached=reasons), indent=2, sort_keys=True) + "\n"
-    return flow_table(estate, flow, reasons)
+        # spec §10's fields, and (added) why each instance not reached is not and what the answer
+        # assumed about MISP's versions
+        return json.dumps({**flow_to_json(flow, not_reached=reasons), "assumed": assumptions(estate)},
+                          indent=2, sort_keys=True) + "\n"
+    return flow_table(estate, flow, reasons) + assumption_lines(estate)
 
 
 def _render(renderable: Any) -> str:

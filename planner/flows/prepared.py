@@ -11,6 +11,8 @@ estate); :meth:`PreparedEstate.tag_blocked` is O(tag-filtered links) once per ta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from planner.estate import Estate
 from planner.flows.events import EventSpec, FlowError, unknown
 from planner.flows.rules import (
@@ -81,21 +83,28 @@ class PreparedEstate:
             for org in allowed:
                 self.included_by.setdefault(org, set()).add(n)
         self._tag_blocked: dict[frozenset[str], frozenset[int]] = {}
+        # Tags that never leave the instance they are put on: MISP strips non-exportable tags from every
+        # event it sends, and local tags from those it sends over links that are not internal
+        # (docs/misp-behaviour.md#what-a-push-sends; Event::__updateEventForSync). Filters on the origin's
+        # links see them; filters further on do not (a local tag carried over an internal link is not
+        # followed).
+        self.staying = frozenset(name for name, tag in self.estate.tags.items()
+                                 if not tag.exportable or tag.local_only)
         self._org_blocked: dict[str, frozenset[int]] = {}  # the flows refusing an org's events
 
     def _tabulate_hops(self) -> None:
         """transfer() of levels 0-3 tabulated per flow (the searches' inner loop): hops[n][level]. The
-        one case depending on the copy, a pull at level 0, gives the puller's org as owner and needs
-        it to own the copy already (docs/misp-behaviour.md#pull step 2): `owner == hops[n][0][1]`. For these
-        levels transfer() reads only the flow's mode, internal and unpublish flags and owner: flows
-        alike in those share one row, computed once."""
-        rows: dict[tuple[str, bool, bool, str], tuple[Copy | None, ...]] = {}
+        one case depending on the copy, a pull at level 0, needs the remote sync user's org (the link's
+        ``viewer``) to own the copy (docs/misp-behaviour.md#pull step 2): `out_org` lists such pulls per
+        viewer. For these levels transfer() reads only the flow's mode, flags, owner, viewer and levels:
+        flows alike in those share one row, computed once."""
+        rows: dict[tuple[str, bool, bool, str, str, frozenset[int] | None], tuple[Copy | None, ...]] = {}
         hops = []
         for link in self.links:
-            shape = (link.mode, link.internal, link.unpublish, link.owner)
+            shape = (link.mode, link.internal, link.unpublish, link.owner, link.viewer, link.levels)
             row = rows.get(shape)
             if row is None:
-                row = rows[shape] = tuple(transfer(link, level, link.owner, None)
+                row = rows[shape] = tuple(transfer(link, level, link.viewer, None)
                                           for level in (ORG, COMMUNITY, CONNECTED, ALL))
             hops.append(row)
         self.hops = tuple(hops)
@@ -106,9 +115,9 @@ class PreparedEstate:
         self.out_org: dict[str, tuple[tuple[int, ...], dict[str, tuple[int, ...]]]] = {}
         for iid, low in self.out_low.items():
             pushes = tuple(n for n in low if self.links[n].mode == "push")
-            owners = {self.links[n].owner for n in low if self.links[n].mode == "pull"}
+            owners = {self.links[n].viewer for n in low if self.links[n].mode == "pull"}
             self.out_org[iid] = (pushes, {org: tuple(n for n in low if self.links[n].mode == "push"
-                                                     or self.links[n].owner == org) for org in owners})
+                                                     or self.links[n].viewer == org) for org in owners})
 
     def resolve(self, event: EventSpec) -> tuple[str, str, bool]:
         """(origin instance, creator org, published) of an event, or FlowError."""
@@ -146,6 +155,14 @@ class PreparedEstate:
     def group_of(self, event: EventSpec) -> Group | None:
         """The sharing group of an event, if it has one."""
         return self.groups[event.sharing_group] if event.sharing_group is not None else None
+
+    def stays(self, tags: Iterable[str]) -> bool:
+        """Whether some of ``tags`` never leave the origin, so that links further on see fewer tags."""
+        return not self.staying.isdisjoint(tags)
+
+    def exported(self, tags: frozenset[str]) -> frozenset[str]:
+        """The tags a copy arriving from another instance carries."""
+        return tags - self.staying
 
     def tag_blocked(self, tags: frozenset[str]) -> frozenset[int]:
         """The flows whose tag rules refuse events carrying ``tags``."""

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from planner.estate import Estate
+from planner.estate import Connection, Estate
 from planner.misp import Distribution
 from planner.model import Direction
 
@@ -42,13 +42,20 @@ class Link(NamedTuple):
     target: str
     mode: Literal["push", "pull"]
     connection: int
-    # effective internal flag (docs/misp-behaviour.md#internal-links: only between instances of one host org)
+    # effective internal flag (docs/misp-behaviour.md#internal-links: only between instances of one host org; a
+    # pull from 2.5.8 / 2.4.206 also needs the remote sync user's role to have perm_sync_internal, see
+    # planner.flows.versions)
     internal: bool
     unpublish: bool  # push only (docs/misp-behaviour.md#server-entry unpublish_event)
-    # org owning the received copy = the initiator's host org (docs/misp-behaviour.md#receiving-a-push, #pull step 7)
+    # org owning the received copy: on a push the remote sync user's org (docs/misp-behaviour.md#receiving-a-push),
+    # on a pull the initiator's host org (#pull step 7)
     owner: str
     target_org: str  # host org of the receiving instance
     filter: Direction
+    # org of the remote sync user a pull lists events as (#pull step 2): what it sees at level 0 and in groups
+    viewer: str = ""
+    # the levels a pull's url_params `distribution` admits (the remote filters its index); None: every level
+    levels: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,19 +69,35 @@ class Group:
 
 def links_of(estate: Estate) -> list[Link]:
     """Every link of the estate, sorted by (source, target, mode, connection)."""
+    from planner.flows.versions import internal_link, internal_pull_downgrades
+
     links: list[Link] = []
     for conn in estate.connections:
         init = estate.instances[conn.initiator]
-        remote = estate.instances[conn.remote]
-        # docs/misp-behaviour.md#internal-links, #observed: MISP saves `internal` only when the remote's host org is the
-        # initiator's host org; otherwise the entry is silently not internal.
-        internal = conn.internal and init.host_org == remote.host_org
+        internal = internal_link(estate, conn)
         for source, target, mode, direction in conn.flows():
-            links.append(Link(source, target, mode, conn.index, internal,
-                              conn.unpublish and mode == "push", init.host_org,
-                              estate.instances[target].host_org, direction))
+            pushed = mode == "push"
+            links.append(Link(source, target, mode, conn.index,
+                              internal and (pushed or not internal_pull_downgrades(estate, conn)),
+                              conn.unpublish and pushed, conn.sync_org if pushed else init.host_org,
+                              estate.instances[target].host_org, direction, conn.sync_org,
+                              None if pushed else pull_levels(conn)))
     links.sort(key=lambda link: (link.source, link.target, link.mode, link.connection))
     return links
+
+
+def pull_levels(conn: Connection) -> frozenset[int] | None:
+    """The levels a pull's url_params `distribution` (or `searchdistribution`) admits: MISP passes it to the
+    remote's event index (Server::getEventIndexFromServer, EventsController::index), which lists only events
+    at those levels."""
+    pull = conn.pull_filter
+    if pull is None:
+        return None
+    wanted = pull.url_params.get("distribution", pull.url_params.get("searchdistribution"))
+    if wanted is None:
+        return None
+    values = wanted if isinstance(wanted, list) else [wanted]
+    return frozenset(int(Distribution.parse(int(v) if isinstance(v, str) and v.isdigit() else v)) for v in values)
 
 
 def matches(rule: Any, values: Iterable[str]) -> bool:
@@ -109,6 +132,8 @@ PULL_ARRIVES: dict[tuple[int, bool], int] = {
 def transfer(link: Link, level: int, owner: str | None, group: Group | None) -> Copy | None:
     """The copy a published copy ``(level, owner)`` on ``link.source`` becomes on ``link.target``,
     or None when this link does not carry it. Filters are checked by the caller."""
+    if link.levels is not None and level not in link.levels:
+        return None
     if level == GROUP:
         assert group is not None
         return _group_transfer(link, group)
@@ -119,10 +144,10 @@ def transfer(link: Link, level: int, owner: str | None, group: Group | None) -> 
         # docs/misp-behaviour.md#receiving-a-push: the pushed copy is owned by the sync user's org (the initiator's host
         # org); docs/misp-behaviour.md#server-entry unpublish_event: it arrives unpublished, ending the chain.
         return (new, link.owner if new == ORG else None, not link.unpublish)
-    # Pull: the remote lists what its sync user (org = the puller's host org) can see
-    # (docs/misp-behaviour.md#pull step 2, #distribution-levels): its own org's events, levels 1-3, groups it belongs
-    # to.
-    if level == ORG and owner != link.owner:
+    # Pull: the remote lists what its sync user can see (docs/misp-behaviour.md#pull step 2, #distribution-levels):
+    # its org's events, levels 1-3, groups it belongs to. Its org is the puller's host org unless `sync_user.org`
+    # puts it elsewhere: in the remote's own host org it sees that org's organisation-only events (MISP/MISP#2595).
+    if level == ORG and owner != link.viewer:
         return None
     # docs/misp-behaviour.md#pull step 7: owned by the puller's host org; a pulled published event stays
     # published (#pull step 8).
@@ -133,7 +158,7 @@ def transfer(link: Link, level: int, owner: str | None, group: Group | None) -> 
 def _group_transfer(link: Link, group: Group) -> Copy | None:
     """:func:`transfer` of a sharing-group copy: it depends on the link and the group only."""
     if link.mode == "pull":
-        if link.owner not in group.orgs:
+        if link.viewer not in group.orgs:
             return None
         return (GROUP, None, True)  # docs/misp-behaviour.md#observed: pulls capture the group whatever its list
     # docs/misp-behaviour.md#sharing-groups step 1: a non-roaming group's server list must name the remote, unless the
@@ -154,3 +179,8 @@ def carries_low_levels(link: Link) -> bool:
     """Whether a link can carry an organisation or community copy at all: pulls and internal pushes
     (docs/misp-behaviour.md#what-a-push-sends rule 2; the tables above say the same)."""
     return link.mode == "pull" or link.internal
+
+
+def carries_all(link: Link) -> bool:
+    """Whether a link carries level-`all` copies: every link but a pull whose url_params leave `all` out."""
+    return link.levels is None or ALL in link.levels

@@ -62,7 +62,7 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
 
     def __init__(self, estate: Estate) -> None:
         super().__init__(estate)
-        self._edges_of: dict[tuple[Group | None, frozenset[str]], dict[int, Edges]] = {}
+        self._edges_of: dict[tuple[Group | None, frozenset[str], str | None], dict[int, Edges]] = {}
         self._state_ids: dict[State, int] = {}  # state -> number, and per number:
         self._states: list[State] = []  # the state,
         self._state_at: list[int] = []  # its instance's index,
@@ -77,7 +77,7 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
         group = self.group_of(event)
         # The flow records the creator org it used, so that its output says who created the event.
         event = EventSpec(event.origin, event.distribution, event.tags, event.sharing_group, orgc)
-        if level == ALL:
+        if level == ALL and not self.stays(event.tags):
             return self.propagate_all(event, origin, published, self.org_blocking(orgc))
         return self.search(event, origin, published, group)
 
@@ -116,7 +116,7 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
         level = int(event.distribution)
         tags = frozenset(event.tags)
         by_org = self.org_blocking(orgc)
-        if level == ALL:
+        if level == ALL and not self.stays(tags):
             # reach_all_from checks `org_blocked` only on flows its adjacency kept, which no tag rule refuses.
             return set(bits(self.reach_all_from(self.index[origin], published, tags, by_org)))
         group = self.group_of(event)
@@ -136,7 +136,7 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
             narrow_blocked, wide_blocked = self.tag_blocked(own), self.tag_blocked(wide)
             self._only_refusing[key] = narrow_blocked - wide_blocked if wide_blocked <= narrow_blocked else None
         only = self._only_refusing[key]
-        if level == ALL or only is None:
+        if level == ALL or only is None or self.stays(own | wide):
             return self.reach_indices(event), self.reach_indices(other)
         by_org = self.org_blocking(orgc)
         group = self.group_of(event)
@@ -158,7 +158,12 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
         refuse, and the state each gives are found once per state, group and tags
         (:meth:`_state_edges`), not once per search. Also says whether a flow of ``watch`` gave a
         state."""
-        edges_of = self._edges_of.setdefault((group, tags), {})
+        staying = self.stays(tags)
+        # With tags that never leave the origin, the flows out of the origin see them and the others do not.
+        edges_of = self._edges_of.setdefault((group, tags, origin if staying else None), {})
+        blocked_here = self.tag_blocked(tags)
+        blocked_away = self.tag_blocked(self.exported(tags)) if staying else blocked_here
+        origin_at = self.index[origin]
         at, published_copy = self._state_at, self._state_published
         start = self._state_id((origin, level, orgc if level == ORG else None, published))
         chains: dict[int, tuple[str, ...]] = {start: (origin,)}
@@ -172,7 +177,8 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
                 chain = chains[state]
                 edges = edges_of.get(state)
                 if edges is None:
-                    edges = edges_of[state] = self._state_edges(state, group, self.tag_blocked(tags))
+                    blocked = blocked_here if at[state] == origin_at else blocked_away
+                    edges = edges_of[state] = self._state_edges(state, group, blocked)
                 for n, target, nxt in edges:
                     # (the chain starts at the origin: no copy goes back there)
                     if target in chain or nxt in chains or n in org_blocked:

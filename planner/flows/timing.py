@@ -58,7 +58,7 @@ class TimingAnalysis(PreparedEstate):
                         if self.links[n].mode == "push":
                             pushed |= bit
                         else:
-                            owner = zero[1] or ""
+                            owner = self.links[n].viewer
                             pulled[owner] = pulled.get(owner, 0) | bit
                 by_level.append(levels)
                 level_zero.append((pushed, {owner: pulls | pushed for owner, pulls in pulled.items()}))
@@ -94,8 +94,8 @@ class TimingAnalysis(PreparedEstate):
         for k in copies:
             holders |= 1 << k
         varied = {k for k, held in copies.items() if len(held) > 1 and len({s[1] for s in held}) > 1}
-        by_level, level_zero = self.carriers(tags)
         start = index[origin]
+        away = self.exported(tags)  # what the copies on other instances carry (PreparedEstate.staying)
         certain = 1 << start
         work = [start]
         while work:  # the certain set is a closure: the order of the walk does not change it
@@ -106,6 +106,8 @@ class TimingAnalysis(PreparedEstate):
             # bit operations on the tables of carriers(), except for the targets of a flow the org's
             # rules refuse, which take the flow-by-flow check of _refused_but_certain.
             held = copies[k]  # the walk only reaches holders
+            carried = tags if k == start else away
+            by_level, level_zero = self.carriers(carried)
             fresh = holders & ~certain
             for _, level, owner, _ in held:
                 if level == ORG:
@@ -113,7 +115,7 @@ class TimingAnalysis(PreparedEstate):
                     fresh &= by_owner.get(owner or "", pushed)
                 elif level == GROUP:
                     assert group is not None
-                    fresh &= self.group_targets(k, group, tags)
+                    fresh &= self.group_targets(k, group, carried)
                 else:
                     fresh &= by_level[k][level]
             refused = 0
@@ -122,7 +124,7 @@ class TimingAnalysis(PreparedEstate):
                     refused |= 1 << self.target_at[n]
             if refused:
                 fresh &= ~refused
-                fresh |= self._refused_but_certain(k, held, refused & holders & ~certain, tags, org_blocked, group)
+                fresh |= self._refused_but_certain(k, held, refused & holders & ~certain, carried, org_blocked, group)
             if fresh:
                 certain |= fresh
                 work.extend(bits(fresh))
@@ -148,5 +150,5 @@ class TimingAnalysis(PreparedEstate):
             assert group is not None
             return self.group_hop(n, group) is not None
         copy = self.hops[n][level]
-        return copy is not None and (level != ORG or self.links[n].mode == "push" or owner == copy[1])
+        return copy is not None and (level != ORG or self.links[n].mode == "push" or owner == self.links[n].viewer)
 

@@ -58,8 +58,9 @@ sync:
     push:
       tags: {{include: [{push_tags}], exclude: ["tlp:red"]}}
       orgs: {{exclude: [bank]}}
-    pull: {{every: 45m, tags: {{exclude: ["tlp:amber"]}}}}
+    pull: {{every: 45m, tags: {{exclude: ["tlp:amber"]}}, url_params: {{distribution: [connected, all]}}}}
     sightings: true
+    analyst_data: both
     tls: {{ca: partner-ca.pem}}
     allowed_ips: [{partner_ips}]
   - initiator: partner
@@ -73,6 +74,9 @@ sharing_groups:
     orgs: [csirt, bank, partner-org]
     instances: [hub, partner]  # ingest holds it too: its host org is a member
     releasability: Test finance group
+tags:
+  # a routing tag: never sent to peers, usable by the CSIRT only
+  "route:partner": {{exportable: false, org: csirt, colour: "#1f2937"}}
 consumers:
   siem: {{kind: siem, from: hub, via: zmq}}
   ids: {{kind: nids, from: hub, via: api, format: suricata, allowed_ips: [127.0.0.1/32]}}

@@ -67,6 +67,10 @@ ROLES: dict[int, dict[str, Any]] = {
           "permission": permission, "permission_description": description, "default": default}
     for rid, name, flags, permission, description, default in _ROLE_TABLE}
 NO_ROLE: dict[str, Any] = dict.fromkeys(PERMS, False)  # MISP stores any role_id an edit gives
+# Role flags of later releases that /admin/roles/add and /edit accept (the generated project installs a
+# 2.5.4x): perm_sync_internal from 2.5.8 / 2.4.206 (release notes v2.5.8), perm_server_sign and
+# perm_sync_authoritative alike. A role created here has them; the stock roles keep 2.5.1's columns.
+LATER_PERMS = ("perm_server_sign", "perm_sync_internal", "perm_sync_authoritative")
 
 SERVER_FLAGS = ("push", "pull", "push_sightings", "push_galaxy_clusters", "pull_galaxy_clusters",
                 "push_analyst_data", "pull_analyst_data", "caching_enabled", "unpublish_event",
@@ -177,6 +181,7 @@ class MispTestDouble:
     servers: dict[int, dict[str, Any]] = field(default_factory=dict)
     feeds: dict[int, dict[str, Any]] = field(default_factory=dict)
     tags: dict[int, dict[str, Any]] = field(default_factory=dict)
+    roles: dict[int, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(ROLES))
     sharing_groups: dict[int, dict[str, Any]] = field(default_factory=dict)
     sg_orgs: dict[int, dict[str, Any]] = field(default_factory=dict)  # SharingGroupOrg rows
     sg_servers: dict[int, dict[str, Any]] = field(default_factory=dict)  # SharingGroupServer rows
@@ -215,7 +220,8 @@ class MispTestDouble:
         with self.lock:
             keys = {kid: {k: v for k, v in key.items() if k != "unique_ips"} for kid, key in self.keys.items()}
             return copy.deepcopy({"orgs": self.orgs, "users": self.users, "keys": keys, "servers": self.servers,
-                                  "feeds": self.feeds, "tags": self.tags, "sharing_groups": self.sharing_groups,
+                                  "feeds": self.feeds, "tags": self.tags, "roles": self.roles,
+                                  "sharing_groups": self.sharing_groups,
                                   "sg_orgs": self.sg_orgs, "sg_servers": self.sg_servers,
                                   "settings": self.settings})
 
@@ -265,7 +271,7 @@ class MispTestDouble:
         return next((o for o in self.orgs.values() if o["uuid"].lower() == text.lower()), None)
 
     def role(self, user: dict[str, Any]) -> dict[str, Any]:
-        return ROLES.get(int(user["role_id"]), NO_ROLE)
+        return self.roles.get(int(user["role_id"]), NO_ROLE)
 
     def server_item(self, server: dict[str, Any], with_key: bool = False) -> dict[str, Any]:
         """A `/servers/index` entry (no key), or the `{"Server": ...}` answer of add/edit (key echoed)."""
@@ -354,7 +360,44 @@ def post_test(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str
 
 @route("GET", "/roles")
 def list_roles(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
-    return [{"Role": dict(role)} for role in ROLES.values()]
+    return [{"Role": dict(role)} for role in m.roles.values()]
+
+
+def _role_flags(m: MispTestDouble, data: dict[str, Any], role: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if key in (*PERMS, *LATER_PERMS):
+            role[key] = as_bool(value)
+        elif key not in ("name", "id"):
+            raise failed("Role", "edit" if role.get("id") else "add", {key: ["Unknown field."]})
+
+
+@route("POST", "/admin/roles/add")
+def add_role(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
+    """RolesController::admin_add: a name (unique) and the perm_* flags given; others false."""
+    data = body_of(body, "Role")
+    name = str(data.get("name") or "")
+    if not name:
+        raise failed("Role", "add", {"name": ["A role needs a name."]})
+    if any(r["name"] == name for r in m.roles.values()):
+        raise failed("Role", "add", {"name": ["A role with this name already exists."]})
+    rid = next_id(m.roles)
+    role = {"id": str(rid), "name": name, "created": now_text(), "modified": now_text(),
+            **dict.fromkeys((*PERMS, *LATER_PERMS), False), "default_role": False, "memory_limit": "",
+            "max_execution_time": "", "restricted_to_site_admin": False, "enforce_rate_limit": False,
+            "rate_limit_count": "0", "permission": "0", "permission_description": "read_only", "default": False}
+    _role_flags(m, data, role)
+    m.roles[rid] = role
+    return {"Role": dict(role)}
+
+
+@route("POST", r"/admin/roles/edit/(\d+)")
+def edit_role(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
+    role = m.roles.get(int(args[0]))
+    if role is None:
+        raise refused(404, "Invalid Role", m.path)
+    _role_flags(m, body_of(body, "Role"), role)
+    role["modified"] = now_text()
+    return {"Role": dict(role)}
 
 
 def _setting(m: MispTestDouble, name: str) -> dict[str, Any]:
@@ -496,7 +539,7 @@ def add_user(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]
     if m.org(org_id) is None:
         raise failed("User", "add", ["Invalid organisation"])
     role_id = int(data.get("role_id", 3))
-    if role_id not in ROLES:
+    if role_id not in m.roles:
         raise failed("User", "add", {"role_id": ["Invalid role"]})
     uid = next_id(m.users)
     new = {"id": str(uid), "password": secrets.token_hex(8), "org_id": org_id, "server_id": "0", "email": email,
@@ -776,7 +819,32 @@ def add_tag(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str])
     m.tags[tid] = {"id": str(tid), "name": name, "colour": data.get("colour", colour), "exportable": True,
                    "org_id": "0", "user_id": "0", "hide_tag": False, "numerical_value": None, "is_galaxy": False,
                    "is_custom_galaxy": False, "local_only": False}
+    _tag_fields(m, data, m.tags[tid])
     return {"Tag": dict(m.tags[tid])}
+
+
+def _tag_fields(m: MispTestDouble, data: dict[str, Any], tag: dict[str, Any]) -> None:
+    """The fields of Tag (app/Model/Tag.php) the modules set; an org_id must name an organisation (0: all)."""
+    for key in ("exportable", "local_only", "hide_tag"):
+        if key in data:
+            tag[key] = as_bool(data[key])
+    if "org_id" in data:
+        if str(data["org_id"]) != "0" and m.org(str(data["org_id"])) is None:
+            raise failed("Tag", "edit", {"org_id": ["Invalid organisation."]})
+        tag["org_id"] = str(data["org_id"])
+    if data.get("colour"):
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", str(data["colour"])):
+            raise failed("Tag", "edit", {"colour": ["Invalid colour."]})
+        tag["colour"] = str(data["colour"])
+
+
+@route("POST", r"/tags/edit/(\d+)")
+def edit_tag(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
+    tag = m.tags.get(int(args[0]))
+    if tag is None:
+        raise refused(404, "Invalid tag", m.path)
+    _tag_fields(m, body_of(body, "Tag"), tag)
+    return {"Tag": dict(tag)}
 
 
 # feeds -----------------------------------------------------------------------------------------

@@ -144,6 +144,14 @@ class MispApi:
     def users(self):
         return self.get("/admin/users") or []
 
+    def role_by_name(self, name):
+        """The role with this name, as ``GET /roles`` lists it (its id differs between instances), or None."""
+        for item in self.get("/roles") or []:
+            role = item.get("Role", item)
+            if role.get("name") == name:
+                return role
+        return None
+
     def user_by_email(self, email):
         for item in self.users():
             user = item.get("User", item)

@@ -35,6 +35,8 @@ options:
   push_sightings: {description: Push sightings., type: bool, default: false}
   push_galaxy_clusters: {description: Push custom galaxy clusters., type: bool, default: false}
   pull_galaxy_clusters: {description: Pull custom galaxy clusters., type: bool, default: false}
+  push_analyst_data: {description: Push analyst notes, opinions and relationships., type: bool, default: false}
+  pull_analyst_data: {description: Pull analyst notes, opinions and relationships., type: bool, default: false}
   caching_enabled: {description: Cache remote values for correlation., type: bool, default: false}
   unpublish_event: {description: Pushed events arrive unpublished., type: bool, default: false}
   internal: {description: Internal link (both ends share the host organisation)., type: bool, default: false}
@@ -51,7 +53,10 @@ options:
     type: dict
     default: {}
   pull_rules:
-    description: "C({tags: {OR: [names], NOT: [names]}, orgs: {OR: [uuids], NOT: [uuids]}})."
+    description:
+      - "C({tags: {OR: [names], NOT: [names]}, orgs: {OR: [uuids], NOT: [uuids]}, url_params: {filter: value}})."
+      - C(url_params) are event-index filters MISP merges into the pull's index request; it stores them as a JSON
+        string (Server::getEventIndexFromServer).
     type: dict
     default: {}
   listing_only: {description: Entry exists only for sharing group server lists., type: bool, default: false}
@@ -88,7 +93,7 @@ from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import 
     MISP_COMMON_ARGS, MispApi, MispError, as_bool, run, scrub)
 
 FLAGS = ("push", "pull", "push_sightings", "push_galaxy_clusters", "pull_galaxy_clusters", "caching_enabled",
-         "unpublish_event", "internal", "self_signed")
+         "unpublish_event", "internal", "self_signed", "push_analyst_data", "pull_analyst_data")
 
 
 def _lists(rules, key):
@@ -154,7 +159,8 @@ def pull_rules_json(rules):
     tags_or, tags_not = _lists(rules, "tags")
     orgs_or, orgs_not = _lists(rules, "orgs")
     value = {"tags": {"OR": tags_or, "NOT": tags_not}, "orgs": {"OR": orgs_or, "NOT": orgs_not},
-             "type_attributes": {"NOT": []}, "type_objects": {"NOT": []}, "url_params": ""}
+             "type_attributes": {"NOT": []}, "type_objects": {"NOT": []},
+             "url_params": json.dumps(rules["url_params"], sort_keys=True) if rules.get("url_params") else ""}
     return json.dumps(value, sort_keys=True)
 
 

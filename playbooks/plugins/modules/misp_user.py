@@ -24,7 +24,8 @@ options:
   timeout: {description: HTTP timeout in seconds., type: int, default: 60}
   email: {description: E-mail address, the stable key., type: str, required: true}
   org_uuid: {description: UUID of the user's organisation (must exist on the instance)., type: str, required: true}
-  role_id: {description: Role id (5 is Sync user on a fresh install)., type: int, required: true}
+  role_id: {description: Role id (5 is Sync user on a fresh install); or give O(role_name)., type: int}
+  role_name: {description: "Role name, looked up on the instance (role ids differ between instances).", type: str}
   disabled: {description: Whether the account is disabled., type: bool, default: false}
 author: [misp-planner]
 """
@@ -70,12 +71,19 @@ def delete_unlabelled_keys(api, user_id, check_mode):
 
 def main():
     spec = dict(MISP_COMMON_ARGS, email=dict(type="str", required=True), org_uuid=dict(type="str", required=True),
-                role_id=dict(type="int", required=True), disabled=dict(type="bool", default=False))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+                role_id=dict(type="int"), role_name=dict(type="str"), disabled=dict(type="bool", default=False))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_one_of=[("role_id", "role_name")], mutually_exclusive=[("role_id", "role_name")])
     p = module.params
 
     def action():
         api = MispApi(module)
+        if p["role_name"]:
+            role = api.role_by_name(p["role_name"])
+            if role is None and not module.check_mode:
+                raise MispError("role %s of user %s is not on %s" % (p["role_name"], p["email"], api.base))
+            # In check mode a role the play would create has no id yet.
+            p["role_id"] = int(role["id"]) if role else 0
         org = api.org_by_uuid(p["org_uuid"])
         if org is None and not module.check_mode:
             raise MispError("organisation %s of user %s is not on %s" % (p["org_uuid"], p["email"], api.base))
