@@ -234,7 +234,7 @@ class _Resolver:
         sg_uuids = self.sharing_groups()
         self.feeders()
         self.consumers()
-        self.policies()
+        _check_policies(self)
         self.tags()
         if any(f.severity is Severity.ERROR for f in self.findings):
             return None
@@ -425,26 +425,30 @@ class _Resolver:
                            "set the restSearch returnFormat it needs: json, csv, suricata, rpz, stix2...",
                            (*base, "via"))
 
-    def policies(self) -> None:
-        origins = {**self.t.instances, **self.t.feeders}
-        for n, p in enumerate(self.t.policies):
-            base: YamlPath = ("policies", n)
-            self.ref("instance or feeder", p.data.origin, origins, (*base, "data", "origin"),
-                     "instances' or 'feeders")
-            self.ref("organisation", p.data.org, self.t.organisations, (*base, "data", "org"), "organisations")
-            self.distribution_group(p.data.distribution, p.data.sharing_group, (*base, "data"))
-            if not p.must_reach and not p.must_not_reach:
-                self.error("MP162", f"policy '{p.name}' asserts nothing",
-                           "add 'must_reach' or 'must_not_reach'", base)
-            for key in ("must_reach", "must_not_reach"):
-                for k, target in enumerate(getattr(p, key)):
-                    tpath: YamlPath = (*base, key, k)
-                    if (target.instance is None) == (target.community is None):
-                        self.error("MP163", "a policy target names exactly one instance or one community",
-                                   "write an instance id, or {community: id}", tpath)
-                    self.ref("instance", target.instance, self.t.instances, tpath, "instances")
-                    self.ref("community", target.community, self.t.communities, (*tpath, "community"),
-                             "communities")
+
+
+def _check_policies(r: _Resolver) -> None:
+    """The references and shape of each policy (kept out of _Resolver, whose other checks are per key)."""
+    origins = {**r.t.instances, **r.t.feeders}
+    for n, p in enumerate(r.t.policies):
+        base: YamlPath = ("policies", n)
+        r.ref("instance or feeder", p.data.origin, origins, (*base, "data", "origin"),
+                 "instances' or 'feeders")
+        r.ref("organisation", p.data.org, r.t.organisations, (*base, "data", "org"), "organisations")
+        r.distribution_group(p.data.distribution, p.data.sharing_group, (*base, "data"))
+        if not p.must_reach and not p.must_not_reach:
+            r.error("MP162", f"policy '{p.name}' asserts nothing",
+                       "add 'must_reach' or 'must_not_reach'", base)
+        for key in ("must_reach", "must_not_reach"):
+            for k, target in enumerate(getattr(p, key)):
+                tpath: YamlPath = (*base, key, k)
+                if (target.instance is None) == (target.community is None):
+                    r.error("MP163", "a policy target names exactly one instance or one community",
+                               "write an instance id, or {community: id}", tpath)
+                r.ref("instance", target.instance, r.t.instances, tpath, "instances")
+                r.ref("community", target.community, r.t.communities, (*tpath, "community"),
+                         "communities")
+
 
 
 def build_graph(instances: dict[str, Instance], connections: list[Connection]) -> nx.MultiDiGraph:

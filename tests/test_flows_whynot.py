@@ -76,7 +76,7 @@ def test_flows_json_adds_not_reached_and_keeps_the_spec_fields() -> None:
     estate = build({"a": "oa", "b": "ob", "c": "oc"}, [{"initiator": "a", "remote": "b", "push": True}])
     data = json.loads(flows_report(estate, origin="a", distribution="all", fmt="json"))
     assert set(data) == {"origin", "distribution", "tags", "sharing_group", "org", "reaches", "paths",
-                         "timing_dependent", "not_reached"}
+                         "timing_dependent", "not_reached", "assumed"}
     assert data["reaches"] == {"a": "all", "b": "all"}
     assert data["not_reached"] == {"c": "no sync connection brings data into it (no push to it, no pull by it)"}
     table = flows_report(estate, origin="a", distribution="all")

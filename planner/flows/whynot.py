@@ -28,6 +28,7 @@ def why_not(engine: PreparedEstate, flow: Flow) -> dict[str, str]:
     group = engine.group_of(event)
     tags = frozenset(event.tags)
     tag_blocked, org_blocked = engine.tag_blocked(tags), engine.org_blocking(orgc)
+    blocked = frozenset(tag_blocked | org_blocked)
     into = _links_into(engine)
     # The order copies arrive in: hops from the origin, then id order.
     rank = {inst: (len(flow.paths.get(inst, (inst,))), inst) for inst in flow.reaches}
@@ -44,7 +45,7 @@ def why_not(engine: PreparedEstate, flow: Flow) -> dict[str, str]:
         for n in from_holders:
             link = engine.links[n]
             reason = _refusal(engine, flow, link, origin, orgc, published, group, tags,
-                              n in tag_blocked, n in org_blocked)
+                              n in tag_blocked, n in org_blocked, blocked)
             if reason:
                 break
         reasons[target] = reason or (f"every copy {_sources(engine, from_holders)} could send would be an echo "
@@ -80,25 +81,37 @@ def _unconnected(engine: PreparedEstate, links: tuple[int, ...]) -> str:
             f"which {'holds' if len(sources) == 1 else 'hold'} no copy")
 
 
-def _held(engine: PreparedEstate, flow: Flow, inst: str, origin: str, orgc: str,
-          published: bool) -> tuple[int, str | None, bool, Link | None]:
+def _held(engine: PreparedEstate, flow: Flow, inst: str, origin: str, orgc: str, published: bool,
+          group: Group | None, blocked: frozenset[int]) -> tuple[int, str | None, bool, Link | None]:
     """(level, owner, published, the link it came by) of the copy ``inst`` is reported with: the
-    origin holds the original; another holder the copy the last hop of its path gave it."""
+    origin holds the original; another holder the copy the last hop of its path gave it. Where
+    several links of that hop give a copy at the reported level, the search reports a published one
+    first (planner.flows.search), so the same order picks the link here."""
     level = int(flow.reaches[inst])
     if inst == origin:
         return level, orgc if level == ORG else None, published, None
     chain = flow.paths[inst]
-    came = [engine.links[n] for n in engine.via_to[engine.index[chain[-2]]].get(engine.index[inst], ())]
+    numbers = engine.via_to[engine.index[chain[-2]]].get(engine.index[inst], ())
+    came = [engine.links[n] for n in numbers]
+    before, before_owner, before_published, _ = _held(engine, flow, chain[-2], origin, orgc, published, group,
+                                                      blocked)
+    copies = [(copy, engine.links[n]) for n in numbers if before_published and n not in blocked
+              and (copy := transfer(engine.links[n], before, before_owner, group)) is not None and copy[0] == level]
+    if copies:
+        (_, owner, is_published), by = max(copies, key=lambda c: c[0][2])  # published first
+        return level, owner, is_published, by
     link = next((lk for lk in came if not lk.unpublish), came[0] if came else None)
     owner = link.owner if link is not None and level == ORG else None
     return level, owner, link is None or not link.unpublish, link
 
 
 def _refusal(engine: PreparedEstate, flow: Flow, link: Link, origin: str, orgc: str, published: bool,
-             group: Group | None, tags: frozenset[str], tag_refused: bool, org_refused: bool) -> str:
+             group: Group | None, tags: frozenset[str], tag_refused: bool, org_refused: bool,
+             blocked: frozenset[int]) -> str:
     """Why ``link`` does not give its target a copy, or "" if it would (then a later link is asked).
     What the level allows comes before the filters: a filter does not matter where the level stops."""
-    level, owner, is_published, came_by = _held(engine, flow, link.source, origin, orgc, published)
+    level, owner, is_published, came_by = _held(engine, flow, link.source, origin, orgc, published, group,
+                                                 blocked)
     word = Distribution(level).word
     if not is_published:
         if came_by is None:
