@@ -467,6 +467,11 @@ def bundle(
     sys.stdout.write(summary(made))
 
 
+from planner.live.commands import register as _register_live  # noqa: E402 (import, drift)
+
+_register_live(app)
+
+
 def main() -> None:
     """Entry point: typer handles usage errors (exit 2); a bug still shows its traceback."""
     app()
