@@ -11,7 +11,6 @@ and is never part of a message.
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -62,7 +61,7 @@ class MispClient:
                                 "give the CA with tls.ca, or tls_verify: false for a test instance") from None
             raise LiveError("unreachable", f"{self.url} cannot be reached ({_short(reason)}); check the URL, "
                             "DNS and the firewall") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise LiveError("unreachable", f"{self.url} did not answer within {self.timeout:g}s") from None
         except (ConnectionError, OSError) as error:
             raise LiveError("unreachable", f"{self.url} cannot be reached ({_short(error)})") from None

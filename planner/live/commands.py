@@ -22,7 +22,8 @@ from planner.model import ID_PATTERN
 VaultOption = Annotated[Path | None, typer.Option(
     "--vault", help="ansible-vault file with vault_misp_admin_keys: {<instance>: <key>} (password: "
                     "MISP_VAULT_PASSWORD or --vault-password-file).")]
-VaultPasswordOption = Annotated[Path | None, typer.Option("--vault-password-file", help="File holding the vault password.")]
+VaultPasswordOption = Annotated[Path | None, typer.Option("--vault-password-file",
+                                                          help="File holding the vault password.")]
 InsecureOption = Annotated[bool, typer.Option("--insecure", help="Do not verify the instances' TLS certificates.")]
 ConcurrencyOption = Annotated[int, typer.Option("--concurrency", min=1, max=64,
                                                 help="Instances read at the same time.")]

@@ -137,7 +137,7 @@ class _Comparer:
             if link["listing_only"]:
                 continue
             server = server_record(entry)
-            fields = [(flag, link[flag], truthy(server.get(flag))) for flag in SERVER_FLAGS
+            fields: list[tuple[str, Any, Any]] = [(flag, link[flag], truthy(server.get(flag))) for flag in SERVER_FLAGS
                       if truthy(server.get(flag)) != bool(link[flag])]
             for direction in ("push", "pull"):
                 if not link[direction]:

@@ -29,7 +29,7 @@ def marked_id(name: str) -> str | None:
     return match.group("id") if match else None
 
 
-def url_key(url: str) -> str:
+def url_key(url: Any) -> str:
     return str(url or "").rstrip("/").lower()
 
 

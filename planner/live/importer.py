@@ -12,15 +12,16 @@ consumers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.ansible.project import MARK
 from planner.live.entries import (
     Filter,
     entry_filter,
     host_id,
     marked_id,
-    remote_org_uuid,
     server_record,
     slug,
     truthy,
@@ -219,8 +220,8 @@ class _Importer:
                     continue
                 gid = ids.get(uuid, self.known.sharing_groups.get(uuid) or slug(str(group["name"]), "group"))
                 entry: dict[str, Any] = {
-                    "orgs": [self.org_by_uuid(str(r["Organisation"]["uuid"]).lower()) or r["Organisation"]["uuid"]
-                             for r in item.get("SharingGroupOrg") or []],
+                    "orgs": sorted(self.org_by_uuid(str(r["Organisation"]["uuid"]).lower()) or r["Organisation"]["uuid"]
+                                   for r in item.get("SharingGroupOrg") or []),
                     "uuid": uuid}
                 if gid != group["name"]:
                     entry["name"] = str(group["name"])
@@ -263,19 +264,61 @@ class _Importer:
                     uuid = str(group["SharingGroup"]["uuid"]).lower() if group else ""
                     entry["sharing_group"] = next((gid for gid, g in groups.items() if g["uuid"] == uuid), uuid)
                 feeders[fid] = entry
+        for iid, tool, entry in self.tool_users("feeder"):
+            feeders[ids.get(f"{iid}/user/{tool}", tool)] = entry
         if feeders:
-            self.decisions.append("feeders: `kind` and `rate` are placeholders; fetches run daily unless you add "
+            self.decisions.append("feeders: `kind` and `rate` are placeholders, and so is the `distribution` of those "
+                                  "writing through the API (the tool chooses it); fetches run daily unless you add "
                                   "`feed.fetch_every`")
         return feeders
+
+    def tool_users(self, role: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """Feeders and consumers from the API users the play made for them (`feeder-<id>@<host>`,
+        `consumer-<id>@<host>`, keys labelled `misp-planner feeder <id>`); hand-made users stay users."""
+        found = []
+        for iid, shot in self.shots.items():
+            for item in shot.users:
+                user = item["User"]
+                match = re.fullmatch(rf"{role}-([a-z][a-z0-9-]{{0,62}})@[^@]+", str(user["email"]))
+                if match is None:
+                    continue
+                tool = match.group(1)
+                role_id = int(user["role_id"])
+                ips: list[str] = []
+                for key in shot.keys:
+                    if key.get("comment") == f"{MARK} {role} {tool}" and str(key.get("user_id")) == str(user["id"]):
+                        ips.extend(str(ip) for ip in key.get("allowed_ips") or [] if str(ip) not in ips)
+                entry: dict[str, Any] = {"kind": "other", "via": "api"}
+                if role == "feeder":
+                    entry["into"] = iid
+                    if role_id == ROLE_IDS["publisher"]:
+                        entry["publish"] = True
+                    org = shot.orgs.get(str(user["org_id"]))
+                    if org is not None and org is not shot.host_org:
+                        entry["org"] = self.org(org)
+                else:
+                    entry["from"] = iid
+                    entry["format"] = "json"
+                    if role_id != ROLE_IDS["read_only"]:
+                        entry["sightings"] = True
+                if ips:
+                    entry["allowed_ips"] = ips
+                found.append((iid, tool, entry))
+        return found
 
     def consumers(self) -> dict[str, dict[str, Any]]:
         consumers: dict[str, dict[str, Any]] = {}
         for iid, shot in self.shots.items():
             if all(truthy(shot.settings.get(k)) for k in ZMQ_SETTINGS):
                 consumers[f"{iid}-zmq"] = {"kind": "other", "from": iid, "via": "zmq"}
-        if consumers:
-            self.decisions.append("consumers: ZeroMQ is enabled on " + ", ".join(c["from"] for c in consumers.values())
+        zmq = [c["from"] for c in consumers.values()]
+        for _, tool, entry in self.tool_users("consumer"):
+            consumers[tool] = entry
+        if zmq:
+            self.decisions.append("consumers: ZeroMQ is enabled on " + ", ".join(zmq)
                                   + "; name the subscribers (one `via: zmq` consumer stands for them)")
+        if consumers:
+            self.decisions.append("consumers: `kind`, `format` and `every` are placeholders")
         return consumers
 
 
@@ -313,7 +356,8 @@ _COMMENTS = {
     f"community: {REMOTE_COMMUNITY}": "communities are not in MISP",
     "trust: trusted": "set the community's trust",
     "kind: osint-feed": "the feeder's kind is not in MISP",
-    "kind: other": "the consumer's kind is not in MISP",
+    "kind: other": "the tool's kind is not in MISP",
+    "format: json": "the consumer's export format is not in MISP",
 }
 
 

@@ -33,7 +33,7 @@ def vault_keys(vault: Path | None, password_file: Path | None) -> dict[str, str]
             raise KeyError_(f"{password_file}: cannot read the vault password ({error.strerror})") from None
     if not password:
         raise KeyError_(f"{vault}: set {VAULT_PASSWORD_ENV} or give --vault-password-file to open the vault")
-    from ansible.parsing.vault import AnsibleVaultError, VaultLib, VaultSecret
+    from ansible.parsing.vault import AnsibleVaultError, VaultLib, VaultSecret  # type: ignore[import-untyped]
 
     try:
         data = vault.read_bytes()
