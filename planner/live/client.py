@@ -57,8 +57,9 @@ class MispClient:
         except urllib.error.URLError as error:
             reason = error.reason
             if isinstance(reason, ssl.SSLError):
-                raise LiveError("tls", f"the TLS certificate of {self.url} is not trusted ({_short(reason)}); "
-                                "give the CA with tls.ca, or tls_verify: false for a test instance") from None
+                raise LiveError("tls", f"the TLS handshake with {self.url} failed ({_short(reason)}); is the URL's "
+                                "scheme right, and is its certificate trusted by this machine (--insecure for a "
+                                "test instance)?") from None
             raise LiveError("unreachable", f"{self.url} cannot be reached ({_short(reason)}); check the URL, "
                             "DNS and the firewall") from None
         except TimeoutError:
