@@ -72,7 +72,7 @@ def unexplained(structure: list[dict[str, Any]], original: Any) -> list[dict[str
                 fields = [f for f in fields if f["field"] not in ("distribution", "sharing_group")]
             if section == "sync":
                 # The pinning of a key on a remote that was not read (run by someone else) is not visible.
-                initiator, remote = (p.strip() for p in change["key"].split("->"))
+                remote = change["key"].split("->")[1].strip()
                 if not original.instances[remote].managed:
                     fields = [f for f in fields if f["field"] != "allowed_ips"]
             if fields:
