@@ -14,7 +14,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 TIMEOUT_SECONDS = 20.0
@@ -37,6 +37,7 @@ class MispClient:
     key: str
     verify_tls: bool = True
     timeout: float = TIMEOUT_SECONDS
+    _context: ssl.SSLContext | None = field(default=None, init=False, repr=False)
 
     def __repr__(self) -> str:  # never the key, not even in a traceback's locals
         return f"MispClient({self.url!r})"
@@ -45,12 +46,8 @@ class MispClient:
         request = urllib.request.Request(self.url.rstrip("/") + path, method="GET", headers={
             "Authorization": self.key, "Accept": "application/json", "Content-Type": "application/json",
             "User-Agent": "misp-planner"})
-        context = ssl.create_default_context()
-        if not self.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=context) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._tls()) as response:
                 raw = response.read()
         except urllib.error.HTTPError as error:
             raise self._refused(error, path) from None
@@ -71,6 +68,17 @@ class MispClient:
         except ValueError:
             raise LiveError("not-misp", f"{self.url}{path} did not answer JSON; is {self.url} a MISP instance "
                             "(its MISP.baseurl)?") from None
+
+    def _tls(self) -> ssl.SSLContext | None:
+        """One context per client: loading the system's CA certificates costs more than a request."""
+        if not self.url.startswith("https:"):
+            return None
+        if self._context is None:
+            self._context = ssl.create_default_context()
+            if not self.verify_tls:
+                self._context.check_hostname = False
+                self._context.verify_mode = ssl.CERT_NONE
+        return self._context
 
     def pages(self, path: str) -> list[Any]:
         """Every entry of an index endpoint, page by page."""
