@@ -95,9 +95,12 @@ def test_each_unreadable_instance_gets_its_message_and_the_others_are_read(
                  "-o", str(out), env=env)
     assert result.returncode == exitcodes.INSTANCE_UNREADABLE, result.stderr
     assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    messages = dict(line[len("error: "):].split(": ", 1) for line in lines)
+    lines = [line.split(": ", 2) for line in result.stderr.splitlines() if line.startswith("error MP")]
+    messages = {instance: message for _, instance, message in lines}
+    codes = {instance: code.split()[1] for code, instance, _ in lines}
     assert set(messages) == {"badkey", "user", "web", "closed", "tls", "nokey"}, result.stderr
+    assert codes == {"closed": "MP050", "tls": "MP051", "badkey": "MP052", "user": "MP053", "web": "MP054",
+                     "nokey": "MP055"}
     assert "refused the API key" in messages["badkey"]
     assert "site admin" in messages["user"]
     assert "MISP instance" in messages["web"]

@@ -23,12 +23,24 @@ TIMEOUT_SECONDS = 20.0
 PAGE_LIMIT = 1000
 
 
+# The codes `explain` prints for each kind of failure (planner/codes.py).
+CODES = {"unreachable": "MP050", "tls": "MP051", "auth": "MP052", "permission": "MP053", "not-misp": "MP054",
+         "no-key": "MP055"}
+
+
 class LiveError(Exception):
-    """An instance could not be read; `kind` is unreachable, tls, auth, permission or not-misp."""
+    """An instance could not be read; `kind` is one of CODES."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+    @property
+    def code(self) -> str:
+        return CODES[self.kind]
+
+    def line(self, instance: str) -> str:
+        return f"error {self.code}: {instance}: {self}"
 
 
 @dataclass

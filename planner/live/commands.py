@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from planner import exitcodes
-from planner.live.client import MispClient
+from planner.live.client import LiveError, MispClient
 from planner.live.keys import KeyError_, admin_key, missing_key_message, vault_keys
 from planner.live.snapshot import DEFAULT_CONCURRENCY, Snapshot, Target, read_estate, stderr_progress
 from planner.model import ID_PATTERN
@@ -38,13 +38,13 @@ def _keys_or_exit(vault: Path | None, password_file: Path | None) -> dict[str, s
 
 
 def _targets(wanted: list[tuple[str, str]], keys: dict[str, str], insecure: bool,
-             settings: dict[str, tuple[str, ...]] | None = None) -> tuple[list[Target], dict[str, str]]:
-    """(targets with a key, instance -> message for those without)."""
+             settings: dict[str, tuple[str, ...]] | None = None) -> tuple[list[Target], dict[str, LiveError]]:
+    """(targets with a key, instance -> error for those without)."""
     targets, missing = [], {}
     for iid, url in wanted:
         key = admin_key(iid, keys)
         if key is None:
-            missing[iid] = missing_key_message(iid)
+            missing[iid] = LiveError("no-key", missing_key_message(iid))
         else:
             targets.append(Target(iid, url, key, not insecure, (settings or {}).get(iid, ())))
     return targets, missing
@@ -95,9 +95,9 @@ def import_command(
     targets, failed = _targets(wanted, _keys_or_exit(vault, vault_password_file), insecure)
     results = read_estate(targets, concurrency, stderr_progress(len(targets)))
     shots = {iid: shot for iid, shot in results.items() if isinstance(shot, Snapshot)}
-    failed.update({iid: str(error) for iid, error in results.items() if not isinstance(error, Snapshot)})
-    for iid, message in failed.items():
-        sys.stderr.write(f"error: {iid}: {message}\n")
+    failed.update({iid: error for iid, error in results.items() if not isinstance(error, Snapshot)})
+    for iid, error in failed.items():
+        sys.stderr.write(error.line(iid) + "\n")
     if not shots:
         sys.stderr.write("nothing imported: no instance could be read\n")
         raise typer.Exit(exitcodes.INSTANCE_UNREADABLE)

@@ -49,7 +49,7 @@ class Difference:
 class DriftReport:
     estate: str
     read: dict[str, str] = field(default_factory=dict)  # instance -> live MISP version
-    unreadable: dict[str, str] = field(default_factory=dict)  # instance -> message
+    unreadable: dict[str, LiveError] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
 
     @property
@@ -59,7 +59,8 @@ class DriftReport:
     def as_json(self) -> dict[str, Any]:
         return {"estate": self.estate, "drift": self.drifted,
                 "instances": {**{i: {"read": True, "version": v} for i, v in self.read.items()},
-                              **{i: {"read": False, "error": e} for i, e in self.unreadable.items()}},
+                              **{i: {"read": False, "code": e.code, "error": str(e)}
+                                 for i, e in self.unreadable.items()}},
                 "differences": [d.as_json() for d in self.differences]}
 
 
@@ -260,7 +261,7 @@ def compare(estate: Estate, shots: dict[str, Snapshot | LiveError]) -> DriftRepo
             report.read[iid] = shot.version
             report.differences.extend(_Comparer(estate, iid, shot, plan).compare())
         elif isinstance(shot, LiveError):
-            report.unreadable[iid] = str(shot)
+            report.unreadable[iid] = shot
     return report
 
 
@@ -307,8 +308,8 @@ def _shown(value: Any) -> str:
 
 def format_human(report: DriftReport) -> str:
     lines = []
-    for iid, message in sorted(report.unreadable.items()):
-        lines.append(f"{iid}: not read: {message}")
+    for iid, error in sorted(report.unreadable.items()):
+        lines.append(error.line(iid))
     for d in report.differences:
         lines.append(f"{d.instance}: {d.section}: {d.kind} {d.key}" + (f" ({_field_text(d.fields)})"
                                                                        if d.fields else ""))
@@ -320,7 +321,7 @@ def format_markdown(report: DriftReport) -> str:
     lines = [f"## Drift of `{report.estate}`", "", summary(report), ""]
     if report.unreadable:
         lines += ["| instance | not read |", "|---|---|"]
-        lines += [f"| {i} | {m} |" for i, m in sorted(report.unreadable.items())]
+        lines += [f"| {i} | {e.code}: {e} |" for i, e in sorted(report.unreadable.items())]
         lines.append("")
     if report.differences:
         lines += ["| instance | section | what | kind | planned → live |", "|---|---|---|---|---|"]
