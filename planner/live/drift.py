@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.ansible.project import _Writer
+from planner.ansible.project import planned_host_vars
 from planner.estate import Estate
 from planner.live.client import LiveError, MispClient
 from planner.live.entries import Filter, entry_filter, remote_org_uuid, server_record, truthy, url_key
@@ -248,9 +248,8 @@ def _planned_filter(rules: dict[str, Any]) -> Filter:
 
 
 def plans(estate: Estate) -> dict[str, dict[str, Any]]:
-    """What `generate` provisions on each managed instance (its host variables)."""
-    writer = _Writer(estate, {})
-    return {iid: writer.host_vars(inst) for iid, inst in estate.instances.items() if inst.managed}
+    """What `generate` provisions on each managed instance (its host variables), computed once."""
+    return estate.memo("planned_host_vars", planned_host_vars)
 
 
 def compare(estate: Estate, shots: dict[str, Snapshot | LiveError]) -> DriftReport:
