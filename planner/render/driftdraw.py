@@ -49,7 +49,7 @@ def drift_diagram(diagram: Diagram, estate: Estate, drift: dict[str, Any]) -> Di
     edges = [replace(e, change=marks[(e.tail, e.head)]) if e.initiator is not None and (e.tail, e.head) in marks
              else e for e in diagram.edges]
     summary = f"Drift of {estate.name}: {len(drift['differences'])} difference(s)"
-    return replace(diagram, title=summary, notes=(*diagram.notes, summary), nodes=(*diagram.nodes, *extra_nodes),
+    return replace(diagram, title=summary, nodes=(*diagram.nodes, *extra_nodes),
                    edges=(*edges, *extra_edges))
 
 
