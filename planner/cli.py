@@ -360,6 +360,7 @@ def draw(
     focus: Annotated[str | None, typer.Option("--focus", help="Draw only this instance's neighbourhood.")] = None,
     depth: Annotated[int, typer.Option("--depth", help="Hops around --focus.")] = 1,
     styles: Annotated[Path | None, typer.Option("--styles", help="YAML overriding the diagram styles.")] = None,
+    drift: Annotated[Path | None, typer.Option("--drift", help="A `drift --format json` report to mark.")] = None,
 ) -> None:
     """Draw the estate: communities, instances, sync connections, feeders, consumers and a legend."""
     from planner.render import DrawOptions, format_of
@@ -368,7 +369,13 @@ def draw(
     guarded(lambda: format_of(output))
     loaded = load_or_exit(file)
     options = DrawOptions(flow=flow, collapse=collapse is not None, focus=focus, depth=depth)
-    for note in guarded(lambda: draw_estate(loaded.estate, output, options, styles)):
+    if drift is not None:
+        from planner.render.driftdraw import draw_drift
+
+        notes = guarded(lambda: draw_drift(loaded.estate, drift, output, options, styles))
+    else:
+        notes = guarded(lambda: draw_estate(loaded.estate, output, options, styles))
+    for note in notes:
         sys.stderr.write(f"note: {note}\n")
 
 
@@ -479,6 +486,11 @@ def bundle(
     made = guarded(lambda: make_bundle(output, version=misp_version, repository=repository or MISP_REPOSITORY,
                                        composer=composer, python=python))
     sys.stdout.write(summary(made))
+
+
+from planner.live.commands import register as _register_live  # noqa: E402 (import, drift)
+
+_register_live(app)
 
 
 def main() -> None:

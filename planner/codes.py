@@ -157,6 +157,27 @@ _CODES = [
          "The key of a sync user works only if its role has perm_auth, and the remote accepts pushes only "
          "from a role with perm_sync (docs/misp-behaviour.md#preparing-both-ends): give the role of "
          "`sync_user.role` those flags, or use MISP's `Sync user`."),
+    Code("MP050", "a running instance cannot be reached",
+         "`import` and `drift` read each instance at its URL (MISP.baseurl): the name does not resolve, "
+         "nothing listens there or a firewall drops the connection. The other instances are still read; "
+         "check the URL from the machine running the planner."),
+    Code("MP051", "the TLS handshake with an instance failed",
+         "The instance's certificate is not trusted by this machine (self-signed, or an unknown CA), or the "
+         "URL says https where the server speaks plain HTTP. Install the CA on this machine, fix the URL, "
+         "or pass --insecure for a test instance."),
+    Code("MP052", "an instance refused the API key",
+         "MISP answers 403 \"Authentication failed\" (AppController, app/Controller/AppController.php) for "
+         "an unknown, expired or disabled key, or one pinned to other addresses (the key's allowed_ips). "
+         "Give the site admin key in MISP_ADMIN_KEY_<INSTANCE> or the ansible-vault file."),
+    Code("MP053", "the key may not read what the planner needs",
+         "MISP answers 403 \"You do not have permission to use this functionality\" to a key whose user is "
+         "not a site admin: server entries, users and settings are admin pages. Use a site admin's key."),
+    Code("MP054", "the server does not answer as MISP does",
+         "It answered HTML, no version at /servers/getVersion, or JSON in shapes MISP does not use: the URL "
+         "may name a proxy's landing page, another application, or MISP behind a login portal."),
+    Code("MP055", "no admin key for an instance",
+         "Keys never come from the command line: set MISP_ADMIN_KEY_<INSTANCE> (the instance id upper-cased, "
+         "'-' as '_') or give --vault with `vault_misp_admin_keys: {<instance>: <key>}`."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

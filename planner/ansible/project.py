@@ -553,6 +553,12 @@ def _files(estate: Estate, writer: _Writer, sizing: dict[str, Any]) -> Iterator[
     yield "README.md", readme.text(estate, writer.links)
 
 
+def planned_host_vars(estate: Estate) -> dict[str, dict[str, Any]]:
+    """What the play provisions on each managed instance: `drift` compares the running instances with it."""
+    writer = _Writer(estate, {})
+    return {iid: writer.host_vars(inst) for iid, inst in estate.instances.items() if inst.managed}
+
+
 def generate_project(estate: Estate, sizing: SizingLike, target: Path) -> None:
     """Write the Ansible project for ``estate`` into the empty folder ``target``."""
     sizing_json: dict[str, Any] = sizing.to_json().get("instances", {})

@@ -35,7 +35,7 @@ MAX_FILTER_ITEMS = 4  # per list on an edge label; the rest is counted ("+3 more
 
 LEGEND_ORDER = ("clusters", "nodes", "edges", "labels", "flow", "diff")
 FlowRole = Literal["origin", "reached", "unreached"]
-Change = Literal["added", "removed", "changed"]
+Change = Literal["added", "removed", "changed", "extra", "missing"]  # the last two: drift view
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,7 @@ class MispTestDouble:
     admin_key: str = ""
     url: str = ""
     path: str = ""  # of the request being answered, for error answers
+    query: dict[str, str] = field(default_factory=dict)  # of the request being answered (limit, page)
 
     def __post_init__(self) -> None:
         # A fresh install: org 1 "ORGNAME" with a random UUID is the host org, user 1 its admin,
@@ -340,6 +341,16 @@ def next_id(table: dict[int, Any]) -> int:
     return max(table, default=0) + 1
 
 
+def paged(m: MispTestDouble, items: list[Any]) -> list[Any]:
+    """CakePHP's paginator as MISP's index endpoints use it: `limit` and `page` (from 1), all without."""
+    limit = m.query.get("limit", "")
+    if not limit.isdigit() or int(limit) == 0:
+        return items
+    page = int(m.query["page"]) if m.query.get("page", "").isdigit() else 1
+    start = (max(page, 1) - 1) * int(limit)
+    return items[start:start + int(limit)]
+
+
 # version, settings, roles ----------------------------------------------------------------------
 
 @route("GET", "/servers/getVersion", access="any")
@@ -458,6 +469,17 @@ def view_org(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]
     return {"Organisation": {**{k: v for k, v in org.items() if k != "landingpage"}, "user_count": str(users)}}
 
 
+@route("GET", r"/organisations(?:/index)?(?:/scope:(\w+))?", access="any")
+def list_orgs(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
+    """OrganisationsController::index: local organisations, or every one with scope `all` (named
+    parameter `/scope:all` or `?scope=all`)."""
+    scope = args[0] or m.query.get("scope", "local")
+    shown = [o for o in m.orgs.values() if scope == "all" or (scope == "external") != bool(o["local"])]
+    return paged(m, [{"Organisation": {**{k: v for k, v in o.items() if k != "landingpage"},
+                                       "user_count": str(sum(1 for u in m.users.values() if u["org_id"] == o["id"]))}}
+                     for o in shown])
+
+
 def _check_org_fields(m: MispTestDouble, data: dict[str, Any], current: dict[str, Any] | None) -> None:
     action = "edit" if current else "add"
     for other in m.orgs.values():
@@ -510,10 +532,11 @@ USER_INDEX_FIELDS = ("id", "org_id", "server_id", "email", "autoalert", "invited
 
 @route("GET", "/admin/users")
 def list_users(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
-    return [{"User": pick(u, *USER_INDEX_FIELDS),
-             "Role": {"id": u["role_id"], **pick(m.role(u), "name", "perm_auth", "perm_site_admin", "perm_admin")},
-             "Organisation": pick(m.orgs.get(int(u["org_id"]), {}), "id", "name")}
-            for u in m.users.values()]
+    return paged(m, [{"User": pick(u, *USER_INDEX_FIELDS),
+                      "Role": {"id": u["role_id"], **pick(m.role(u), "name", "perm_auth", "perm_site_admin",
+                                                          "perm_admin")},
+                      "Organisation": pick(m.orgs.get(int(u["org_id"]), {}), "id", "name")}
+                     for u in m.users.values()])
 
 
 @route("GET", r"/admin/users/view/(\d+)")
@@ -585,7 +608,7 @@ def search_keys(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[s
 
 @route("GET", r"/auth_keys/index(?:/(\d+))?")
 def index_keys(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
-    return _key_list(m, args[0])
+    return paged(m, _key_list(m, args[0]))
 
 
 def _cidrs(value: Any, action: str) -> list[str]:
@@ -662,7 +685,7 @@ def _internal_allowed(m: MispTestDouble, remote_org_id: str) -> bool:
 
 @route("GET", "/servers/index")
 def list_servers(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
-    return [m.server_item(s) for s in m.servers.values()]
+    return paged(m, [m.server_item(s) for s in m.servers.values()])
 
 
 @route("POST", "/servers/add")
@@ -805,6 +828,11 @@ def search_tags_post(m: MispTestDouble, user: dict[str, Any], body: Any, args: l
     return [{"Tag": dict(t)} for t in m.tags.values() if term and like(t["name"])]
 
 
+@route("GET", r"/tags(?:/index)?", access="any")
+def list_tags(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
+    return {"Tag": paged(m, [dict(t) for t in m.tags.values()])}  # TagsController::index: wrapped in "Tag"
+
+
 @route("POST", "/tags/add")
 def add_tag(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
     data = body_of(body, "Tag")
@@ -860,7 +888,7 @@ def _feed_values(data: dict[str, Any], feed: dict[str, Any]) -> None:
 
 @route("GET", "/feeds(?:/index)?")
 def list_feeds(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
-    return [{"Feed": {**f, "cache_timestamp": False}} for f in m.feeds.values()]
+    return paged(m, [{"Feed": {**f, "cache_timestamp": False}} for f in m.feeds.values()])
 
 
 @route("POST", "/feeds/add")
@@ -918,7 +946,7 @@ def list_sgs(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]
                                     "Server": pick(m.servers.get(int(row["server_id"]), {}), "name", "id") or []}
                                    for row in servers],
             "editable": True, "deletable": True})
-    return {"response": groups}  # wrapped, for backward compatibility
+    return {"response": paged(m, groups)}  # wrapped, for backward compatibility
 
 
 @route("GET", r"/sharing_groups/view/([0-9a-fA-F-]+)")
@@ -1106,12 +1134,28 @@ def list_events(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[s
     return answer
 
 
+@route("GET", r"/attributes/attributeStatistics/(type|category)/([01])", access="any")
+def attribute_statistics(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]) -> Any:
+    """AttributesController::attributeStatistics: count per type (or category), as text; with percentage
+    1 the shares. Every stored attribute is counted (the double has no ACL on attributes)."""
+    counts: dict[str, int] = {}
+    for event in m.events.values():
+        for attribute in event["Attribute"]:
+            counts[attribute[args[0]]] = counts.get(attribute[args[0]], 0) + 1
+    total = sum(counts.values()) or 1
+    if args[1] == "1":
+        return {name: f"{round(100 * n / total, 3)}%" for name, n in sorted(counts.items())}
+    return {name: str(n) for name, n in sorted(counts.items())}
+
+
 # HTTP ------------------------------------------------------------------------------------------
 
-def dispatch(m: MispTestDouble, method: str, path: str, key: str, client_ip: str, body: Any) -> tuple[int, Any]:
+def dispatch(m: MispTestDouble, method: str, path: str, key: str, client_ip: str, body: Any,
+             query: dict[str, str] | None = None) -> tuple[int, Any]:
     with m.lock:
         m.requests.append(Recorded(method, path, body))
         m.path = path
+        m.query = query or {}
         try:
             user = m.authenticate(key, client_ip)
             for route_method, pattern, handler, access in ROUTES:
@@ -1135,8 +1179,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        status, payload = dispatch(self.double, method, self.path.split("?")[0].rstrip("/") or "/",
-                                   self.headers.get("Authorization", ""), self.client_address[0], body)
+        path, _, query = self.path.partition("?")
+        status, payload = dispatch(self.double, method, path.rstrip("/") or "/", self.headers.get("Authorization", ""),
+                                   self.client_address[0], body, dict(urllib.parse.parse_qsl(query)))
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
