@@ -166,8 +166,9 @@ class _Comparer:
                 self.add("sync_users", link["sync_user"], "missing", ("link", link["id"], None))
                 continue
             fields = []
-            if str(user["role_id"]) != str(self.plan_role("sync_user")):
-                fields.append(("role_id", self.plan_role("sync_user"), user["role_id"]))
+            # By name: the planner's own roles get whatever id MISP gives them (planner.flows.versions.sync_role).
+            if self.shot.role_name(user["role_id"]) != link["sync_role"]:
+                fields.append(("role", link["sync_role"], self.shot.role_name(user["role_id"])))
             if self.shot.org_uuid(user["org_id"]) != str(link["initiator_org"]["uuid"]).lower():
                 fields.append(("organisation", link["initiator_org"]["name"],
                                self.shot.orgs.get(str(user["org_id"]), {}).get("name")))
@@ -176,11 +177,6 @@ class _Comparer:
                 fields.append(("allowed_ips", link["allowed_ips"], keys[-1].get("allowed_ips") or []))
             if fields:
                 self.add("sync_users", link["sync_user"], "different", *fields)
-
-    def plan_role(self, role: str) -> int:
-        from planner.misp import ROLE_IDS
-
-        return ROLE_IDS[role]
 
     def sharing_groups(self) -> None:
         servers = {str(server_record(e)["id"]): server_record(e)["url"] for e in self.shot.servers}

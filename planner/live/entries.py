@@ -90,3 +90,14 @@ def server_record(entry: dict[str, Any]) -> dict[str, Any]:
 
 def remote_org_uuid(entry: dict[str, Any]) -> str:
     return str((entry.get("RemoteOrg") or {}).get("uuid", "")).lower()
+
+
+def sync_user_ids(shot: Snapshot, org_uuid: str) -> set[str]:
+    """The users of an organisation whose role may sync (perm_sync) and is not a site admin's: the sync
+    users peers hold keys of (a site admin's role syncs too, but no generated link holds its key)."""
+    def sync_only(role_id: Any) -> bool:
+        role = shot.roles.get(str(role_id), {})
+        return truthy(role.get("perm_sync")) and not truthy(role.get("perm_site_admin"))
+
+    return {str(u["User"]["id"]) for u in shot.users
+            if shot.org_uuid(u["User"]["org_id"]) == org_uuid and sync_only(u["User"]["role_id"])}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.ansible.project import MARK
+from planner.flows.versions import INTERNAL_PULL_NEEDS_ROLE, has
 from planner.live.entries import (
     Filter,
     entry_filter,
@@ -24,11 +25,21 @@ from planner.live.entries import (
     marked_id,
     server_record,
     slug,
+    sync_user_ids,
     truthy,
     url_key,
 )
 from planner.live.snapshot import Snapshot
-from planner.misp import DISTRIBUTION_WORDS, KEY_SAFE_LOG_SETTINGS, ROLE_IDS, ZMQ_SETTINGS, Distribution
+from planner.misp import (
+    DISTRIBUTION_WORDS,
+    INTERNAL_SYNC_ROLE,
+    KEY_SAFE_LOG_SETTINGS,
+    ROLE_IDS,
+    STOCK_ROLES,
+    SYNC_USER_ROLE,
+    ZMQ_SETTINGS,
+    Distribution,
+)
 from planner.yamlout import dump_yaml
 
 IMPORTED_COMMUNITY = "imported"
@@ -179,11 +190,35 @@ class _Importer:
                 ips = self.allowed_ips(iid, remote)
                 if ips:
                     link["allowed_ips"] = ips
+                role = self.sync_role(iid, remote, bool(link.get("internal")))
+                if role is not None:
+                    link["sync_user"] = {"role": role}
                 links.append(link)
         if any("pull" in link for link in links):
             self.decisions.append("pulls run daily unless you add `every:` (MISP's API does not show the cron "
                                   "schedule on the host)")
         return links
+
+    def sync_role(self, initiator: str, remote: str, internal: bool) -> str | None:
+        """The role of the initiator's sync user on the remote, when the remote was read and the role is
+        not the one the planner would choose anyway (planner.flows.versions.sync_role: MISP's Sync user,
+        or the planner's internal one on an internal link to a remote whose roles have perm_sync_internal)."""
+        shot = self.shots.get(remote)
+        if shot is None:
+            return None
+        host_uuid = self.shots[initiator].host_org.get("uuid", "").lower()
+        users = sync_user_ids(shot, host_uuid)
+        roles = sorted({shot.role_name(u["User"]["role_id"]) for u in shot.users if str(u["User"]["id"]) in users})
+        same_org = host_uuid == shot.host_org.get("uuid", "").lower()
+        default = (INTERNAL_SYNC_ROLE if internal and same_org and has(INTERNAL_PULL_NEEDS_ROLE, shot.version)
+                   else SYNC_USER_ROLE)
+        if len(roles) != 1 or roles[0] == default:
+            return None
+        if roles[0] not in STOCK_ROLES:
+            self.decisions.append(f"the sync user of {initiator} on {remote} has the role '{roles[0]}': describe it "
+                                  "under `roles:` and name it in the link's `sync_user.role`")
+            return None
+        return roles[0]
 
     def allowed_ips(self, initiator: str, remote: str) -> list[str]:
         """The pinning of the initiator's sync key on the remote, when the remote was read."""
@@ -191,9 +226,7 @@ class _Importer:
         if shot is None:
             return []
         host_uuid = self.shots[initiator].host_org.get("uuid", "").lower()
-        users = {str(u["User"]["id"]) for u in shot.users
-                 if shot.org_uuid(u["User"]["org_id"]) == host_uuid and str(u["User"]["role_id"]) == str(
-                     ROLE_IDS["sync_user"])}
+        users = sync_user_ids(shot, host_uuid)
         keys = [k for k in shot.keys if str(k.get("user_id")) in users]
         named = [k for k in keys if f"sync {initiator} -> {remote}" in str(k.get("comment", ""))]
         ips: list[str] = []

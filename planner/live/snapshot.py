@@ -52,6 +52,7 @@ class Snapshot:
     sharing_groups: list[dict[str, Any]] = field(default_factory=list)
     feeds: list[dict[str, Any]] = field(default_factory=list)  # Feed records
     tags: dict[str, str] = field(default_factory=dict)  # tag id -> name
+    roles: dict[str, dict[str, Any]] = field(default_factory=dict)  # role id -> Role (name, perm_* flags)
     attributes: int = 0
 
     @property
@@ -61,6 +62,9 @@ class Snapshot:
     @property
     def host_org(self) -> dict[str, Any]:
         return self.orgs.get(str(self.settings.get("MISP.host_org_id")), {})
+
+    def role_name(self, role_id: Any) -> str:
+        return str(self.roles.get(str(role_id), {}).get("name", role_id))
 
     def org_uuid(self, org_id: Any) -> str:
         return str(self.orgs.get(str(org_id), {}).get("uuid", "")).lower()
@@ -85,6 +89,10 @@ def read_instance(client: MispClient, name: str, extra_settings: Iterable[str] =
     tags = client.get("/tags")
     for tag in tags.get("Tag", []) if isinstance(tags, dict) else []:
         shot.tags[str(tag["id"])] = str(tag["name"])
+    roles = client.get("/roles")  # RolesController::index
+    for entry in roles if isinstance(roles, list) else []:
+        role = entry.get("Role", entry)
+        shot.roles[str(role["id"])] = role
     counts = client.get("/attributes/attributeStatistics/type/0")
     shot.attributes = sum(int(n) for n in counts.values()) if isinstance(counts, dict) else 0
     return shot
