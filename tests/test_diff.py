@@ -66,7 +66,7 @@ def test_reordering_the_file_is_no_change() -> None:
     lines = BASE.splitlines()
     # Swap the two sync entries and the order of the instances; the estate is the same.
     start = lines.index("sync:")
-    reordered = "\n".join(lines[:start + 1] + [lines[start + 2], lines[start + 1]] + lines[start + 3:]) + "\n"
+    reordered = "\n".join([*lines[:start + 1], lines[start + 2], lines[start + 1], *lines[start + 3:]]) + "\n"
     reordered = reordered.replace(
         "  relay: {community: national, host_org: csirt, url: https://relay.example,\n"
         "          volume: {attributes: 1M, growth: 1k/day}}\n", "")
