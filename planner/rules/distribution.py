@@ -352,10 +352,12 @@ def groups_held(estate: Estate) -> dict[str, list[str]]:
 
 
 @rule("MP219", Severity.ERROR, "Two sharing groups with the same name on one instance", """
-    MISP validates a sharing group's name as unique on an instance (app/Model/SharingGroup.php,
-    `$validate`: "A sharing group with this name already exists."; docs/misp-behaviour.md#sharing-groups
-    for groups in general), so the second of two groups with one name cannot be created there and
-    provisioning fails on it at every run, and users would not tell the two apart anyway. A group's
+    MISP keeps a sharing group's name unique on an instance (app/Model/SharingGroup.php: `$validate`
+    "A sharing group with this name already exists.", and `beforeValidate` appends `_<random number>`
+    to a new group whose name is taken, whether the API creates it or a sync captures it;
+    docs/misp-behaviour.md#sharing-groups for groups in general). So the second of two groups with one
+    name arrives renamed, the generated project would set the name back at every run (which the same
+    validation refuses), and users could not tell the two apart. A group's
     name is its `name:`, else its id; every instance that holds two groups (on their server lists,
     or where their members create events) needs the names to differ.""")
 def duplicate_group_names(estate: Estate) -> Iterator[Finding]:
