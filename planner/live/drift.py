@@ -165,7 +165,7 @@ class _Comparer:
             if user is None:
                 self.add("sync_users", link["sync_user"], "missing", ("link", link["id"], None))
                 continue
-            fields = []
+            fields: list[tuple[str, Any, Any]] = []
             # By name: the planner's own roles get whatever id MISP gives them (planner.flows.versions.sync_role).
             if self.shot.role_name(user["role_id"]) != link["sync_role"]:
                 fields.append(("role", link["sync_role"], self.shot.role_name(user["role_id"])))
