@@ -10,7 +10,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from planner.ansible.project import MARK
+from planner.flows.versions import INTERNAL_PULL_NEEDS_ROLE, has
 from planner.live.snapshot import Snapshot
+from planner.misp import INTERNAL_SYNC_ROLE, SYNC_USER_ROLE
 
 _MARKED = re.compile(rf"^(?P<id>[a-z][a-z0-9-]{{0,62}}) \({re.escape(MARK)}\)$")
 
@@ -101,3 +103,18 @@ def sync_user_ids(shot: Snapshot, org_uuid: str) -> set[str]:
 
     return {str(u["User"]["id"]) for u in shot.users
             if shot.org_uuid(u["User"]["org_id"]) == org_uuid and sync_only(u["User"]["role_id"])}
+
+
+def unusual_sync_role(initiator: Snapshot, remote: Snapshot | None, internal: bool) -> str | None:
+    """The role of the initiator's sync user on the remote (when the remote was read), unless it is the
+    one the planner chooses anyway (planner.flows.versions.sync_role: MISP's Sync user, or the planner's
+    internal one on an internal link to a remote whose roles have perm_sync_internal)."""
+    if remote is None:
+        return None
+    host_uuid = initiator.host_org.get("uuid", "").lower()
+    users = sync_user_ids(remote, host_uuid)
+    roles = sorted({remote.role_name(u["User"]["role_id"]) for u in remote.users if str(u["User"]["id"]) in users})
+    same_org = host_uuid == remote.host_org.get("uuid", "").lower()
+    default = (INTERNAL_SYNC_ROLE if internal and same_org and has(INTERNAL_PULL_NEEDS_ROLE, remote.version)
+               else SYNC_USER_ROLE)
+    return roles[0] if len(roles) == 1 and roles[0] != default else None

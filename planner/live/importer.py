@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.ansible.project import MARK
-from planner.flows.versions import INTERNAL_PULL_NEEDS_ROLE, has
 from planner.live.entries import (
     Filter,
     entry_filter,
@@ -27,16 +26,15 @@ from planner.live.entries import (
     slug,
     sync_user_ids,
     truthy,
+    unusual_sync_role,
     url_key,
 )
 from planner.live.snapshot import Snapshot
 from planner.misp import (
     DISTRIBUTION_WORDS,
-    INTERNAL_SYNC_ROLE,
     KEY_SAFE_LOG_SETTINGS,
     ROLE_IDS,
     STOCK_ROLES,
-    SYNC_USER_ROLE,
     ZMQ_SETTINGS,
     Distribution,
 )
@@ -200,25 +198,14 @@ class _Importer:
         return links
 
     def sync_role(self, initiator: str, remote: str, internal: bool) -> str | None:
-        """The role of the initiator's sync user on the remote, when the remote was read and the role is
-        not the one the planner would choose anyway (planner.flows.versions.sync_role: MISP's Sync user,
-        or the planner's internal one on an internal link to a remote whose roles have perm_sync_internal)."""
-        shot = self.shots.get(remote)
-        if shot is None:
-            return None
-        host_uuid = self.shots[initiator].host_org.get("uuid", "").lower()
-        users = sync_user_ids(shot, host_uuid)
-        roles = sorted({shot.role_name(u["User"]["role_id"]) for u in shot.users if str(u["User"]["id"]) in users})
-        same_org = host_uuid == shot.host_org.get("uuid", "").lower()
-        default = (INTERNAL_SYNC_ROLE if internal and same_org and has(INTERNAL_PULL_NEEDS_ROLE, shot.version)
-                   else SYNC_USER_ROLE)
-        if len(roles) != 1 or roles[0] == default:
-            return None
-        if roles[0] not in STOCK_ROLES:
-            self.decisions.append(f"the sync user of {initiator} on {remote} has the role '{roles[0]}': describe it "
-                                  "under `roles:` and name it in the link's `sync_user.role`")
-            return None
-        return roles[0]
+        """The role of the initiator's sync user on the remote where it is not the planner's default
+        (entries.unusual_sync_role); a role the file would have to describe is left to the user."""
+        role = unusual_sync_role(self.shots[initiator], self.shots.get(remote), internal)
+        if role is None or role in STOCK_ROLES:
+            return role
+        self.decisions.append(f"the sync user of {initiator} on {remote} has the role '{role}': describe it "
+                              "under `roles:` and name it in the link's `sync_user.role`")
+        return None
 
     def allowed_ips(self, initiator: str, remote: str) -> list[str]:
         """The pinning of the initiator's sync key on the remote, when the remote was read."""
