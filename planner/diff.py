@@ -4,8 +4,8 @@ Three layers, as a reviewer reads a pull request:
 1. structure: elements added, removed or changed, matched by id (a connection by initiator + remote),
    so reordering the file changes nothing;
 2. meaning: for every origin x distribution level, instances that gain or lose a copy and levels
-   that rise or fall (the propagation engine on both estates); findings that appear or go away;
-   policy verdicts that change;
+   that rise or fall (:mod:`planner.diff_reach`: the propagation engine on both estates, where the
+   change can show); findings that appear, go away or whose numbers moved; policy verdicts that change;
 3. sizing: volume class, RAM, disk and vCPU per instance.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.diagnostics import Finding
+from planner.diff_reach import ReachChange, reach_changes
 from planner.estate import Estate, estate_as_data
-from planner.misp import Distribution
 
 SECTIONS = ("organisations", "communities", "instances", "feeders", "sharing_groups", "consumers")
 SIZING_KEYS = ("volume_class", "vcpu", "ram_gib", "disk_gib", "database")
@@ -35,34 +35,6 @@ class Change:
     def as_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "section": self.section, "key": self.key,
                 "fields": [{"field": f, "before": b, "after": a} for f, b, a in self.fields]}
-
-
-@dataclass(frozen=True)
-class ReachChange:
-    origin: str
-    distribution: str
-    sharing_group: str | None
-    tags: tuple[str, ...]  # the tagged events this row is about ("untagged" for none); () = any tags
-    gained: tuple[str, ...]
-    lost: tuple[str, ...]
-    raised: tuple[tuple[str, str, str], ...]  # (instance, before, after)
-    lowered: tuple[tuple[str, str, str], ...]
-    except_tags: tuple[str, ...] = ()  # when set, the row is about any tags but these
-
-    @property
-    def label(self) -> str:
-        group = f" ({self.sharing_group})" if self.sharing_group else ""
-        if self.except_tags:
-            tags = f", any tags but {' / '.join(self.except_tags)}"
-        else:
-            tags = f", {' / '.join(self.tags)}" if self.tags else ""
-        return f"{self.origin} @ {self.distribution}{group}{tags}"
-
-    def as_json(self) -> dict[str, Any]:
-        return {"origin": self.origin, "distribution": self.distribution, "sharing_group": self.sharing_group,
-                "tags": list(self.tags), "except_tags": list(self.except_tags),
-                "gained": list(self.gained), "lost": list(self.lost),
-                "raised": [list(r) for r in self.raised], "lowered": [list(r) for r in self.lowered]}
 
 
 @dataclass(frozen=True)
@@ -170,78 +142,6 @@ def structural_changes(base: Estate, head: Estate) -> list[Change]:
 
 
 # --- meaning -------------------------------------------------------------------------------------
-
-
-def filter_tags(estate: Estate) -> set[str]:
-    """Every tag a sync filter or a policy names: the tags whose events a change may send elsewhere."""
-    tags: set[str] = set()
-    for conn in estate.connections:
-        for _, _, _, direction in conn.flows():
-            tags.update(direction.tags.include, direction.tags.exclude)
-    for policy in estate.policies:
-        tags.update(policy.data.tags)
-    return tags
-
-
-def _flow_inputs(estate: Estate) -> tuple[Any, ...]:
-    """Everything the propagation engine reads (planner/flows/prepared.py): the links with their
-    filters, the sharing groups, each instance's organisations, each feeder's event. Two estates
-    alike in these send every event to the same instances at the same levels."""
-    from planner.flows.rules import links_of
-
-    groups = sorted((gid, sorted(g.orgs), sorted(g.instances), g.roaming) for gid, g in estate.sharing_groups.items())
-    instances = sorted((iid, inst.host_org, inst.orgs) for iid, inst in estate.instances.items())
-    feeders = sorted((fid, f.into, f.publish, int(f.distribution), f.sharing_group, tuple(f.tags),
-                      estate.feeder_org(fid)) for fid, f in estate.feeders.items())
-    return (links_of(estate), groups, instances, feeders, sorted(estate.organisations))
-
-
-def reach_changes(base: Estate, head: Estate) -> list[ReachChange]:
-    """Compare every origin x level, for untagged events and for events carrying each filtered tag.
-
-    Origins present in only one estate are left out: the structural change already names them.
-    Rows that differ only by the tag the event carries are merged, and a change that is the same
-    whatever the tags is shown once, for any tags.
-    """
-    from dataclasses import replace
-
-    from planner.flows import engine_of
-
-    if _flow_inputs(base) == _flow_inputs(head):
-        return []  # a change of volumes, sizing, descriptions, policies: every event goes where it went
-    probes: list[tuple[str, ...]] = [(), *((t,) for t in sorted(filter_tags(base) | filter_tags(head)))]
-    origins = set(base.instances) & set(head.instances)
-
-    def index(estate: Estate) -> dict[tuple[str, int, str, tuple[str, ...]], dict[str, Distribution]]:
-        engine = engine_of(estate)
-        return {(e.origin, int(e.distribution), e.sharing_group or "", tags): dict(engine.propagate(e).reaches)
-                for e in engine.matrix_events() if e.origin in origins for tags in probes
-                for e in [replace(e, tags=tags)]}
-
-    old, new = index(base), index(head)
-    changes: dict[tuple[str, int, str], dict[tuple[Any, ...], list[str]]] = {}
-    for key in sorted(set(old) | set(new)):
-        before, after = old.get(key, {}), new.get(key, {})
-        if before == after:
-            continue
-        origin, level, group, tags = key
-        common = sorted(set(before) & set(after))
-        signature = (tuple(sorted(set(after) - set(before))), tuple(sorted(set(before) - set(after))),
-                     tuple((i, before[i].word, after[i].word) for i in common if after[i] > before[i]),
-                     tuple((i, before[i].word, after[i].word) for i in common if after[i] < before[i]))
-        changes.setdefault((origin, level, group), {}).setdefault(signature, []).append(
-            tags[0] if tags else "untagged")
-    every = [tags[0] if tags else "untagged" for tags in probes]
-    result: list[ReachChange] = []
-    for (origin, level, group), by_signature in changes.items():
-        for (gained, lost, raised, lowered), labels in by_signature.items():
-            shown = () if len(labels) == len(probes) else tuple(labels)
-            others = tuple(t for t in every if t not in labels)
-            # Name the few tags left out rather than the many included: "any tags but tlp:amber".
-            but = others if shown and "untagged" in labels and len(others) < len(labels) else ()
-            result.append(ReachChange(origin, Distribution(level).word, group or None, shown,
-                                      gained, lost, raised, lowered, but))
-    return result
 
 
 _INDEX = re.compile(r"\b(sync|policies)\[\d+\]")

@@ -63,6 +63,7 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
     def __init__(self, estate: Estate) -> None:
         super().__init__(estate)
         self._edges_of: dict[tuple[Group | None, frozenset[str], str | None], dict[int, Edges]] = {}
+        self._open_edges: dict[Group | None, dict[int, Edges]] = {}  # per group, with no flow refused (diff)
         self._state_ids: dict[State, int] = {}  # state -> number, and per number:
         self._states: list[State] = []  # the state,
         self._state_at: list[int] = []  # its instance's index,
@@ -121,6 +122,31 @@ class EventSearch(TimingAnalysis, LevelAllSearch):
             return set(bits(self.reach_all_from(self.index[origin], published, tags, by_org)))
         group = self.group_of(event)
         return self._holders(self._search(origin, level, orgc, published, group, tags, by_org)[0])
+
+    def may_reach_indices(self, event: EventSpec) -> set[int]:
+        """The instance indices some copy of ``event`` could reach whatever tags it carries: the
+        states reachable when no filter refuses a flow and no echo is refused. A search of this
+        event with any tags finds a subset of these states (each of its steps is one of these
+        edges), so an instance outside this set holds it with none: `diff` asks this once per row
+        to know which rows a change can affect, instead of searching each row once per tag."""
+        origin, orgc, published = self.resolve(event)
+        level = int(event.distribution)
+        group = self.group_of(event)
+        edges_of = self._open_edges.setdefault(group, {})
+        start = self._state_id((origin, level, orgc if level == ORG else None, published))
+        seen, todo = {start}, [start]
+        while todo:
+            state = todo.pop()
+            if not self._state_published[state]:
+                continue  # docs/misp-behaviour.md#rules-in-brief rule 2: only published events travel
+            edges = edges_of.get(state)
+            if edges is None:
+                edges = edges_of[state] = self._state_edges(state, group, frozenset())
+            for _, _, nxt in edges:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return self._holders(seen)
 
     def reach_indices_with(self, event: EventSpec, tags: tuple[str, ...]) -> tuple[set[int], set[int]]:
         """(:meth:`reach_indices` of ``event``, of ``event`` carrying ``tags`` instead). When ``tags``
