@@ -134,7 +134,7 @@ def structural_changes(base: Estate, head: Estate) -> list[Change]:
                 changes.append(Change("removed", section, key))
             elif key not in old:
                 changes.append(Change("added", section, key))
-            else:
+            elif old[key] != new[key]:  # (equal elements, most of them, compared in C)
                 fields = _field_changes(old[key], new[key])
                 if fields:
                     changes.append(Change("changed", section, key, tuple(fields)))
