@@ -134,7 +134,9 @@ def host_totals(data: Data, services: Services, load: Load, vol: Volume, databas
     misp_disk = int(ceil_to(base_disk / GIB + data.attachment_bytes * headroom / GIB, p["disk_round_gib"]))
     db_disk = int(ceil_to(base_disk / GIB + (data.database_bytes + data.logs_bytes) * headroom / GIB,
                           p["disk_round_gib"]))
-    return Totals(max(local_ram, misp_ram + db_ram_min), max(local_vcpu, misp_vcpu + db_vcpu),
+    # RAM is the two hosts' sum, which can be less than one host's: the pool takes 3/4 of a database
+    # host of its own instead of 1/2 of a shared one. vCPU never drops below the single host's.
+    return Totals(misp_ram + db_ram_min, max(local_vcpu, misp_vcpu + db_vcpu),
                   misp_disk + db_disk, app_bytes, misp_ram, db_ram_min, misp_vcpu, db_vcpu, misp_disk, db_disk)
 
 
@@ -180,9 +182,8 @@ def split_hosts(override: SizingOverrides, database: str, totals: Totals, final:
     if database == "dedicated":
         if o.ram is None:
             # The MISP host gets the application memory and nothing more: the web host never carries
-            # the buffer pool. The pool is sized from the working set alone (so that more users never
-            # shrink it); what the total keeps above that (it never drops below the single-host
-            # value) stays on the database host as page cache.
+            # the buffer pool. The database host gets the pool at its dedicated share, sized from the
+            # working set alone (so that more users never shrink it).
             misp_host_ram = totals.misp_ram
             db_host_ram = ram - misp_host_ram
             pool = totals.db_ram_min * GIB * p["ram_share_buffer_pool_dedicated"]
