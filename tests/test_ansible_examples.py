@@ -30,6 +30,28 @@ def test_example_applies_then_converges(example: Path, tmp_path: Path) -> None:
         check = run.apply(check=True)
         assert check.rc == 0 and check.changed == 0, {h: s.changed_tasks for h, s in check.hosts.items()}
         assert snapshots == {iid: run.doubles[iid].state.snapshot() for iid in run.managed}
+        # What someone changed by hand in MISP's UI is put back by the next apply, field by field
+        # (module_utils/misp_api.py edit): every organisation renamed, the sync permission of every
+        # role the topology defines flipped.
+        planned_roles = {}
+        for iid in run.managed:
+            state = run.doubles[iid].state
+            planned = YAML(typ="safe").load((run.project / "host_vars" / iid / "misp.yml").read_text())
+            planned_roles[iid] = {r["name"] for r in planned["misp_roles"]}
+            for org in state.orgs.values():
+                org["name"] += " (renamed by hand)"
+            for role in state.roles.values():
+                if role["name"] in planned_roles[iid]:
+                    role["perm_sync"] = not role["perm_sync"]
+        restored = run.apply()
+        assert restored.rc == 0, {h: s.failures for h, s in restored.hosts.items()}
+        assert restored.changed >= len(run.managed) + sum(map(len, planned_roles.values()))
+        for iid in run.managed:
+            state, before = run.doubles[iid].state, snapshots[iid]
+            assert {o["uuid"]: o["name"] for o in state.orgs.values()} == {
+                o["uuid"]: o["name"] for o in before["orgs"].values()}, iid
+            assert {r["name"]: r["perm_sync"] for r in state.roles.values()} == {
+                r["name"]: r["perm_sync"] for r in before["roles"].values()}, iid
         for iid in run.managed:
             # Every key the play made carries the pinning the topology gives its link or tool, and expires.
             planned = YAML(typ="safe").load((run.project / "host_vars" / iid / "misp.yml").read_text())

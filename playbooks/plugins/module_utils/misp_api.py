@@ -168,6 +168,30 @@ def as_bool(value):
     return str(value).lower() in ("1", "true", "yes")
 
 
+def create(module, api, path, model, name, wanted):
+    """POST a new object (nothing in check mode) and return it; MISP's answer names its model
+    (``{"Tag": {...}}``), and an answer without it means MISP refused the object."""
+    if module.check_mode:
+        return wanted
+    created = api.post(path, wanted)
+    if not created.get(model):
+        raise MispError("%s %s was not created: %s" % (model.lower(), name, scrub(created)))
+    return created[model]
+
+
+def edit(module, api, path, model, found, changes, before=None):
+    """The module's result for an existing object: POST only the fields that differ (``changes``),
+    nothing in check mode, with a diff of them (``before``: how to show their old values)."""
+    key = model.lower()
+    result = {"changed": bool(changes), key: scrub(found)}
+    if changes:
+        result["diff"] = dict(before=before or dict((k, found.get(k)) for k in changes), after=changes)
+        if not module.check_mode:
+            edited = api.post(path, changes)
+            result[key] = scrub(edited.get(model, dict(found, **changes)))
+    return result
+
+
 def run(module, action):
     """Run a module body, turning API errors into a failed result with a clear message."""
     try:

@@ -47,7 +47,7 @@ organisation:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import (
-    MISP_COMMON_ARGS, MispApi, MispError, as_bool, run, scrub)
+    MISP_COMMON_ARGS, MispApi, as_bool, create, edit, run, scrub)
 
 FIELDS = ("name", "uuid", "local", "nationality", "sector", "type")
 
@@ -78,21 +78,10 @@ def main():
                 found = api.get("/organisations/view/%s" % host_id, allow_404=True) or {}
                 current = found.get("Organisation")
         if current is None:
-            if not module.check_mode:
-                created = api.post("/admin/organisations/add", wanted)
-                if not created.get("Organisation"):
-                    raise MispError("organisation %s was not created: %s" % (p["name"], scrub(created)))
-                current = created["Organisation"]
-            return dict(changed=True, organisation=scrub(current or wanted),
-                        diff=dict(before={}, after=wanted))
+            created = create(module, api, "/admin/organisations/add", "Organisation", p["name"], wanted)
+            return dict(changed=True, organisation=scrub(created), diff=dict(before={}, after=wanted))
         changes = dict((k, v) for k, v in wanted.items() if differs(current, k, v))
-        result = dict(changed=bool(changes), organisation=scrub(current))
-        if changes:
-            result["diff"] = dict(before=dict((k, current.get(k)) for k in changes), after=changes)
-            if not module.check_mode:
-                edited = api.post("/admin/organisations/edit/%s" % current["id"], changes)
-                result["organisation"] = scrub(edited.get("Organisation", dict(current, **changes)))
-        return result
+        return edit(module, api, "/admin/organisations/edit/%s" % current["id"], "Organisation", current, changes)
 
     run(module, action)
 

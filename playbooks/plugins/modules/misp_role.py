@@ -42,7 +42,7 @@ role:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import (
-    MISP_COMMON_ARGS, MispApi, MispError, as_bool, run, scrub)
+    MISP_COMMON_ARGS, MispApi, MispError, as_bool, create, edit, run, scrub)
 
 
 def main():
@@ -57,12 +57,7 @@ def main():
         wanted_on = set(p["permissions"])
         if found is None:
             wanted = dict(name=p["name"], **dict((flag, True) for flag in sorted(wanted_on)))
-            role = wanted
-            if not module.check_mode:
-                created = api.post("/admin/roles/add", wanted)
-                if not created.get("Role"):
-                    raise MispError("role %s was not created: %s" % (p["name"], scrub(created)))
-                role = created["Role"]
+            role = create(module, api, "/admin/roles/add", "Role", p["name"], wanted)
             return dict(changed=True, role=scrub(role), diff=dict(before={}, after=wanted))
         flags = [key for key in found if key.startswith("perm_")]
         unknown = sorted(wanted_on - set(flags))
@@ -70,13 +65,8 @@ def main():
             raise MispError("MISP at %s has no role permission %s (it came with a later MISP release)"
                             % (api.base, ", ".join(unknown)))
         changes = dict((flag, flag in wanted_on) for flag in flags if as_bool(found[flag]) != (flag in wanted_on))
-        result = dict(changed=bool(changes), role=scrub(found))
-        if changes:
-            result["diff"] = dict(before=dict((k, as_bool(found[k])) for k in changes), after=changes)
-            if not module.check_mode:
-                edited = api.post("/admin/roles/edit/%s" % found["id"], changes)
-                result["role"] = scrub(edited.get("Role", dict(found, **changes)))
-        return result
+        return edit(module, api, "/admin/roles/edit/%s" % found["id"], "Role", found, changes,
+                    before=dict((k, as_bool(found[k])) for k in changes))
 
     run(module, action)
 

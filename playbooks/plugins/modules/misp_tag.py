@@ -48,7 +48,7 @@ tag:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import (
-    MISP_COMMON_ARGS, MispApi, MispError, as_bool, run, scrub)
+    MISP_COMMON_ARGS, MispApi, MispError, as_bool, create, edit, run, scrub)
 
 FLAGS = ("exportable", "local_only", "hide_tag")
 
@@ -83,21 +83,10 @@ def main():
         found = next((item.get("Tag", item) for item in api.post("/tags/search", dict(tag=p["name"])) or []
                       if item.get("Tag", item).get("name") == p["name"]), None)
         if found is None:
-            tag = dict(name=p["name"], **wanted)
-            if not module.check_mode:
-                created = api.post("/tags/add", tag)
-                if not created.get("Tag"):
-                    raise MispError("tag %s was not created: %s" % (p["name"], scrub(created)))
-                tag = created["Tag"]
+            tag = create(module, api, "/tags/add", "Tag", p["name"], dict(name=p["name"], **wanted))
             return dict(changed=True, tag=scrub(tag), diff=dict(before={}, after=wanted))
         changes = dict((key, value) for key, value in wanted.items() if held(found, key) != held(wanted, key))
-        result = dict(changed=bool(changes), tag=scrub(found))
-        if changes:
-            result["diff"] = dict(before=dict((k, found.get(k)) for k in changes), after=changes)
-            if not module.check_mode:
-                edited = api.post("/tags/edit/%s" % found["id"], changes)
-                result["tag"] = scrub(edited.get("Tag", dict(found, **changes)))
-        return result
+        return edit(module, api, "/tags/edit/%s" % found["id"], "Tag", found, changes)
 
     run(module, action)
 
