@@ -114,6 +114,7 @@ GEOMETRY_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><script src=
 <script>mermaid.initialize({{startOnLoad: false, securityLevel: "strict"}});</script></body></html>
 """
 Box = list[float]
+LEGEND_HEIGHT_LIMIT = 1.5
 
 
 def _overlap(a: Box, b: Box) -> bool:
@@ -128,7 +129,8 @@ def layout_defects(geometry: dict[str, Any]) -> list[str]:
     """What runs over a subgraph title, a title wider than its subgraph, a legend not compact.
 
     Compact: the legend is no wider than the estate (the box around every other node and titled
-    subgraph) and takes no more room than it (width x height)."""
+    subgraph) and at most LEGEND_HEIGHT_LIMIT times as tall: mermaid stacks the two, so the estate
+    keeps at least 40% of the drawing's height."""
     defects = []
     clusters = {c["id"]: c for c in geometry["clusters"]}
     titled = [c for c in geometry["clusters"] if c["text"]]
@@ -150,7 +152,7 @@ def layout_defects(geometry: dict[str, Any]) -> list[str]:
                   max(b[2] for b in drawn), max(b[3] for b in drawn)]
         width, height = legend[2] - legend[0], legend[3] - legend[1]
         estate_width, estate_height = estate[2] - estate[0], estate[3] - estate[1]
-        if width > estate_width or width * height > estate_width * estate_height:
+        if width > estate_width or height > LEGEND_HEIGHT_LIMIT * estate_height:
             defects.append(f"legend {width:.0f}x{height:.0f} not compact beside the estate "
                            f"{estate_width:.0f}x{estate_height:.0f}")
     return defects
@@ -187,7 +189,7 @@ def test_no_layout_defect_in_any_example(tmp_path: Path) -> None:
 
 
 def test_layout_defects_are_detected() -> None:
-    """The checker itself: a title crossed by a node, an edge label and an edge; a wide legend."""
+    """The checker itself: a title crossed by a node, an edge label and an edge; a wide legend, a tall one."""
     title = [100.0, 0.0, 300.0, 40.0]
     found = {"clusters": [{"id": "k", "box": [0.0, 0.0, 400.0, 300.0], "title": title, "text": "k"},
                           {"id": "legend", "box": [0.0, 300.0, 500.0, 400.0], "title": [0.0] * 4, "text": ""}],
@@ -197,3 +199,7 @@ def test_layout_defects_are_detected() -> None:
              "edges": [{"id": "e", "points": [[50.0, -50.0], [200.0, 20.0], [200.0, 100.0]]}]}
     assert layout_defects(found) == ["title of k x node n", "title of k x edge label '1k/day'", "title of k x edge e",
                                      "legend 500x100 not compact beside the estate 400x300"]
+    found["nodes"][1]["box"] = found["clusters"][1]["box"] = [0.0, 300.0, 400.0, 751.0]
+    assert layout_defects(found)[-1] == "legend 400x451 not compact beside the estate 400x300"
+    found["nodes"][1]["box"] = found["clusters"][1]["box"] = [0.0, 300.0, 400.0, 750.0]
+    assert layout_defects(found) == ["title of k x node n", "title of k x edge label '1k/day'", "title of k x edge e"]
