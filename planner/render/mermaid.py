@@ -4,6 +4,9 @@ Every user-supplied string goes through `text()`, which replaces the characters 
 or its HTML labels give meaning to with Mermaid's `#NNN;` entity codes; labels are always quoted.
 Mermaid cannot draw a marker and an arrowhead on the same end, so sync edges say in words who
 opens the connection ("opened by hub").
+
+Layout, as mermaid.js 11 (dagre) draws it: tests/test_render_mermaid.py renders every example and
+checks that nothing runs over a subgraph title and that the legend stays compact.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     out.append("  end")
     link_styles: list[str] = []
     _edges(diagram, styles, out, link_styles)
-    legend, legend_classes = _legend(diagram, styles, link_styles)
+    legend, legend_classes, legend_columns = _legend(diagram, styles, link_styles)
     if legend:
         out.append('  subgraph legend["<b>Legend</b>"]')
         out += legend
@@ -97,16 +100,17 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     for cluster in diagram.clusters:
         out.append(f"  style {cluster.id} {styles.get('clusters', cluster.kind).mermaid}")
     out.append("  style estate fill:none,stroke:none")
-    if legend:
-        out += [f"  style {column} fill:none,stroke:none" for column in ("legend_shapes", "legend_links")
-                if f"subgraph {column}[" in "".join(legend)]
+    out += [f"  style {column} fill:none,stroke:none" for column in legend_columns]
     out += link_styles
     return "\n".join(out) + "\n"
 
 
 def _placement(diagram: Diagram) -> dict[str, str | None]:
-    """The subgraph each node is drawn in: its community's, and for a feeder or consumer attached
-    to the instances of one community only, that community's."""
+    """The subgraph each node is drawn in: its community's, and for a feeder writing into the
+    instances of one community only, that community's. Left outside, a feeder sits in the same
+    column as the community's first members, so dagre puts it above or below the subgraph and its
+    edge enters through the top, where the title is. (Consumers stay outside: inside, they widen
+    the community to the column of the subgraph a sync link leads to, and dagre stacks the two.)"""
     placed = {node.id: node.cluster for node in diagram.nodes}
     neighbours: dict[str, set[str | None]] = {}
     for edge in diagram.edges:
@@ -137,29 +141,30 @@ def _edges(diagram: Diagram, styles: Styles, out: list[str], link_styles: list[s
         link_styles.append(f"  linkStyle {number} {css}")
 
 
-def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """The legend's lines and (node, class) pairs, one entry per style the diagram uses; the legend's
-    sample links are numbered after the diagram's edges."""
+def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]
+            ) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """The legend's lines, (node, class) pairs and column subgraphs, one entry per style the diagram
+    uses; the legend's sample links are numbered after the diagram's edges."""
     count = len(diagram.edges)
-    shapes: list[tuple[str, str]] = []  # (id, line)
-    links: list[tuple[str, str]] = []
+    shapes: list[str] = []
+    links: list[str] = []
     legend_classes: list[tuple[str, str]] = []
     sentences: list[str] = []
     for section, key in diagram.styles_used():
         style = styles.get(section, key)
         ident = f"legend_{section}_{key.replace('-', '_')}"
         if section == "clusters":
-            shapes.append((ident, f"{ident}[{_label(None, (style.mermaid_legend,))}]"))
+            shapes.append(f"{ident}[{_label(None, (style.mermaid_legend,))}]")
             legend_classes.append((ident, f"cluster_{key.replace('-', '_')}"))
         elif section == "nodes" or (section == "flow" and key not in ("path", "idle")):
             opening, closing = SHAPES.get(key, ("(", ")"))
-            shapes.append((ident, f"{ident}{opening}{_label(None, (style.mermaid_legend,))}{closing}"))
+            shapes.append(f"{ident}{opening}{_label(None, (style.mermaid_legend,))}{closing}")
             legend_classes.append((ident, f"{section}_{key.replace('-', '_')}"))
         elif section in ("edges", "flow", "diff"):
             sample = Edge(id=ident, tail=f"{ident}_a", head=f"{ident}_b", kind=key if section == "edges" else "push",
                           forward=key != "pull", backward=key in ("pull", "push-pull", "consumer-expansion"))
             sentence = _label(None, (style.mermaid_legend,))
-            links.append((ident, f'{ident}_a[" "] {_arrow(sample)}|{sentence}| {ident}_b[" "]'))
+            links.append(f'{ident}_a[" "] {_arrow(sample)}|{sentence}| {ident}_b[" "]')
             css = style.mermaid
             link_styles.append(f"  linkStyle {count} {css}")
             count += 1
@@ -169,12 +174,12 @@ def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]) -> tuple[l
     # sample links, the label sentences; in each column, left to right, the unlinked entries stack.
     # A subgraph with no link out is laid out on its own, in its own direction.
     legend = ["    direction TB"]
-    for column, lines in (("legend_shapes", shapes), ("legend_links", links)):
+    columns = {"legend_shapes": shapes, "legend_links": links}
+    for column, lines in columns.items():
         if lines:
             legend += [f'    subgraph {column}[" "]', "      direction LR"]
-            legend += [f"      {line}" for _, line in lines]
-            legend.append("    end")
+            legend += [f"      {line}" for line in lines] + ["    end"]
     if sentences:
         legend.append(f"    legend_labels[{_label('labels on edges and in nodes', tuple(sentences))}]")
         legend_classes.append(("legend_labels", "legend_text"))
-    return legend, legend_classes
+    return legend, legend_classes, [column for column, lines in columns.items() if lines]
