@@ -73,6 +73,9 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     out.append(f"    direction {direction}")
     for cluster in diagram.clusters:
         out.append(f"    subgraph {cluster.id}[{_label(cluster.title, cluster.lines)}]")
+        # Heeded when nothing links out of the community: mermaid then lays it out on its own, by
+        # default across the estate's direction.
+        out.append(f"      direction {direction}")
         out += [node_line(node, "      ") for node in by_cluster.get(cluster.id, [])]
         out.append("    end")
     out += [node_line(node, "    ") for node in by_cluster.get(None, [])]
