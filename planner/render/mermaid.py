@@ -67,7 +67,8 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
         opening, closing = SHAPES[node.kind]
         return f"{indent}{node.id}{opening}{_label(node.title, node.lines)}{closing}"
 
-    # The estate and the legend each in a subgraph with no link out: mermaid lays each out on its own
+    # The estate and the legend each in a subgraph with no link out: mermaid lays each out on its own,
+    # in the subgraph's own `direction` (mermaid.js.org/syntax/flowchart.html#direction-in-subgraphs),
     # and stacks the two, so the legend's width does not stretch a column of the estate.
     out.append('  subgraph estate[" "]')
     out.append(f"    direction {direction}")
@@ -84,7 +85,8 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     _edges(diagram, styles, out, link_styles)
     legend, legend_classes, legend_columns = _legend(diagram, styles, link_styles)
     if legend:
-        out.append('  subgraph legend["<b>Legend</b>"]')
+        # Top to bottom, the legend's unlinked parts sit side by side: three columns.
+        out += ['  subgraph legend["<b>Legend</b>"]', "    direction TB"]
         out += legend
         out.append("  end")
     for section, key in diagram.styles_used():
@@ -173,10 +175,9 @@ def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]
             count += 1
         else:
             sentences.append(style.legend)
-    # Three columns side by side (top to bottom, unlinked parts sit side by side): the shapes, the
-    # sample links, the label sentences; in each column, left to right, the unlinked entries stack.
-    # A subgraph with no link out is laid out on its own, in its own direction.
-    legend = ["    direction TB"]
+    # The columns: the shapes, the sample links, the label sentences; in a column laid out left to
+    # right, the unlinked entries stack.
+    legend: list[str] = []
     columns = {"legend_shapes": shapes, "legend_links": links}
     for column, lines in columns.items():
         if lines:
