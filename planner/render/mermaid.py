@@ -4,6 +4,9 @@ Every user-supplied string goes through `text()`, which replaces the characters 
 or its HTML labels give meaning to with Mermaid's `#NNN;` entity codes; labels are always quoted.
 Mermaid cannot draw a marker and an arrowhead on the same end, so sync edges say in words who
 opens the connection ("opened by hub").
+
+Layout, as mermaid.js 11 (dagre) draws it: tests/test_render_mermaid.py renders every example and
+checks that nothing runs over a subgraph title and that the legend stays compact.
 """
 
 from __future__ import annotations
@@ -50,31 +53,40 @@ def _arrow(edge: Edge) -> str:
 def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     out = [f"%% {text(diagram.title)}"]
     out += [f"%% {text(note)}" for note in diagram.notes]
-    # Room above a subgraph's members for its title (two lines: name, description); mermaid's default
-    # of 0 draws the title over the first member (flowchart config `subGraphTitleMargin`).
-    out.append('%%{init: {"flowchart": {"subGraphTitleMargin": {"top": 20, "bottom": 10}}}}%%')
-    out.append("flowchart LR" if not diagram.collapsed else "flowchart TB")
+    # Room below a subgraph's title (two lines: name, description) before its members; with less,
+    # mermaid draws the title over the first member (flowchart config `subGraphTitleMargin`).
+    out.append('%%{init: {"flowchart": {"subGraphTitleMargin": {"top": 10, "bottom": 40}}}}%%')
+    direction = "TB" if diagram.collapsed else "LR"
+    out.append(f"flowchart {direction}")
     by_cluster: dict[str | None, list[Node]] = {}
+    placed = _placement(diagram)
     for node in diagram.nodes:
-        by_cluster.setdefault(node.cluster, []).append(node)
+        by_cluster.setdefault(placed[node.id], []).append(node)
 
     def node_line(node: Node, indent: str) -> str:
         opening, closing = SHAPES[node.kind]
         return f"{indent}{node.id}{opening}{_label(node.title, node.lines)}{closing}"
 
+    # The estate and the legend each in a subgraph with no link out: mermaid lays each out on its own,
+    # in the subgraph's own `direction` (mermaid.js.org/syntax/flowchart.html#direction-in-subgraphs),
+    # and stacks the two, so the legend's width does not stretch a column of the estate.
+    out.append('  subgraph estate[" "]')
+    out.append(f"    direction {direction}")
     for cluster in diagram.clusters:
-        out.append(f"  subgraph {cluster.id}[{_label(cluster.title, cluster.lines)}]")
-        out += [node_line(node, "    ") for node in by_cluster.get(cluster.id, [])]
-        out.append("  end")
-    out += [node_line(node, "  ") for node in by_cluster.get(None, [])]
+        out.append(f"    subgraph {cluster.id}[{_label(cluster.title, cluster.lines)}]")
+        # Heeded when nothing links out of the community: mermaid then lays it out on its own, by
+        # default across the estate's direction.
+        out.append(f"      direction {direction}")
+        out += [node_line(node, "      ") for node in by_cluster.get(cluster.id, [])]
+        out.append("    end")
+    out += [node_line(node, "    ") for node in by_cluster.get(None, [])]
+    out.append("  end")
     link_styles: list[str] = []
     _edges(diagram, styles, out, link_styles)
-    legend, legend_classes = _legend(diagram, styles, link_styles)
+    legend, legend_classes, legend_columns = _legend(diagram, styles, link_styles)
     if legend:
-        out.append('  subgraph legend["<b>Legend</b>"]')
-        # Left to right, the legend's samples stack in one column (a subgraph left to itself is laid
-        # out top to bottom, and its unconnected samples then side by side, wider than the estate).
-        out.append("    direction LR")
+        # Top to bottom, the legend's unlinked parts sit side by side: three columns.
+        out += ['  subgraph legend["<b>Legend</b>"]', "    direction TB"]
         out += legend
         out.append("  end")
     for section, key in diagram.styles_used():
@@ -92,8 +104,28 @@ def mermaid_source(diagram: Diagram, styles: Styles) -> str:
     out += [f"  class {ident} {cls}" for ident, cls in legend_classes]
     for cluster in diagram.clusters:
         out.append(f"  style {cluster.id} {styles.get('clusters', cluster.kind).mermaid}")
+    out.append("  style estate fill:none,stroke:none")
+    out += [f"  style {column} fill:none,stroke:none" for column in legend_columns]
     out += link_styles
     return "\n".join(out) + "\n"
+
+
+def _placement(diagram: Diagram) -> dict[str, str | None]:
+    """The subgraph each node is drawn in: its community's, and for a feeder writing into the
+    instances of one community only, that community's. Left outside, a feeder sits in the same
+    column as the community's first members, so dagre puts it above or below the subgraph and its
+    edge enters through the top, where the title is. (Consumers stay outside: inside, they widen
+    the community to the column of the subgraph a sync link leads to, and dagre stacks the two.)"""
+    placed = {node.id: node.cluster for node in diagram.nodes}
+    neighbours: dict[str, set[str | None]] = {}
+    for edge in diagram.edges:
+        neighbours.setdefault(edge.tail, set()).add(placed[edge.head])
+        neighbours.setdefault(edge.head, set()).add(placed[edge.tail])
+    for node in diagram.nodes:
+        around = neighbours.get(node.id, set())
+        if node.kind == "feeder" and len(around) == 1:
+            placed[node.id] = next(iter(around))
+    return placed
 
 
 def _edges(diagram: Diagram, styles: Styles, out: list[str], link_styles: list[str]) -> None:
@@ -114,36 +146,44 @@ def _edges(diagram: Diagram, styles: Styles, out: list[str], link_styles: list[s
         link_styles.append(f"  linkStyle {number} {css}")
 
 
-def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """The legend's lines and (node, class) pairs, one entry per style the diagram uses; the legend's
-    sample links are numbered after the diagram's edges."""
+def _legend(diagram: Diagram, styles: Styles, link_styles: list[str]
+            ) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """The legend's lines, (node, class) pairs and column subgraphs, one entry per style the diagram
+    uses; the legend's sample links are numbered after the diagram's edges."""
     count = len(diagram.edges)
-    legend: list[str] = []
+    shapes: list[str] = []
+    links: list[str] = []
     legend_classes: list[tuple[str, str]] = []
     sentences: list[str] = []
     for section, key in diagram.styles_used():
         style = styles.get(section, key)
         ident = f"legend_{section}_{key.replace('-', '_')}"
         if section == "clusters":
-            legend.append(f"    {ident}[{_label(None, (style.mermaid_legend,))}]")
+            shapes.append(f"{ident}[{_label(None, (style.mermaid_legend,))}]")
             legend_classes.append((ident, f"cluster_{key.replace('-', '_')}"))
         elif section == "nodes" or (section == "flow" and key not in ("path", "idle")):
             opening, closing = SHAPES.get(key, ("(", ")"))
-            legend.append(f"    {ident}{opening}{_label(None, (style.mermaid_legend,))}{closing}")
+            shapes.append(f"{ident}{opening}{_label(None, (style.mermaid_legend,))}{closing}")
             legend_classes.append((ident, f"{section}_{key.replace('-', '_')}"))
         elif section in ("edges", "flow", "diff"):
             sample = Edge(id=ident, tail=f"{ident}_a", head=f"{ident}_b", kind=key if section == "edges" else "push",
                           forward=key != "pull", backward=key in ("pull", "push-pull", "consumer-expansion"))
             sentence = _label(None, (style.mermaid_legend,))
-            legend.append(f'    {ident}_a[" "] {_arrow(sample)}|{sentence}| {ident}_b[" "]')
+            links.append(f'{ident}_a[" "] {_arrow(sample)}|{sentence}| {ident}_b[" "]')
             css = style.mermaid
             link_styles.append(f"  linkStyle {count} {css}")
             count += 1
         else:
             sentences.append(style.legend)
+    # The columns: the shapes, the sample links, the label sentences; in a column laid out left to
+    # right, the unlinked entries stack.
+    legend: list[str] = []
+    columns = {"legend_shapes": shapes, "legend_links": links}
+    for column, lines in columns.items():
+        if lines:
+            legend += [f'    subgraph {column}[" "]', "      direction LR"]
+            legend += [f"      {line}" for line in lines] + ["    end"]
     if sentences:
-        # One node for every label sentence, one per line: a node per sentence, side by side, made
-        # the legend wider than the estate.
         legend.append(f"    legend_labels[{_label('labels on edges and in nodes', tuple(sentences))}]")
         legend_classes.append(("legend_labels", "legend_text"))
-    return legend, legend_classes
+    return legend, legend_classes, [column for column, lines in columns.items() if lines]
