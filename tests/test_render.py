@@ -125,10 +125,10 @@ def test_sync_edges_put_arrows_where_data_arrives_and_name_the_initiator(tmp_pat
     pull = edges["e_sync_0"]  # hub pulls from ingest: data flows ingest -> hub
     assert (pull.tail, pull.head, pull.kind) == ("i_hub", "i_ingest", "pull")
     assert not pull.forward and pull.backward and pull.initiator == "hub"
-    assert pull.lines == ("#0 pull: every 1h", "internal")  # #n: the sync entry the label belongs to
+    assert pull.lines == ("#0 pull: every 1h · internal",)  # #n: its sync entry; flags on the last line
     both = edges["e_sync_1"]
     assert both.kind == "push-pull" and both.forward and both.backward
-    assert both.lines == ("#1 push: tags +tlp:white -tlp:red", "#1 pull: everything", "sightings")
+    assert both.lines == ("#1 push: tags +tlp:white -tlp:red", "#1 pull: everything · sightings")
     push = edges["e_sync_2"]
     assert (push.kind, push.forward, push.backward, push.lines) == ("push", True, False, ("unpublish",))
     dot = render(diagram, load_styles(), "dot").decode()

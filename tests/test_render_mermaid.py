@@ -126,7 +126,8 @@ def _inside(point: list[float], box: Box) -> bool:
 
 
 def layout_defects(geometry: dict[str, Any]) -> list[str]:
-    """What runs over a subgraph title, a title wider than its subgraph, a legend not compact.
+    """What runs over a subgraph title, a title wider than its subgraph, edge labels over each other,
+    a legend not compact.
 
     Compact: the legend is no wider than the estate (the box around every other node and titled
     subgraph) and at most LEGEND_HEIGHT_LIMIT times as tall: mermaid stacks the two, so the estate
@@ -144,6 +145,9 @@ def layout_defects(geometry: dict[str, Any]) -> list[str]:
         box = cluster["box"]
         if title[0] < box[0] or title[2] > box[2]:
             defects.append(f"{name} wider than its subgraph")
+    labels = geometry["labels"]
+    defects += [f"edge label {a['id']!r} x edge label {b['id']!r}"
+                for n, a in enumerate(labels) for b in labels[n + 1:] if _overlap(a["box"], b["box"])]
     if "legend" in clusters:
         legend = clusters["legend"]["box"]
         drawn = [n["box"] for n in geometry["nodes"] if not n["id"].startswith("flowchart-legend_")]
@@ -189,7 +193,8 @@ def test_no_layout_defect_in_any_example(tmp_path: Path) -> None:
 
 
 def test_layout_defects_are_detected() -> None:
-    """The checker itself: a title crossed by a node, an edge label and an edge; a wide legend, a tall one."""
+    """The checker itself: a title crossed by a node, an edge label and an edge; a wide legend, a tall one;
+    two edge labels over each other."""
     title = [100.0, 0.0, 300.0, 40.0]
     found = {"clusters": [{"id": "k", "box": [0.0, 0.0, 400.0, 300.0], "title": title, "text": "k"},
                           {"id": "legend", "box": [0.0, 300.0, 500.0, 400.0], "title": [0.0] * 4, "text": ""}],
@@ -203,3 +208,5 @@ def test_layout_defects_are_detected() -> None:
     assert layout_defects(found)[-1] == "legend 400x451 not compact beside the estate 400x300"
     found["nodes"][1]["box"] = found["clusters"][1]["box"] = [0.0, 300.0, 400.0, 750.0]
     assert layout_defects(found) == ["title of k x node n", "title of k x edge label '1k/day'", "title of k x edge e"]
+    found["labels"].append({"id": "zmq", "box": [110.0, 15.0, 140.0, 25.0]})
+    assert layout_defects(found)[-1] == "edge label '1k/day' x edge label 'zmq'"

@@ -219,7 +219,11 @@ def connection_edge(conn: Connection) -> Edge:
     flags = [flag for flag, on in (("internal", conn.internal), ("unpublish", conn.unpublish),
                                    ("sightings", conn.sightings)) if on]
     if flags:
-        lines.append(" · ".join(flags))
+        # On the entry's last line: a label a line shorter meets its neighbours' less often.
+        if lines:
+            lines[-1] += " · " + " · ".join(flags)
+        else:
+            lines.append(" · ".join(flags))
         used.update(flags)
     return Edge(id=f"e_sync_{conn.index}", tail=node_id("i", conn.initiator), head=node_id("i", conn.remote),
                 kind=kind, lines=tuple(lines), forward=conn.push is not None, backward=conn.pull is not None,
