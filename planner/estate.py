@@ -189,6 +189,24 @@ class Estate:
         feeder = self.feeders[feeder_id]
         return feeder.value or FEEDER_VALUE_BY_KIND[feeder.kind]
 
+    def sharing_group_holders(self) -> list[tuple[str, str]]:
+        """(instance, group) for every instance where a sharing group is created, by group id then
+        instance id: the instances of its server list, and every instance where a member
+        organisation creates events (its local organisations, its feeders' organisations). MISP
+        refuses an event in a group the instance does not hold (405 "Invalid Sharing Group or not
+        authorised", EventsController::add on MISP 2.5.1), while `flows` lets any member publish
+        into it, so the generated project creates it there and MP219 checks names there."""
+        creators: dict[str, set[str]] = {iid: set(inst.orgs) for iid, inst in self.instances.items()}
+        for fid, feeder in self.feeders.items():
+            creators[feeder.into].add(self.feeder_org(fid))
+        pairs: list[tuple[str, str]] = []
+        for gid, group in sorted(self.sharing_groups.items()):
+            members = set(group.orgs)
+            creating = [iid for iid in sorted(self.instances) if members & creators[iid]]
+            pairs.extend((iid, gid) for iid in dict.fromkeys(creating if group.roaming
+                                                             else [*group.instances, *creating]))
+        return pairs
+
 
 class _Resolver:
     def __init__(self, topology: Topology, doc: Document) -> None:

@@ -89,7 +89,7 @@ class _Writer:
         self.e = estate
         self.sizing = sizing
         self.ca_pems = ca_pems(estate)
-        self.holders = self._sg_holders()
+        self.holders = [(iid, gid) for iid, gid in estate.sharing_group_holders() if estate.instances[iid].managed]
         self.links = self._links()
         # Indexes, so that writing thousands of host_vars does not scan every link for each.
         self.links_from: dict[str, list[Link]] = {}
@@ -136,22 +136,6 @@ class _Writer:
                     seen.add((holder, listed))
                     links.append(Link(f"{holder}--{listed}--listing", holder, listed, None))
         return links
-
-    def _sg_holders(self) -> list[tuple[str, str]]:
-        """(instance, group) for every managed instance that holds a sharing group: the instances of
-        its server list, and every instance where a member organisation creates events. MISP refuses an
-        event in a group the instance does not hold (405 "Invalid Sharing Group or not authorised",
-        EventsController::add on MISP 2.5.1), while `flows` lets any member publish into it."""
-        creators: dict[str, set[str]] = {iid: set(inst.orgs) for iid, inst in self.e.instances.items()}
-        for fid, feeder in self.e.feeders.items():
-            creators[feeder.into].add(self.e.feeder_org(fid))
-        pairs: list[tuple[str, str]] = []
-        for gid, group in sorted(self.e.sharing_groups.items()):
-            members = set(group.orgs)
-            creating = [iid for iid in sorted(self.e.instances) if members & creators[iid]]
-            holders = creating if group.roaming else list(dict.fromkeys([*group.instances, *creating]))
-            pairs.extend((h, gid) for h in holders if self.e.instances[h].managed)
-        return pairs
 
     def org_data(self, org_id: str, local: bool) -> dict[str, Any]:
         org = self.e.organisations[org_id]

@@ -335,22 +335,6 @@ def _tagged_reach(estate: Estate, missing: list[EventSpec], target: str, held: s
     return None
 
 
-def groups_held(estate: Estate) -> dict[str, list[str]]:
-    """instance -> the sharing groups created on it, in id order: the instances of a group's server
-    list and every instance where a member organisation creates events (its local organisations
-    and its feeders' organisations), as the generated project provisions them."""
-    creators: dict[str, set[str]] = {iid: set(inst.orgs) for iid, inst in estate.instances.items()}
-    for fid, feeder in estate.feeders.items():
-        creators[feeder.into].add(estate.feeder_org(fid))
-    held: dict[str, list[str]] = {}
-    for gid, group in sorted(estate.sharing_groups.items()):
-        members = set(group.orgs)
-        creating = [iid for iid in sorted(estate.instances) if members & creators[iid]]
-        for iid in dict.fromkeys(creating if group.roaming else [*group.instances, *creating]):
-            held.setdefault(iid, []).append(gid)
-    return held
-
-
 @rule("MP219", Severity.ERROR, "Two sharing groups with the same name on one instance", """
     MISP keeps a sharing group's name unique on an instance (app/Model/SharingGroup.php: `$validate`
     "A sharing group with this name already exists.", and `beforeValidate` appends `_<random number>`
@@ -362,7 +346,10 @@ def groups_held(estate: Estate) -> dict[str, list[str]]:
     or where their members create events) needs the names to differ.""")
 def duplicate_group_names(estate: Estate) -> Iterator[Finding]:
     reported: set[tuple[str, str]] = set()
-    for iid, gids in sorted(groups_held(estate).items()):
+    held: dict[str, list[str]] = {}
+    for iid, gid in estate.sharing_group_holders():
+        held.setdefault(iid, []).append(gid)
+    for iid, gids in sorted(held.items()):
         if not estate.instances[iid].managed:
             continue  # not provisioned by the planner: MISP's own renaming is the operator's business
         first: dict[str, str] = {}
