@@ -4,32 +4,20 @@ url_params. Each case states MISP's behaviour and would fail if the engine ignor
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+from test_flows_table import build
 
-from planner.estate import Estate, resolve
+from planner.estate import Estate
 from planner.flows import EventSpec, engine_of, propagate
 from planner.flows.versions import INTERNAL_PULL_NEEDS_ROLE, has, sync_role
-from planner.load import load_text
 from planner.misp import INTERNAL_SYNC_ROLE, SYNC_USER_ROLE, Distribution
-from planner.parse import parse_topology
 
 
 def estate_of(instances: dict[str, dict[str, Any]], sync: list[dict[str, Any]], **extra: Any) -> Estate:
-    orgs = {i["host_org"] for i in instances.values()} | {"third"}
-    data = {"version": 1, "name": "case", "organisations": {o: {"name": f"Org {o}"} for o in sorted(orgs)},
-            "communities": {"c": {}},
-            "instances": {iid: {"community": "c", "url": f"https://{iid}.example", **spec}
-                          for iid, spec in instances.items()},
-            "sync": sync, **extra}
-    document = load_text(json.dumps(data), "case.yaml")
-    topology, findings = parse_topology(document)
-    assert topology is not None, findings
-    estate, findings = resolve(topology, document)
-    assert estate is not None, findings
-    return estate
+    """One community; organisation `third` declared for the sync users that belong to no instance."""
+    return build(dict(instances), sync, more_orgs=("third",), **extra)
 
 
 def levels(estate: Estate, origin: str, level: Distribution, tags: tuple[str, ...] = (),

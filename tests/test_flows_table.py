@@ -25,11 +25,12 @@ ORG, COMMUNITY, CONNECTED, ALL, GROUP = "organisation", "community", "connected"
 
 def build(instances: dict[str, str | dict[str, Any]], sync: list[dict[str, Any]],
           groups: dict[str, Any] | None = None, feeders: dict[str, Any] | None = None,
-          communities: dict[str, Any] | None = None) -> Estate:
+          communities: dict[str, Any] | None = None, more_orgs: tuple[str, ...] = (), **extra: Any) -> Estate:
     """A topology from shorthand: `instances` maps id -> host org (or a dict of instance keys).
-    Organisations are declared for every org mentioned; every instance gets a URL."""
+    Organisations are declared for every org mentioned and ``more_orgs``; every instance gets a URL;
+    ``extra`` adds top-level keys (roles, tags, defaults)."""
     inst_data: dict[str, Any] = {}
-    orgs: set[str] = set()
+    orgs: set[str] = set(more_orgs)
     for iid, spec in instances.items():
         item = {"host_org": spec} if isinstance(spec, str) else dict(spec)
         item.setdefault("community", "c")
@@ -53,6 +54,7 @@ def build(instances: dict[str, str | dict[str, Any]], sync: list[dict[str, Any]]
         "sync": sync,
         "sharing_groups": groups or {},
         "feeders": feeders or {},
+        **extra,
     }
     document = load_text(json.dumps(data), "case.yaml")
     topology, findings = parse_topology(document)
