@@ -9,7 +9,7 @@ An instance that no link from a holder enters is explained by the connections it
 none from a holder). Each reason follows the hop rules of :mod:`planner.flows.rules` (whose facts
 and sources live there): this module words their refusals, it decides nothing of its own.
 
-O(links into the unreached instances) per flow, after one O(F) index of the links by target.
+O(links into the unreached instances + holders) per flow, after one O(F) index of the links by target.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from planner.flows.events import Flow
 from planner.flows.prepared import PreparedEstate
 from planner.flows.rules import COMMUNITY, GROUP, ORG, Group, Link, transfer
 from planner.misp import Distribution
+
+Held = tuple[int, str | None, bool, Link | None]  # level, owner (level 0), published, the link it came by
 
 
 def why_not(engine: PreparedEstate, flow: Flow) -> dict[str, str]:
@@ -32,6 +34,7 @@ def why_not(engine: PreparedEstate, flow: Flow) -> dict[str, str]:
     into = _links_into(engine)
     # The order copies arrive in: hops from the origin, then id order.
     rank = {inst: (len(flow.paths.get(inst, (inst,))), inst) for inst in flow.reaches}
+    held: dict[str, Held] = {}  # per holder, the copy it is reported with: each chain walked once
     reasons: dict[str, str] = {}
     for target in engine.names:
         if target in flow.reaches:
@@ -45,7 +48,7 @@ def why_not(engine: PreparedEstate, flow: Flow) -> dict[str, str]:
         for n in from_holders:
             link = engine.links[n]
             reason = _refusal(engine, flow, link, origin, orgc, published, group, tags,
-                              n in tag_blocked, n in org_blocked, blocked)
+                              n in tag_blocked, n in org_blocked, blocked, held)
             if reason:
                 break
         reasons[target] = reason or (f"every copy {_sources(engine, from_holders)} could send would be an echo "
@@ -82,11 +85,19 @@ def _unconnected(engine: PreparedEstate, links: tuple[int, ...]) -> str:
 
 
 def _held(engine: PreparedEstate, flow: Flow, inst: str, origin: str, orgc: str, published: bool,
-          group: Group | None, blocked: frozenset[int]) -> tuple[int, str | None, bool, Link | None]:
+          group: Group | None, blocked: frozenset[int], memo: dict[str, Held]) -> Held:
     """(level, owner, published, the link it came by) of the copy ``inst`` is reported with: the
     origin holds the original; another holder the copy the last hop of its path gave it. Where
     several links of that hop give a copy at the reported level, the search reports a published one
-    first (planner.flows.search), so the same order picks the link here."""
+    first (planner.flows.search), so the same order picks the link here. Kept in ``memo``: the
+    holders along a chain are asked again for every link out of them."""
+    if inst not in memo:
+        memo[inst] = _held_copy(engine, flow, inst, origin, orgc, published, group, blocked, memo)
+    return memo[inst]
+
+
+def _held_copy(engine: PreparedEstate, flow: Flow, inst: str, origin: str, orgc: str, published: bool,
+               group: Group | None, blocked: frozenset[int], memo: dict[str, Held]) -> Held:
     level = int(flow.reaches[inst])
     if inst == origin:
         return level, orgc if level == ORG else None, published, None
@@ -94,7 +105,7 @@ def _held(engine: PreparedEstate, flow: Flow, inst: str, origin: str, orgc: str,
     numbers = engine.via_to[engine.index[chain[-2]]].get(engine.index[inst], ())
     came = [engine.links[n] for n in numbers]
     before, before_owner, before_published, _ = _held(engine, flow, chain[-2], origin, orgc, published, group,
-                                                      blocked)
+                                                      blocked, memo)
     copies = [(copy, engine.links[n]) for n in numbers if before_published and n not in blocked
               and (copy := transfer(engine.links[n], before, before_owner, group)) is not None and copy[0] == level]
     if copies:
@@ -107,11 +118,11 @@ def _held(engine: PreparedEstate, flow: Flow, inst: str, origin: str, orgc: str,
 
 def _refusal(engine: PreparedEstate, flow: Flow, link: Link, origin: str, orgc: str, published: bool,
              group: Group | None, tags: frozenset[str], tag_refused: bool, org_refused: bool,
-             blocked: frozenset[int]) -> str:
+             blocked: frozenset[int], memo: dict[str, Held]) -> str:
     """Why ``link`` does not give its target a copy, or "" if it would (then a later link is asked).
     What the level allows comes before the filters: a filter does not matter where the level stops."""
     level, owner, is_published, came_by = _held(engine, flow, link.source, origin, orgc, published, group,
-                                                 blocked)
+                                                 blocked, memo)
     word = Distribution(level).word
     if not is_published:
         if came_by is None:
