@@ -165,6 +165,7 @@ def verify(e: Estate) -> None:
     feeds = [f for f in ingest.feeds.values() if f["url"] == "https://www.circl.lu/doc/misp/feed-osint"]
     ours = [f for f in feeds if not f["default"]]
     assert len(ours) == 1 and ours[0]["distribution"] == "0" and ours[0]["enabled"] is True
+    assert json.loads(ours[0]["settings"]) == {"disable_correlation": True}  # feeders.osint.correlate: false
     for iid in MANAGED:  # MISP's default feeds are left as a fresh install has them
         defaults = [f for f in e.state(iid).feeds.values() if f["default"]]
         assert [(f["id"], f["name"], f["distribution"], f["enabled"]) for f in defaults] == \

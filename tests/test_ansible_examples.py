@@ -5,6 +5,7 @@ a key without the topology's pinning."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_example_applies_then_converges(example: Path, tmp_path: Path) -> None:
         # What someone changed by hand in MISP's UI is put back by the next apply, field by field
         # (module_utils/misp_api.py edit): every organisation renamed, the sync permission of every
         # role the topology defines flipped.
-        planned_roles = {}
+        planned_roles, planned_feeds = {}, {}
         for iid in run.managed:
             state = run.doubles[iid].state
             planned = YAML(typ="safe").load((run.project / "host_vars" / iid / "misp.yml").read_text())
@@ -43,15 +44,26 @@ def test_example_applies_then_converges(example: Path, tmp_path: Path) -> None:
             for role in state.roles.values():
                 if role["name"] in planned_roles[iid]:
                     role["perm_sync"] = not role["perm_sync"]
+            planned_feeds[iid] = {f["name"]: f["disable_correlation"] for f in planned["misp_feeds"]}
+            for feed in state.feeds.values():
+                if feed["name"] in planned_feeds[iid]:
+                    feed["settings"] = json.dumps({"csv": {"delimiter": ";"},
+                                                   "disable_correlation": not planned_feeds[iid][feed["name"]]})
         restored = run.apply()
         assert restored.rc == 0, {h: s.failures for h, s in restored.hosts.items()}
-        assert restored.changed >= len(run.managed) + sum(map(len, planned_roles.values()))
+        assert restored.changed >= len(run.managed) + sum(map(len, planned_roles.values())) \
+            + sum(map(len, planned_feeds.values()))
         for iid in run.managed:
             state, before = run.doubles[iid].state, snapshots[iid]
             assert {o["uuid"]: o["name"] for o in state.orgs.values()} == {
                 o["uuid"]: o["name"] for o in before["orgs"].values()}, iid
             assert {r["name"]: r["perm_sync"] for r in state.roles.values()} == {
                 r["name"]: r["perm_sync"] for r in before["roles"].values()}, iid
+            # a feed's correlation setting set back, its other settings kept
+            kept = {"csv": {"delimiter": ";"}}
+            assert {f["name"]: json.loads(f["settings"]) for f in state.feeds.values()
+                    if f["name"] in planned_feeds[iid]} == {
+                name: {**kept, "disable_correlation": off} for name, off in planned_feeds[iid].items()}
         for iid in run.managed:
             # Every key the play made carries the pinning the topology gives its link or tool, and expires.
             planned = YAML(typ="safe").load((run.project / "host_vars" / iid / "misp.yml").read_text())

@@ -275,6 +275,8 @@ class _Writer:
                 "source_format": feeder.feed.format, "enabled": True, "caching_enabled": feeder.feed.cache_only,
                 "distribution": int(feeder.distribution), "publish": feeder.publish,
                 "sharing_group_uuid": self.e.sharing_group_uuids[group] if group else "",
+                # feeders.*.correlate: false -> the feed's disable_correlation setting (Feed::__prepareEvent)
+                "disable_correlation": not feeder.correlate,
             })
         return feeds
 

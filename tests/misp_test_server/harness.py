@@ -50,6 +50,7 @@ feeders:
     # The URL of the default feed a fresh MISP lists: the play must create its own beside it.
     feed: {{url: "https://www.circl.lu/doc/misp/feed-osint", format: misp, fetch_every: 6h}}
     distribution: organisation
+    correlate: false
   sandbox: {{kind: sandbox, into: ingest, allowed_ips: [127.0.0.1/32]}}
 sync:
 {hub_ingest}

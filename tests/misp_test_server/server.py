@@ -884,6 +884,11 @@ def _feed_values(data: dict[str, Any], feed: dict[str, Any]) -> None:
     for key in ("enabled", "caching_enabled", "publish", "lookup_visible"):
         if key in data:
             feed[key] = as_bool(data[key])
+    if "settings" in data:
+        # FeedsController add/edit: json_encode of the settings array (a JSON text given is decoded first).
+        settings = data["settings"]
+        feed["settings"] = json.dumps(json.loads(settings) if isinstance(settings, str) else settings or [],
+                                      separators=(",", ":"))
 
 
 @route("GET", "/feeds(?:/index)?")

@@ -32,6 +32,13 @@ options:
   distribution: {description: Distribution of created events (0-5)., type: int, default: 0}
   sharing_group_uuid: {description: Sharing group when O(distribution=4)., type: str}
   publish: {description: Publish events created from the feed., type: bool, default: false}
+  disable_correlation:
+    description:
+      - The feed's C(disable_correlation) setting; events fetched from a MISP-format feed get it
+        (app/Model/Feed.php __prepareEvent), so their attributes do not correlate. The feed's other
+        settings (a CSV delimiter, an exclusion regex) are kept.
+    type: bool
+    default: false
 author: [misp-planner]
 """
 
@@ -53,11 +60,24 @@ foreign_feeds:
   type: list
 """
 
+import json
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.misp_planner.misp.plugins.module_utils.misp_api import (
-    MISP_COMMON_ARGS, MispApi, MispError, as_bool, run, scrub)
+    MISP_COMMON_ARGS, MispApi, MispError, as_bool, create, edit, run, scrub)
 
 BOOLS = ("enabled", "caching_enabled", "publish")
+
+
+def settings_of(feed):
+    """A feed's settings: MISP stores them as JSON text ("[]" when empty, null on default feeds)."""
+    value = feed.get("settings")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    return value if isinstance(value, dict) else {}
 
 
 def sharing_group_id(api, uuid, check_mode):
@@ -76,7 +96,7 @@ def main():
                 source_format=dict(type="str", choices=["misp", "freetext", "csv"], default="misp"),
                 enabled=dict(type="bool", default=True), caching_enabled=dict(type="bool", default=False),
                 distribution=dict(type="int", default=0), sharing_group_uuid=dict(type="str"),
-                publish=dict(type="bool", default=False))
+                publish=dict(type="bool", default=False), disable_correlation=dict(type="bool", default=False))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_if=[("distribution", 4, ("sharing_group_uuid",))])
     p = module.params
@@ -89,6 +109,8 @@ def main():
                       if p["distribution"] == 4 else "0")
         for flag in BOOLS:
             wanted[flag] = p[flag]
+        if p["disable_correlation"]:
+            wanted["settings"] = dict(disable_correlation=True)
         found, foreign = None, []
         for item in api.get("/feeds") or []:
             feed = item.get("Feed", item)
@@ -100,25 +122,23 @@ def main():
             module.warn("feed %s (%s) has the URL of feed %s but was not created by this play: left untouched"
                         % (other["id"], other["name"], p["name"]))
         if found is None:
-            shown = wanted
-            if not module.check_mode:
-                created = api.post("/feeds/add", wanted)
-                if not created.get("Feed"):
-                    raise MispError("feed %s was not created: %s" % (p["url"], scrub(created)))
-                shown = created["Feed"]
+            shown = create(module, api, "/feeds/add", "Feed", p["url"], wanted)
             return dict(changed=True, feed=scrub(shown), foreign_feeds=foreign, diff=dict(before={}, after=wanted))
         changes = {}
+        settings = settings_of(found)
+        if as_bool(settings.get("disable_correlation", False)) != p["disable_correlation"]:
+            settings["disable_correlation"] = p["disable_correlation"]
+            changes["settings"] = settings
         for key, value in wanted.items():
+            if key == "settings":
+                continue
             if key in BOOLS:
                 if as_bool(found.get(key, False)) != value:
                     changes[key] = value
             elif str(found.get(key, "")) != str(value):
                 changes[key] = value
-        result = dict(changed=bool(changes), feed=scrub(found), foreign_feeds=foreign)
-        if changes:
-            result["diff"] = dict(before=dict((k, found.get(k)) for k in changes), after=changes)
-            if not module.check_mode:
-                api.post("/feeds/edit/%s" % found["id"], changes)
+        result = edit(module, api, "/feeds/edit/%s" % found["id"], "Feed", found, changes)
+        result["foreign_feeds"] = foreign
         return result
 
     run(module, action)
