@@ -204,8 +204,10 @@ KEYS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("Instance", "correlation"): ("on (MISP's Default engine), noacl (the NoAcl engine) or off "
                                   "(MISP.completely_disable_correlation); absent: the sizing's advice.",
                                   "correlation: noacl", ""),
-    ("Feeder", "correlate"): ("false: its attributes are not correlated (feed setting disable_correlation, "
-                              "or the attributes' disable_correlation flag).", "correlate: false", ""),
+    ("Feeder", "correlate"): ("false: its attributes are not correlated, which sizing counts. `generate` sets "
+                              "the feed's disable_correlation setting (via: feed); a feeder writing through the "
+                              "API must add its events with disable_correlation set (the project's README says "
+                              "so beside its key).", "correlate: false", ""),
     ("Feeder", "largest_event"): ("Attributes in the largest single event it writes (a whole IP list in one "
                                   "event): sets memory_limit where the event lands.", "largest_event: 2M",
                                   "MP306"),

@@ -247,7 +247,10 @@ class _Writer:
             if feeder.via == "api":
                 # Least role that works (spec §5): add events; publish only when the feeder publishes.
                 role = "publisher" if feeder.publish else "user"
-                users.append({"email": f"feeder-{fid}@{host}", "for": f"feeder {fid}",
+                # MISP has no switch for a user's events: the tool sets the events' flag itself.
+                purpose = f"feeder {fid}" + ("" if feeder.correlate else
+                                             "; correlate: false, so its tool adds events with disable_correlation set")
+                users.append({"email": f"feeder-{fid}@{host}", "for": purpose,
                               "org_uuid": self.e.organisations[self.e.feeder_org(fid)].uuid,
                               "role_id": ROLE_IDS[role], "role": role, "allowed_ips": list(feeder.allowed_ips),
                               "key_comment": f"{MARK} feeder {fid}", "key_file": f"{inst.id}/feeder-{fid}.vault"})
