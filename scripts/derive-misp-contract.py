@@ -62,6 +62,11 @@ FIELDS_BEYOND_THE_DOCUMENT = {
                       "2.5.1 answers it in every Tag"},
     "/tags/edit/{tagId}": {
         "local_only": "TagsController::edit, as for add"},
+    "/feeds/add": {
+        "settings": "FeedsController::add (app/Controller/FeedsController.php): an object, json_encode'd into the "
+                    "feeds.settings column; Feed::__prepareEvent reads its disable_correlation"},
+    "/feeds/edit/{feedId}": {
+        "settings": "FeedsController::edit, as for add (a JSON text given is decoded first)"},
 }
 METHODS = ("get", "post", "put", "delete")
 

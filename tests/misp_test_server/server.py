@@ -877,7 +877,7 @@ def edit_tag(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str]
 
 # feeds -----------------------------------------------------------------------------------------
 
-def _feed_values(data: dict[str, Any], feed: dict[str, Any]) -> None:
+def _feed_values(data: dict[str, Any], feed: dict[str, Any], editing: bool = False) -> None:
     for key in ("name", "provider", "url", "source_format", "input_source", "distribution", "sharing_group_id"):
         if key in data:
             feed[key] = str(data[key])
@@ -885,10 +885,11 @@ def _feed_values(data: dict[str, Any], feed: dict[str, Any]) -> None:
         if key in data:
             feed[key] = as_bool(data[key])
     if "settings" in data:
-        # FeedsController add/edit: json_encode of the settings array (a JSON text given is decoded first).
+        # FeedsController::add and ::edit store json_encode of the settings given; edit decodes a JSON text first.
         settings = data["settings"]
-        feed["settings"] = json.dumps(json.loads(settings) if isinstance(settings, str) else settings or [],
-                                      separators=(",", ":"))
+        if editing and isinstance(settings, str):
+            settings = json.loads(settings)
+        feed["settings"] = json.dumps(settings if settings not in (None, {}) else [], separators=(",", ":"))
 
 
 @route("GET", "/feeds(?:/index)?")
@@ -917,7 +918,7 @@ def edit_feed(m: MispTestDouble, user: dict[str, Any], body: Any, args: list[str
     data = body_of(body, "Feed")
     if "url" in data and not data["url"]:
         raise failed("feed", "edit", {"url": ["This field cannot be left blank"]})
-    _feed_values(data, feed)  # any distribution is stored, 9 included
+    _feed_values(data, feed, editing=True)  # any distribution is stored, 9 included
     feed["rules"] = feed["rules"] or DEFAULT_FEED_RULES
     return {"Feed": dict(feed)}
 
