@@ -10,8 +10,9 @@ estate, tens of thousands of searches whose answer cannot have changed. So:
 * level-`all` rows are compared as bit sets for all origins at once (``reach_all_bits`` of each
   side: every holder of a level-`all` event holds it at level `all`, so the holders are the row);
 * a row of another level is searched again only where it can differ: its origin or its sharing group
-  changed, or on the base estate it reaches the source of a link that changed. An event that reaches
-  no changed link sees the same links and hops on both sides, so it goes where it went.
+  changed, or on the base estate some copy of it, whatever its tags, could reach the source of a
+  link that changed (``may_reach_indices``). An event that reaches no changed link sees the same
+  links and hops on both sides, so it goes where it went.
 """
 
 from __future__ import annotations
@@ -97,10 +98,10 @@ class Scope:
 def changed_scope(base: Estate, head: Estate) -> Scope:
     from planner.flows import engine_of
 
-    staying = [{name for name, tag in e.tags.items() if not tag.exportable or tag.local_only} for e in (base, head)]
-    if sorted(base.organisations) != sorted(head.organisations) or staying[0] != staying[1]:
+    engines = engine_of(base), engine_of(head)
+    if sorted(base.organisations) != sorted(head.organisations) or engines[0].staying != engines[1].staying:
         return Scope(frozenset(), frozenset(), frozenset(), everything=True)
-    old_links, new_links = (_links_by_source(engine_of(estate).links) for estate in (base, head))
+    old_links, new_links = (_links_by_source(engine.links) for engine in engines)
     sources = {s for s in set(old_links) | set(new_links) if old_links.get(s) != new_links.get(s)}
     origins = {iid for iid in set(base.instances) & set(head.instances)
                if (base.instances[iid].host_org, base.instances[iid].orgs)
