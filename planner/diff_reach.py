@@ -63,13 +63,7 @@ class ReachChange:
 
 def filter_tags(estate: Estate) -> set[str]:
     """Every tag a sync filter or a policy names: the tags whose events a change may send elsewhere."""
-    tags: set[str] = set()
-    for conn in estate.connections:
-        for _, _, _, direction in conn.flows():
-            tags.update(direction.tags.include, direction.tags.exclude)
-    for policy in estate.policies:
-        tags.update(policy.data.tags)
-    return tags
+    return estate.sync_filter_tags().union(*(policy.data.tags for policy in estate.policies))
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,14 @@ class Estate:
         feeder = self.feeders[feeder_id]
         return feeder.value or FEEDER_VALUE_BY_KIND[feeder.kind]
 
+    def sync_filter_tags(self) -> set[str]:
+        """Every tag a sync filter names (include or exclude): the tags that can change where an event goes."""
+        tags: set[str] = set()
+        for conn in self.connections:
+            for _, _, _, direction in conn.flows():
+                tags.update(direction.tags.include, direction.tags.exclude)
+        return tags
+
     def sharing_group_holders(self) -> list[tuple[str, str]]:
         """(instance, group) for every instance where a sharing group is created, by group id then
         instance id: the instances of its server list, and every instance where a member

@@ -29,16 +29,6 @@ EXPLORER_MAX_INSTANCES = 150
 EXPLORER_MAX_EVENTS = 3_000
 
 
-def filter_tags(estate: Estate) -> list[str]:
-    """Every tag some sync filter names: the tags that can change where an event goes."""
-    tags: set[str] = set()
-    for conn in estate.connections:
-        for direction in (conn.push, conn.pull):
-            if direction is not None:
-                tags.update(direction.tags.include, direction.tags.exclude)
-    return sorted(tags)
-
-
 def _events(estate: Estate, tag_choices: list[str | None]) -> list[tuple[str | None, EventSpec]]:
     """(the tag chosen, the event) for every answer the page offers."""
     engine = engine_of(estate)
@@ -69,7 +59,7 @@ def explorer_data(estate: Estate) -> dict[str, Any] | None:
     """Every answer the page's explorer shows, or None above the documented size."""
     if len(estate.instances) > EXPLORER_MAX_INSTANCES:
         return None
-    tags = filter_tags(estate)
+    tags = sorted(estate.sync_filter_tags())
     events = _events(estate, [None, *tags])
     if len(events) > EXPLORER_MAX_EVENTS:
         tags = []
