@@ -38,9 +38,12 @@ class PreparedEstate:
         self.estate = estate
         self.links = tuple(links_of(estate))
         out: dict[str, list[int]] = {iid: [] for iid in estate.instances}
+        into: dict[str, list[int]] = {iid: [] for iid in estate.instances}
         for n, link in enumerate(self.links):
             out[link.source].append(n)
+            into[link.target].append(n)
         self.out: dict[str, tuple[int, ...]] = {iid: tuple(v) for iid, v in out.items()}
+        self.into: dict[str, tuple[int, ...]] = {iid: tuple(v) for iid, v in into.items()}  # for why-not
         # The flows that can carry an organisation or community copy at all: pulls and internal
         # pushes (docs/misp-behaviour.md#what-a-push-sends rule 2). Most copies a search meets are such copies.
         self.out_low: dict[str, tuple[int, ...]] = {

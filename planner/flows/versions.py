@@ -63,14 +63,19 @@ def internal_link(estate: Estate, conn: Connection) -> bool:
     return conn.internal and estate.instances[conn.initiator].host_org == estate.instances[conn.remote].host_org
 
 
+def default_sync_role(internal: bool, remote_version: str) -> str:
+    """The role the planner gives a sync user when the file names none: MISP's Sync user, or on an
+    internal link (between instances of one host org) to a remote whose roles have perm_sync_internal,
+    the planner's Sync user (internal), so that internal pulls keep their levels."""
+    return INTERNAL_SYNC_ROLE if internal and has(INTERNAL_PULL_NEEDS_ROLE, remote_version) else SYNC_USER_ROLE
+
+
 def sync_role(estate: Estate, conn: Connection) -> tuple[str, frozenset[str]]:
     """(name in MISP, permission flags) of the role of a connection's sync user on its remote. Unless the file
     names one: MISP's Sync user, or for an internal link to a remote whose roles have perm_sync_internal, the
     planner's Sync user (internal), so that internal pulls keep their levels."""
     if conn.sync_role is None:
-        remote_version = estate.instances[conn.remote].misp_version
-        wanted = internal_link(estate, conn) and has(INTERNAL_PULL_NEEDS_ROLE, remote_version)
-        name = INTERNAL_SYNC_ROLE if wanted else SYNC_USER_ROLE
+        name = default_sync_role(internal_link(estate, conn), estate.instances[conn.remote].misp_version)
         return name, STOCK_ROLES[name]
     role = estate.roles.get(conn.sync_role)
     if role is not None:

@@ -9,7 +9,7 @@ An instance that no link from a holder enters is explained by the connections it
 none from a holder). Each reason follows the hop rules of :mod:`planner.flows.rules` (whose facts
 and sources live there): this module words their refusals, it decides nothing of its own.
 
-O(links into the unreached instances + holders) per flow, after one O(F) index of the links by target.
+O(links into the unreached instances + holders) per flow, over the engine's index of links by target.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def why_not(engine: PreparedEstate, flow: Flow) -> dict[str, str]:
     tags = frozenset(event.tags)
     tag_blocked, org_blocked = engine.tag_blocked(tags), engine.org_blocking(orgc)
     blocked = frozenset(tag_blocked | org_blocked)
-    into = _links_into(engine)
+    into = engine.into
     # The order copies arrive in: hops from the origin, then id order.
     rank = {inst: (len(flow.paths.get(inst, (inst,))), inst) for inst in flow.reaches}
     held: dict[str, Held] = {}  # per holder, the copy it is reported with: each chain walked once
@@ -54,18 +54,6 @@ def why_not(engine: PreparedEstate, flow: Flow) -> dict[str, str]:
         reasons[target] = reason or (f"every copy {_sources(engine, from_holders)} could send would be an echo "
                                      "of a copy it already holds")
     return reasons
-
-
-def _links_into(engine: PreparedEstate) -> dict[str, tuple[int, ...]]:
-    """Link numbers by target instance, made once per engine."""
-    into: dict[str, tuple[int, ...]] | None = getattr(engine, "_why_not_into", None)
-    if into is None:
-        lists: dict[str, list[int]] = {}
-        for n, link in enumerate(engine.links):
-            lists.setdefault(link.target, []).append(n)
-        into = {target: tuple(ns) for target, ns in lists.items()}
-        engine._why_not_into = into  # type: ignore[attr-defined]
-    return into
 
 
 def _connection(link: Link) -> str:

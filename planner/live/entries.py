@@ -10,9 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from planner.ansible.project import MARK
-from planner.flows.versions import INTERNAL_PULL_NEEDS_ROLE, has
+from planner.flows.versions import default_sync_role
 from planner.live.snapshot import Snapshot
-from planner.misp import INTERNAL_SYNC_ROLE, SYNC_USER_ROLE
 
 _MARKED = re.compile(rf"^(?P<id>[a-z][a-z0-9-]{{0,62}}) \({re.escape(MARK)}\)$")
 
@@ -115,6 +114,5 @@ def unusual_sync_role(initiator: Snapshot, remote: Snapshot | None, internal: bo
     users = sync_user_ids(remote, host_uuid)
     roles = sorted({remote.role_name(u["User"]["role_id"]) for u in remote.users if str(u["User"]["id"]) in users})
     same_org = host_uuid == remote.host_org.get("uuid", "").lower()
-    default = (INTERNAL_SYNC_ROLE if internal and same_org and has(INTERNAL_PULL_NEEDS_ROLE, remote.version)
-               else SYNC_USER_ROLE)
+    default = default_sync_role(internal and same_org, remote.version)
     return roles[0] if len(roles) == 1 and roles[0] != default else None

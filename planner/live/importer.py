@@ -29,10 +29,9 @@ from planner.live.entries import (
     unusual_sync_role,
     url_key,
 )
-from planner.live.snapshot import Snapshot
+from planner.live.snapshot import SETTING_DEFAULTS, Snapshot
 from planner.misp import (
     DISTRIBUTION_WORDS,
-    KEY_SAFE_LOG_SETTINGS,
     ROLE_IDS,
     STOCK_ROLES,
     ZMQ_SETTINGS,
@@ -42,9 +41,6 @@ from planner.yamlout import dump_yaml
 
 IMPORTED_COMMUNITY = "imported"
 REMOTE_COMMUNITY = "remote"
-# MISP's defaults of the settings import reads (Server.php serverSettings): only other values are written.
-SETTING_DEFAULTS: dict[str, Any] = {"MISP.correlation_engine": "Default", "Plugin.Sightings_policy": 0,
-                                    **dict.fromkeys(ZMQ_SETTINGS, False), **dict.fromkeys(KEY_SAFE_LOG_SETTINGS)}
 PLACEHOLDER = "# placeholder (import): "
 
 
@@ -99,6 +95,11 @@ class _Importer:
         self.orgs: dict[str, dict[str, Any]] = {}  # org id -> topology entry
         self.by_url = {url_key(s.url): iid for iid, s in shots.items()}
         self.instance_ids = _Ids(set(shots))
+        # Every organisation record read, by uuid (the first instance's record where several hold it).
+        self.org_records: dict[str, dict[str, Any]] = {}
+        for shot in shots.values():
+            for record in shot.orgs.values():
+                self.org_records.setdefault(str(record.get("uuid", "")).lower(), record)
         self.remotes: dict[str, dict[str, Any]] = {}
         self.decisions: list[str] = []
 
@@ -114,11 +115,8 @@ class _Importer:
         return ident
 
     def org_by_uuid(self, uuid: str) -> str | None:
-        for shot in self.shots.values():
-            for record in shot.orgs.values():
-                if str(record.get("uuid", "")).lower() == uuid:
-                    return self.org(record)
-        return None
+        record = self.org_records.get(uuid)
+        return self.org(record) if record is not None else None
 
     def instance(self, iid: str, shot: Snapshot) -> dict[str, Any]:
         host = self.org(shot.host_org) if shot.host_org else self.org({"name": f"{iid} host org", "uuid": ""})
@@ -129,8 +127,8 @@ class _Importer:
                                  "misp_version": shot.version, "volume": {"attributes": shot.attributes}}
         if not entry["orgs"]:
             del entry["orgs"]
-        settings = {k: v for k, v in shot.settings.items() if k in SETTING_DEFAULTS and k not in KEY_SAFE_LOG_SETTINGS
-                    and v is not None and v != SETTING_DEFAULTS[k]}
+        settings = {k: v for k, v in shot.settings.items()
+                    if k in SETTING_DEFAULTS and v is not None and v != SETTING_DEFAULTS[k]}
         if all(truthy(shot.settings.get(k)) for k in ZMQ_SETTINGS):
             settings = {k: v for k, v in settings.items() if k not in ZMQ_SETTINGS}  # a zmq consumer says it
         if settings:

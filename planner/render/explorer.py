@@ -15,12 +15,12 @@ flow matrix alone and says so. Answers are written compactly: instances and reas
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from planner.estate import Estate
 from planner.flows import EventSpec, FlowError, engine_of, feeder_event
 from planner.flows.whynot import why_not
-from planner.misp import Distribution
 from planner.render.graph import node_id
 
 # The diagram draws instances one by one up to this size (above, communities are collapsed and the
@@ -30,23 +30,17 @@ EXPLORER_MAX_EVENTS = 3_000
 
 
 def _events(estate: Estate, tag_choices: list[str | None]) -> list[tuple[str | None, EventSpec]]:
-    """(the tag chosen, the event) for every answer the page offers."""
-    engine = engine_of(estate)
+    """(the tag chosen, the event) for every answer the page offers: the matrix's rows, then each
+    feeder's event, per tag choice."""
+    rows = engine_of(estate).matrix_events()
+    feeders = [feeder_event(estate, fid) for fid in sorted(estate.feeders)]
     events: list[tuple[str | None, EventSpec]] = []
     for tag in tag_choices:
         tags = (tag,) if tag else ()
-        for iid in sorted(estate.instances):
-            host = estate.instances[iid].host_org
-            for level in Distribution:
-                if level == Distribution.SHARING_GROUP:
-                    events.extend((tag, EventSpec(iid, level, tags, gid))
-                                  for gid in sorted(engine.groups) if host in engine.groups[gid].orgs)
-                else:
-                    events.append((tag, EventSpec(iid, level, tags)))
-        for fid in sorted(estate.feeders):
-            base = feeder_event(estate, fid)
-            events.append((tag, EventSpec(fid, base.distribution, tuple(dict.fromkeys((*base.tags, *tags))),
-                                          base.sharing_group, base.org)))
+        events.extend((tag, replace(row, tags=tags)) for row in rows)
+        events.extend((tag, EventSpec(fid, base.distribution, tuple(dict.fromkeys((*base.tags, *tags))),
+                                      base.sharing_group, base.org))
+                      for fid, base in zip(sorted(estate.feeders), feeders, strict=True))
     return events
 
 

@@ -23,7 +23,7 @@ from planner.analyse import analyse
 from planner.diagnostics import Finding, Severity, format_path, sorted_findings
 from planner.estate import Connection, Estate
 from planner.flows import Flow, flow_matrix
-from planner.misp import Distribution
+from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES, Distribution
 from planner.output import atomic_output, write_text
 from planner.pipeline import Loaded
 from planner.render import load_styles, render
@@ -35,7 +35,6 @@ from planner.rules.catalogue import rule_anchor
 from planner.units import format_count, format_seconds, plural
 
 POLICY_RULE = "MP201"  # a policy holds unless this rule names it
-FIFTY_MILLION = 50_000_000  # the size MISP's hardware guidance changes at (sizing's volume classes)
 # The summary's themes, by rule family (planner/rules/<family>.py); MP0xx/MP1xx are "the file".
 THEMES = {"distribution": "exposure", "feeders": "exposure", "policies": "exposure", "sync": "resilience",
           "network": "resilience", "consumers": "resilience", "design": "sizing", "sizing": "sizing",
@@ -172,16 +171,6 @@ def _matrix(flows: Iterable[Flow]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["origin"])
 
 
-def _host_cells(s: dict[str, Any]) -> dict[str, Any]:
-    """vCPU, RAM and disk, split per host when the database has its own (as `size` shows them)."""
-    if "hosts" not in s:
-        return {"vcpu": s.get("vcpu", ""), "ram": s.get("ram_gib", ""), "disk": s.get("disk_gib", "")}
-    from planner.sizing.output import per_host
-
-    return {"vcpu": per_host(s["hosts"], "vcpu"), "ram": per_host(s["hosts"], "ram_gib"),
-            "disk": per_host(s["hosts"], "disk_gib")}
-
-
 def _sizing_rows(estate: Estate, sizing: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for iid in sorted(sizing):
@@ -193,7 +182,6 @@ def _sizing_rows(estate: Estate, sizing: dict[str, dict[str, Any]]) -> list[dict
                      "now": format_count(now), "horizon": format_count(attrs.get("horizon", 0)),
                      "inflow": format_count(attrs.get("inflow_per_day", 0)) + "/day",
                      "crosses": _crosses(crosses, now),
-                     **_host_cells(s),
                      "database": s.get("database", ""),
                      "correlation": (s.get("correlation") or {}).get("engine", "")})
     return rows
@@ -204,7 +192,7 @@ def _crosses(days: int | None, now: float) -> str:
     if days is None:
         return ""
     if days == 0:
-        return "already above" if now >= FIFTY_MILLION else "now"
+        return "already above" if now >= VOLUME_THRESHOLD_ATTRIBUTES else "now"
     return f"in {plural(days, 'day')}"
 
 
@@ -218,10 +206,10 @@ def _hosts(sizing: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         for role in sorted(hosts, key=lambda r: (r != "misp", r)):
             host = hosts[role]
             rows.append({"id": iid, "host": role, "vcpu": host.get("vcpu", ""), "ram": host.get("ram_gib", ""),
-                         "disk": host.get("disk_gib", ""), "redis": ""})
+                         "disk": host.get("disk_gib", "")})
         if s.get("redis_gib") is not None:
             rows.append({"id": iid, "host": "redis (on the MISP host)", "vcpu": "", "ram": s["redis_gib"],
-                         "disk": "", "redis": s["redis_gib"]})
+                         "disk": ""})
     return rows
 
 
