@@ -12,7 +12,8 @@ from planner.render.styles import Styles, load_styles
 
 FORMATS = ("svg", "png", "pdf", "dot", "mmd")
 
-__all__ = ["FORMATS", "Diagram", "DrawOptions", "build_diagram", "draw", "format_of", "load_styles", "render"]
+__all__ = ["FORMATS", "Diagram", "DrawOptions", "build_diagram", "draw", "format_of", "load_styles", "render",
+           "render_formats"]
 
 
 def format_of(path: Path) -> str:
@@ -24,9 +25,19 @@ def format_of(path: Path) -> str:
 
 
 def render(diagram: Diagram, styles: Styles, fmt: str) -> bytes:
-    if fmt == "mmd":
-        return mermaid_source(diagram, styles).encode("utf-8")
-    return render_bytes(placed_source(diagram, styles), fmt, diagram.engine)
+    return render_formats(diagram, styles, (fmt,))[fmt]
+
+
+def render_formats(diagram: Diagram, styles: Styles, formats: tuple[str, ...]) -> dict[str, bytes]:
+    """The diagram in each of ``formats``, Graphviz's from one placement of the titles (whose SVG
+    is reused): a layout of a national estate takes seconds."""
+    out = {fmt: mermaid_source(diagram, styles).encode("utf-8") for fmt in formats if fmt == "mmd"}
+    if any(fmt != "mmd" for fmt in formats):
+        source, svg = placed_source(diagram, styles)
+        for fmt in formats:
+            if fmt != "mmd":
+                out[fmt] = svg if fmt == "svg" and svg is not None else render_bytes(source, fmt, diagram.engine)
+    return out
 
 
 def draw(estate: Estate, output: Path, options: DrawOptions | None = None,

@@ -124,20 +124,23 @@ def _legend(graph: graphviz.Digraph, diagram: Diagram, styles: Styles) -> None:
     graph.node("legend", label=table, shape="plaintext", fontsize="10", id="legend", margin="0")
 
 
-def placed_source(diagram: Diagram, styles: Styles) -> str:
+def placed_source(diagram: Diagram, styles: Styles) -> tuple[str, bytes | None]:
     """:func:`dot_source` with every community title where no edge runs over it, if one of the two
     places does: laid out once with the titles at the top, checked (:mod:`planner.render.titles`),
     and the crossed titles moved to the bottom when that leaves fewer crossings. A collapsed
-    diagram (one node per community) has no titles to cross."""
+    diagram (one node per community) has no titles to cross. With the source, the SVG of it that
+    the check laid out (None where nothing was laid out), so that it is not laid out again."""
     source = dot_source(diagram, styles)
     if diagram.collapsed or not diagram.clusters or shutil.which(diagram.engine) is None:
-        return source
-    crossed = crossed_titles(render_bytes(source, "svg", diagram.engine).decode("utf-8"))
+        return source, None
+    svg = render_bytes(source, "svg", diagram.engine)
+    crossed = crossed_titles(svg.decode("utf-8"))
     if not crossed:
-        return source
+        return source, svg
     moved = dot_source(diagram, styles, frozenset(crossed))
-    still = crossed_titles(render_bytes(moved, "svg", diagram.engine).decode("utf-8"))
-    return moved if sum(map(len, still.values())) < sum(map(len, crossed.values())) else source
+    moved_svg = render_bytes(moved, "svg", diagram.engine)
+    still = crossed_titles(moved_svg.decode("utf-8"))
+    return (moved, moved_svg) if sum(map(len, still.values())) < sum(map(len, crossed.values())) else (source, svg)
 
 
 def dot_source(diagram: Diagram, styles: Styles, titles_below: frozenset[str] = frozenset()) -> str:

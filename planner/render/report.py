@@ -26,7 +26,7 @@ from planner.flows import Flow, flow_matrix
 from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES, Distribution
 from planner.output import atomic_output, write_text
 from planner.pipeline import Loaded
-from planner.render import load_styles, render
+from planner.render import load_styles, render_formats
 from planner.render.explorer import EXPLORER_MAX_INSTANCES, explorer_data
 from planner.render.graph import build_diagram, sizing_of
 from planner.render.styles import Styles
@@ -71,13 +71,14 @@ def collect(loaded: Loaded, styles: Styles | None = None, sizing: dict[str, dict
     styles = styles or load_styles()
     sizing = sizing_of(estate) if sizing is None else sizing
     diagram, notes = build_diagram(estate, sizing=sizing)
+    drawn = {fmt: data.decode("utf-8") for fmt, data in render_formats(diagram, styles, ("svg", "mmd", "dot")).items()}
     return Artifacts(
         findings=sorted_findings([*loaded.findings, *analyse(estate)]) if findings is None else findings,
         sizing=sizing,
         matrix=_matrix(flow_matrix(estate) if flows is None else flows),
-        svg=render(diagram, styles, "svg").decode("utf-8"),
-        mermaid=render(diagram, styles, "mmd").decode("utf-8"),
-        dot=render(diagram, styles, "dot").decode("utf-8"),
+        svg=drawn["svg"],
+        mermaid=drawn["mmd"],
+        dot=drawn["dot"],
         notes=notes,
         edges=len(diagram.edges),
         # The explorer lights instance nodes: a collapsed diagram has none.
