@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner.misp import SUPPORTED_PLATFORMS
+
 PhpVersion = tuple[int, int]
 
 
@@ -45,6 +47,7 @@ PLATFORMS: dict[str, PlatformPhp] = {
     "debian-12": PlatformPhp((8, 2), "Debian 12 ships PHP 8.2; MISP INSTALL/INSTALL.debian12.sh"),
     "debian-13": PlatformPhp((8, 4), "Debian 13 ships PHP 8.4; MISP INSTALL/INSTALL.debian13.sh"),
 }
+assert set(PLATFORMS) == set(SUPPORTED_PLATFORMS)  # a platform added there needs its PHP here
 
 
 def version_line(version: str) -> str:

@@ -125,13 +125,6 @@ EVENT_MEMORY_DIVISOR = 3
 ACCESS_LOG_RETENTION_COMMAND = "Log accessLogRetention"
 
 
-def correlation_era(misp_version: str) -> str:
-    """`legacy` before the 2.4.160 correlation rework, `compact` from it on."""
-    parts = tuple(int(p) for p in misp_version.split("."))
-    if len(parts) == 2:  # "2.4" names the 2.4 line, whose current releases have the rework
-        parts = (*parts, CORRELATION_REWORK_VERSION[2])
-    return "legacy" if parts < CORRELATION_REWORK_VERSION else "compact"
-
 # The permission flags of a MISP role (table `roles`, app/Model/Role.php; `perm_sync_internal` from 2.5.8 /
 # 2.4.206, MISP release notes "MISP v2.4.206 and v2.5.8 released").
 ROLE_PERMISSIONS = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.estate import Connection, Estate
-from planner.misp import INTERNAL_SYNC_ROLE, STOCK_ROLES, SYNC_USER_ROLE
+from planner.misp import CORRELATION_REWORK_VERSION, INTERNAL_SYNC_ROLE, STOCK_ROLES, SYNC_USER_ROLE
 
 Release = tuple[int, ...]
 
@@ -40,6 +40,12 @@ def release(version: str) -> Release:
     """A version as a tuple; "2.5" stands for the latest 2.5 release, later than any 2.5.x named."""
     parts = tuple(int(part) for part in version.split("."))
     return parts if len(parts) >= 3 else (*parts, 10**9)
+
+
+def correlation_era(misp_version: str) -> str:
+    """`legacy` before the 2.4.160 correlation rework, `compact` from it on ("2.4" names the 2.4 line,
+    whose current releases have the rework)."""
+    return "legacy" if release(misp_version) < CORRELATION_REWORK_VERSION else "compact"
 
 
 def has(key: str, version: str) -> bool:

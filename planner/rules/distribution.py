@@ -222,21 +222,20 @@ class _Refusal:
     reason: str
 
 
-def _group_edges(estate: Estate, group: SharingGroup, holders: set[str],
+def _group_refusals(estate: Estate, group: SharingGroup, holders: set[str],
                  out: dict[str, list[tuple[str, Mode, Direction, Connection]]],
-                 ) -> tuple[dict[str, list[tuple[str, bool]]], list[_Refusal]]:
-    """Which flows out of possible holders carry a sharing group's events (docs/misp-behaviour.md#what-a-push-sends
+                 ) -> list[_Refusal]:
+    """Which flows out of possible holders refuse a sharing group's events (docs/misp-behaviour.md#what-a-push-sends
     rule 5,
     #pull table, #sharing-groups).
 
     Push: the remote's host organisation must be a member (checked even on roaming groups), and
     unless the group roams or the link is internal the remote must be on the server list. Pull:
     the puller's host organisation (its sync user's organisation on the remote) must be a member.
-    Returns source -> [(target, passes on)] and the refused flows with their reasons.
+    Returns the refused flows with their reasons, by source in id order.
     """
     members = set(group.orgs)
     listed = set(group.instances)
-    accepted: dict[str, list[tuple[str, bool]]] = {}
     refused: list[_Refusal] = []
     for source in sorted(holders):
         for target, mode, _direction, conn in out.get(source, []):
@@ -248,9 +247,7 @@ def _group_edges(estate: Estate, group: SharingGroup, holders: set[str],
                 reason = f"'{target}' is not in the group's instance list"
             if reason:
                 refused.append(_Refusal(conn, mode, source, target, reason))
-            else:
-                accepted.setdefault(source, []).append((target, not (mode == "push" and conn.unpublish)))
-    return accepted, refused
+    return refused
 
 
 @rule("MP218", Severity.WARNING, "A sharing group's instance is reachable only over links that refuse it", """
@@ -288,7 +285,7 @@ def sharing_group_unreachable(estate: Estate) -> Iterator[Finding]:
             if not missing:
                 continue
             held: set[str] = set().union(*(holders[e] for e in missing))
-            refused = [r for r in _group_edges(estate, group, held, out)[1] if r.target not in held]
+            refused = [r for r in _group_refusals(estate, group, held, out) if r.target not in held]
             tagged = _tagged_reach(estate, missing, target, held, out)
             # the refusals of links into the target explain it best; else (untagged events stopped
             # short of it for good) any link the event could not take

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from planner.estate import Estate
+from planner.flows.versions import correlation_era
 from planner.misp import (
     ATTRIBUTE_MEMORY_COEFFICIENT,
     CORRELATION_OFF_SETTING,
     DEFAULT_FEED_FETCH_EVERY,
     DEFAULT_PULL_EVERY,
     EVENT_MEMORY_DIVISOR,
-    correlation_era,
 )
 from planner.sizing.parameters import SECONDS_PER_DAY
 from planner.sizing.sources import feeders_into, index_of
