@@ -94,6 +94,16 @@ class Instance:
     sizing: SizingOverrides
     description: str
     peer_url: str  # what peers store in their server entries: `peer_url`, else `url`
+    # Sizing inputs (docs/sizing.md): `correlation:` (None: the advice decides), the volume's
+    # correlations per attribute (None: the model's default) and largest event (0: none given),
+    # `log_retention` in seconds (the instance's, else the defaults'; None: kept for ever).
+    correlation: str | None = None
+    correlations_per_attribute: float | None = None
+    largest_event: int = 0
+    log_retention: int | None = None
+
+
+SIZING_INPUTS = ("correlation", "correlations_per_attribute", "largest_event", "log_retention")
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,7 @@ class Connection:
     sync_org: str = ""
     sync_role: str | None = None
     sync_email: str | None = None
+    bootstrap: str | int = "full"  # what a new link copies first: full, none or seconds of history
 
     @property
     def path(self) -> YamlPath:
@@ -337,6 +348,10 @@ class _Resolver:
                 database_host=i.database_host,
                 uuid=i.uuid or derived_uuid(t.name, "instance", iid),
                 settings=settings, sizing=sizing, description=i.description, peer_url=i.peer_url or i.url,
+                correlation=i.correlation,
+                correlations_per_attribute=volume.correlations_per_attribute if volume else None,
+                largest_event=(volume.largest_event or 0) if volume else 0,
+                log_retention=i.log_retention if i.log_retention is not None else d.log_retention,
             )
         return result
 
@@ -377,7 +392,7 @@ class _Resolver:
                 tls_verify=s.tls.verify if s.tls.verify is not None else tls_default,
                 tls_ca=s.tls.ca, allowed_ips=tuple(s.allowed_ips), name=s.name, analyst_data=s.analyst_data,
                 sync_org=s.sync_user.org or (initiator.host_org if initiator else ""), sync_role=role,
-                sync_email=s.sync_user.email))
+                sync_email=s.sync_user.email, bootstrap=s.bootstrap))
         return result
 
     def tags(self) -> None:
@@ -547,6 +562,8 @@ def estate_as_data(estate: Estate) -> dict[str, Any]:
     for iid in sorted(estate.instances):
         inst = asdict(estate.instances[iid])
         inst.pop("id")
+        for sizing_input in SIZING_INPUTS:  # not in the resolved form: diff shows their effect in sizing
+            inst.pop(sizing_input)
         if inst["database_host"] is None:
             inst.pop("database_host")
         inst["orgs"] = list(inst["orgs"])

@@ -151,8 +151,7 @@ def largest_event_memory(estate: Estate) -> Iterator[Finding]:
 
 def _largest_event_path(estate: Estate, iid: str, largest: int) -> tuple[str | int, ...]:
     """Where the largest event is written: the instance's volume, or the feeder that writes it."""
-    written = estate.topology.instances[iid].volume
-    if written is not None and written.largest_event == largest:
+    if estate.instances[iid].largest_event == largest:
         return ("instances", iid, "volume", "largest_event")
     for fid in sorted(estate.feeders):
         if estate.feeders[fid].into == iid and estate.feeders[fid].largest_event == largest:

@@ -55,7 +55,7 @@ class Drivers:
 
 def correlation_mode(estate: Estate, iid: str) -> str | None:
     """The topology's `correlation:`, or off when its settings switch correlation off entirely."""
-    chosen = estate.topology.instances[iid].correlation if iid in estate.topology.instances else None
+    chosen = estate.instances[iid].correlation
     if chosen is None and estate.instances[iid].settings.get(CORRELATION_OFF_SETTING) in (True, 1, "1", "true"):
         return "off"
     return chosen
@@ -63,11 +63,9 @@ def correlation_mode(estate: Estate, iid: str) -> str | None:
 
 def drivers_of(estate: Estate, iid: str, vol: Volume, users: int, p: Mapping[str, float]) -> Drivers:
     inst = estate.instances[iid]
-    written = estate.topology.instances.get(iid)
-    volume = written.volume if written is not None else None
     mode = correlation_mode(estate, iid)
     density = 0.0 if mode == "off" else (
-        volume.correlations_per_attribute if volume is not None and volume.correlations_per_attribute is not None
+        inst.correlations_per_attribute if inst.correlations_per_attribute is not None
         else p["correlations_per_attribute"])
     feeders = feeders_into(estate, iid)
     # A feeder with correlate: false writes attributes MISP does not correlate (feed setting or
@@ -91,8 +89,7 @@ def drivers_of(estate: Estate, iid: str, vol: Volume, users: int, p: Mapping[str
     # requests go to `access_logs`, which MISP's own `cake Log accessLogRetention <days>` prunes.
     history_per_day = vol.per_day * p["log_bytes_per_attribute_written"] + jobs * p["log_bytes_per_sync_job"]
     access_per_day = users * p["log_bytes_per_user_day"] + polls * p["log_bytes_per_api_poll"]
-    retention = (written.log_retention if written is not None and written.log_retention is not None
-                 else estate.topology.defaults.log_retention)
+    retention = inst.log_retention
     retention_days = retention / SECONDS_PER_DAY if retention is not None else None
     access_days = vol.horizon_days if retention_days is None else min(retention_days, vol.horizon_days)
     held = (history_per_day * vol.horizon_days + vol.now * p["log_bytes_per_attribute_written"]
@@ -123,10 +120,7 @@ def largest_written(estate: Estate) -> dict[str, int]:
     """Per instance, the largest event written on it: its own `volume.largest_event` or one of its
     feeders' (one pass per estate)."""
     def collect(e: Estate) -> dict[str, int]:
-        largest: dict[str, int] = {}
-        for iid, written in e.topology.instances.items():
-            if written.volume is not None and written.volume.largest_event:
-                largest[iid] = written.volume.largest_event
+        largest = {iid: inst.largest_event for iid, inst in e.instances.items() if inst.largest_event}
         for feeder in e.feeders.values():
             if feeder.largest_event:
                 largest[feeder.into] = max(largest.get(feeder.into, 0), feeder.largest_event)

@@ -72,7 +72,7 @@ def bootstrapped(estate: Estate, iid: str, sync_stock: float, sync_per_day: floa
         receives = (conn.initiator == iid and conn.pull is not None) or (conn.remote == iid and conn.push is not None)
         if not receives:
             continue
-        bootstrap = estate.topology.sync[conn.index].bootstrap
+        bootstrap = conn.bootstrap
         if bootstrap == "full":
             best = None
             break
