@@ -142,7 +142,7 @@ def drift_command(
         raise typer.Exit(exitcodes.FINDINGS)
     estate = loaded.estate
     plans = drift.plans(estate)
-    settings = {iid: tuple({**plan["misp_settings"], **plan["misp_zmq_settings"]}) for iid, plan in plans.items()}
+    settings = {iid: tuple(drift.planned_settings(plan)) for iid, plan in plans.items()}
     targets, failed = _targets([(iid, estate.instances[iid].url) for iid in plans],
                                _keys_or_exit(vault, vault_password_file), insecure, settings)
     results = read_estate(targets, concurrency, stderr_progress(len(targets)))

@@ -70,6 +70,11 @@ def _same(planned: Any, live: Any) -> bool:
     return str(planned if planned is not None else "") == str(live if live is not None else "")
 
 
+def planned_settings(plan: dict[str, Any]) -> dict[str, Any]:
+    """The MISP settings the generated project sets on an instance (its host_vars): drift reads and compares these."""
+    return {**plan["misp_settings"], **plan["misp_zmq_settings"]}
+
+
 class _Comparer:
     def __init__(self, estate: Estate, iid: str, shot: Snapshot, plan: dict[str, Any]) -> None:
         self.e = estate
@@ -117,7 +122,7 @@ class _Comparer:
                 self.add("organisations", str(live.get("name")), "extra", ("uuid", None, uuid))
 
     def settings(self) -> None:
-        wanted = {**self.plan["misp_settings"], **self.plan["misp_zmq_settings"]}
+        wanted = planned_settings(self.plan)
         for name, value in sorted(wanted.items()):
             live = self.shot.settings.get(name)
             same = url_key(value) == url_key(live) if name.endswith("baseurl") else _same(value, live)
