@@ -86,6 +86,15 @@ def known_ids(estate: Any) -> KnownIds:
         feeders={f"{f.into} {f.feed.url}": fid for fid, f in estate.feeders.items() if f.feed is not None})
 
 
+def _orgs_by_uuid(shots: dict[str, Snapshot]) -> dict[str, dict[str, Any]]:
+    """Every organisation record read, by uuid (the first instance's record where several hold it)."""
+    records: dict[str, dict[str, Any]] = {}
+    for shot in shots.values():
+        for record in shot.orgs.values():
+            records.setdefault(str(record.get("uuid", "")).lower(), record)
+    return records
+
+
 class _Importer:
     def __init__(self, name: str, shots: dict[str, Snapshot], known: KnownIds) -> None:
         self.name = name
@@ -95,11 +104,7 @@ class _Importer:
         self.orgs: dict[str, dict[str, Any]] = {}  # org id -> topology entry
         self.by_url = {url_key(s.url): iid for iid, s in shots.items()}
         self.instance_ids = _Ids(set(shots))
-        # Every organisation record read, by uuid (the first instance's record where several hold it).
-        self.org_records: dict[str, dict[str, Any]] = {}
-        for shot in shots.values():
-            for record in shot.orgs.values():
-                self.org_records.setdefault(str(record.get("uuid", "")).lower(), record)
+        self.org_records = _orgs_by_uuid(shots)
         self.remotes: dict[str, dict[str, Any]] = {}
         self.decisions: list[str] = []
 
