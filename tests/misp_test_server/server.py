@@ -21,6 +21,7 @@ pull would), nothing is published anywhere, feeds are never fetched.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import ipaddress
@@ -34,7 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -215,6 +216,16 @@ class MispTestDouble:
             self.feeds[fid] = {**_feed_record(fid), "name": name, "provider": provider, "url": url,
                                "distribution": "3", "default": True, "fixed_event": False, "settings": None}
         self.admin_key = self._mint(1, "Initial auto-generated key", 0, [], record=False)
+
+    @contextlib.contextmanager
+    def lock_released(self) -> Iterator[None]:
+        """Lets other requests in while this one waits on a remote, as a real MISP does: two doubles
+        testing each other's links at once would otherwise each hold its lock waiting for the other."""
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
 
     def snapshot(self) -> dict[str, Any]:
         """Everything an apply may change, as a comparable value (not where keys were used from)."""
@@ -777,7 +788,7 @@ def test_connection(m: MispTestDouble, user: dict[str, Any], body: Any, args: li
     request = urllib.request.Request(server["url"] + "/servers/getVersion",
                                      headers={"Authorization": server["authkey"], "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with m.lock_released(), urllib.request.urlopen(request, timeout=10) as response:
             remote = json.loads(response.read())
     except urllib.error.HTTPError as error:
         return {"status": 4 if error.code in (401, 403) else 3, "client_certificate": None}
