@@ -109,10 +109,15 @@ def carries(link: Link, copy: Copy | None, event: EventSpec, group: Group | None
 
 def events_on(estate: Estate, origin: str, tag_sets: list[tuple[str, ...]]) -> Iterator[EventSpec]:
     """Events created on instance ``origin``, fewest tags first, then by creator (host organisation
-    first), then widest level first; sharing-group events once per group the creator belongs to."""
+    first), then widest level first; sharing-group events once per group the creator belongs to. A
+    creator never puts on a tag reserved to another organisation (``tags.{name}.org``: MISP offers a
+    tag whose org_id is set to that organisation's users only, Taxonomy::getAllTaxonomyTags)."""
     groups = estate.sharing_groups
+    reserved = {name: tag.org for name, tag in estate.tags.items() if tag.org is not None}
     for tags in tag_sets:
         for org in estate.instances[origin].orgs:
+            if any(reserved.get(tag, org) != org for tag in tags):
+                continue
             for level in LEVELS_WIDEST_FIRST:
                 yield EventSpec(origin, level, tags, None, org)
             for gid in sorted(g for g in groups if org in groups[g].orgs):
