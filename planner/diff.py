@@ -18,7 +18,7 @@ from typing import Any
 
 from planner.diagnostics import Finding
 from planner.diff_reach import ReachChange, reach_changes
-from planner.estate import Estate, estate_as_data
+from planner.estate import SIZING_INPUTS, Estate, estate_as_data
 
 SECTIONS = ("organisations", "communities", "instances", "feeders", "sharing_groups", "consumers")
 SIZING_KEYS = ("volume_class", "vcpu", "ram_gib", "disk_gib", "database")
@@ -120,8 +120,19 @@ def _keyed_policies(policies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     return {p["name"]: p for p in policies}
 
 
+def _as_compared(estate: Estate) -> dict[str, Any]:
+    """The resolved estate with what its resolved form leaves out but a reviewer decides on: each
+    instance's sizing inputs and each link's bootstrap."""
+    data = estate_as_data(estate)
+    for iid, inst in data["instances"].items():
+        inst.update({name: getattr(estate.instances[iid], name) for name in SIZING_INPUTS})
+    for item, conn in zip(data["sync"], estate.connections, strict=True):
+        item["bootstrap"] = conn.bootstrap
+    return data
+
+
 def structural_changes(base: Estate, head: Estate) -> list[Change]:
-    before, after = estate_as_data(base), estate_as_data(head)
+    before, after = _as_compared(base), _as_compared(head)
     sections: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         (s, before[s], after[s]) for s in SECTIONS]
     sections.append(("sync", _keyed_connections(before["sync"]), _keyed_connections(after["sync"])))

@@ -154,6 +154,21 @@ def test_sizing_deltas() -> None:
     assert change[2:] == ("below-50M", "above-50M")
 
 
+def test_sizing_inputs_and_bootstrap_are_listed_as_changed() -> None:
+    # The resolved form leaves these out (their effect shows in sizing); a reviewer still decides on them.
+    head = BASE.replace("volume: {attributes: 1M, growth: 1k/day}}",
+                        "volume: {attributes: 1M, growth: 1k/day, largest_event: 50k}, correlation: off,\n"
+                        "          log_retention: 30d}")
+    head = head.replace("{initiator: relay, remote: partner, push: true}",
+                        "{initiator: relay, remote: partner, push: true, bootstrap: 90d}")
+    result = diff_of(BASE, head)
+    relay = next(c for c in result.structure if c.key == "relay")
+    assert {f[0] for f in relay.fields} == {"correlation", "largest_event", "log_retention"}
+    assert ("log_retention", None, 30 * 86400) in relay.fields
+    link = next(c for c in result.structure if c.key == "relay -> partner")
+    assert link.fields == (("bootstrap", "full", 90 * 86400),)
+
+
 def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
