@@ -25,35 +25,7 @@ Held = tuple[int, str | None, bool, Link | None]  # level, owner (level 0), publ
 def why_not(engine: PreparedEstate, flow: Flow) -> dict[str, str]:
     """Instance id -> the first reason it holds no copy of ``flow``'s event, for every instance the
     flow does not reach, in id order."""
-    event = flow.event
-    origin, orgc, published = engine.resolve(event)
-    group = engine.group_of(event)
-    tags = frozenset(event.tags)
-    tag_blocked, org_blocked = engine.tag_blocked(tags), engine.org_blocking(orgc)
-    blocked = frozenset(tag_blocked | org_blocked)
-    into = engine.into
-    # The order copies arrive in: hops from the origin, then id order.
-    rank = {inst: (len(flow.paths.get(inst, (inst,))), inst) for inst in flow.reaches}
-    held: dict[str, Held] = {}  # per holder, the copy it is reported with: each chain walked once
-    reasons: dict[str, str] = {}
-    for target in engine.names:
-        if target in flow.reaches:
-            continue
-        from_holders = sorted((n for n in into.get(target, ()) if engine.links[n].source in flow.reaches),
-                              key=lambda n: (rank[engine.links[n].source], n))
-        if not from_holders:
-            reasons[target] = _unconnected(engine, into.get(target, ()))
-            continue
-        reason = ""
-        for n in from_holders:
-            link = engine.links[n]
-            reason = _refusal(engine, flow, link, origin, orgc, published, group, tags,
-                              n in tag_blocked, n in org_blocked, blocked, held)
-            if reason:
-                break
-        reasons[target] = reason or (f"every copy {_sources(engine, from_holders)} could send would be an echo "
-                                     "of a copy it already holds")
-    return reasons
+    return _Explanation(engine, flow).reasons()
 
 
 def _connection(link: Link) -> str:
@@ -72,69 +44,97 @@ def _unconnected(engine: PreparedEstate, links: tuple[int, ...]) -> str:
             f"which {'holds' if len(sources) == 1 else 'hold'} no copy")
 
 
-def _held(engine: PreparedEstate, flow: Flow, inst: str, origin: str, orgc: str, published: bool,
-          group: Group | None, blocked: frozenset[int], memo: dict[str, Held]) -> Held:
-    """(level, owner, published, the link it came by) of the copy ``inst`` is reported with: the
-    origin holds the original; another holder the copy the last hop of its path gave it. Where
-    several links of that hop give a copy at the reported level, the search reports a published one
-    first (planner.flows.search), so the same order picks the link here. Kept in ``memo``: the
-    holders along a chain are asked again for every link out of them."""
-    if inst not in memo:
-        memo[inst] = _held_copy(engine, flow, inst, origin, orgc, published, group, blocked, memo)
-    return memo[inst]
+class _Explanation:
+    """What one flow's explanation needs throughout: its event as the engine resolves it, the links
+    whose filters refuse it, and the copy each holder is reported with (each chain walked once)."""
 
+    def __init__(self, engine: PreparedEstate, flow: Flow) -> None:
+        self.engine, self.flow = engine, flow
+        self.origin, self.orgc, self.published = engine.resolve(flow.event)
+        self.group = engine.group_of(flow.event)
+        self.tags = frozenset(flow.event.tags)
+        self.tag_blocked, self.org_blocked = engine.tag_blocked(self.tags), engine.org_blocking(self.orgc)
+        self.blocked = frozenset(self.tag_blocked | self.org_blocked)
+        self.memo: dict[str, Held] = {}
 
-def _held_copy(engine: PreparedEstate, flow: Flow, inst: str, origin: str, orgc: str, published: bool,
-               group: Group | None, blocked: frozenset[int], memo: dict[str, Held]) -> Held:
-    level = int(flow.reaches[inst])
-    if inst == origin:
-        return level, orgc if level == ORG else None, published, None
-    chain = flow.paths[inst]
-    numbers = engine.via_to[engine.index[chain[-2]]].get(engine.index[inst], ())
-    came = [engine.links[n] for n in numbers]
-    before, before_owner, before_published, _ = _held(engine, flow, chain[-2], origin, orgc, published, group,
-                                                      blocked, memo)
-    copies = [(copy, engine.links[n]) for n in numbers if before_published and n not in blocked
-              and (copy := transfer(engine.links[n], before, before_owner, group)) is not None and copy[0] == level]
-    if copies:
-        (_, owner, is_published), by = max(copies, key=lambda c: c[0][2])  # published first
-        return level, owner, is_published, by
-    link = next((lk for lk in came if not lk.unpublish), came[0] if came else None)
-    owner = link.owner if link is not None and level == ORG else None
-    return level, owner, link is None or not link.unpublish, link
+    def reasons(self) -> dict[str, str]:
+        engine, flow, into = self.engine, self.flow, self.engine.into
+        # The order copies arrive in: hops from the origin, then id order.
+        rank = {inst: (len(flow.paths.get(inst, (inst,))), inst) for inst in flow.reaches}
+        reasons: dict[str, str] = {}
+        for target in engine.names:
+            if target in flow.reaches:
+                continue
+            from_holders = sorted((n for n in into.get(target, ()) if engine.links[n].source in flow.reaches),
+                                  key=lambda n: (rank[engine.links[n].source], n))
+            if not from_holders:
+                reasons[target] = _unconnected(engine, into.get(target, ()))
+                continue
+            reason = next((r for n in from_holders if (r := self.refusal(n))), "")
+            reasons[target] = reason or (f"every copy {_sources(engine, from_holders)} could send would be an "
+                                         "echo of a copy it already holds")
+        return reasons
 
+    def held(self, inst: str) -> Held:
+        """(level, owner, published, the link it came by) of the copy ``inst`` is reported with: the
+        origin holds the original; another holder the copy the last hop of its path gave it. Where
+        several links of that hop give a copy at the reported level, the search reports a published
+        one first (planner.flows.search), so the same order picks the link here. Memoised: the
+        holders along a chain are asked again for every link out of them."""
+        if inst not in self.memo:
+            self.memo[inst] = self._held_copy(inst)
+        return self.memo[inst]
 
-def _refusal(engine: PreparedEstate, flow: Flow, link: Link, origin: str, orgc: str, published: bool,
-             group: Group | None, tags: frozenset[str], tag_refused: bool, org_refused: bool,
-             blocked: frozenset[int], memo: dict[str, Held]) -> str:
-    """Why ``link`` does not give its target a copy, or "" if it would (then a later link is asked).
-    What the level allows comes before the filters: a filter does not matter where the level stops."""
-    level, owner, is_published, came_by = _held(engine, flow, link.source, origin, orgc, published, group,
-                                                 blocked, memo)
-    word = Distribution(level).word
-    if not is_published:
-        if came_by is None:
-            return f"{link.source} holds it unpublished (the feeder does not publish), and only published events travel"
-        return (f"{link.source} holds it unpublished (connection #{came_by.connection} unpublishes on push), "
-                "and only published events travel")
-    if level == GROUP:
-        assert group is not None
-        refusal = _group_refusal(link, group, flow.event.sharing_group or "")
-        if refusal:
-            return refusal
-    elif transfer(link, level, owner, None) is None:
-        if link.mode == "push" and level in (ORG, COMMUNITY):
-            return f"a push does not send {word} events over a link that is not internal ({_connection(link)})"
-        return (f"{link.target}'s sync user (org {link.owner}) does not see {link.source}'s organisation-only "
-                f"copy owned by {owner} ({_connection(link)})")
-    if tag_refused:
-        rule = link.filter.tags
-        wanted = (f"include {', '.join(rule.include)}" if rule.include and not tags.intersection(rule.include)
-                  else f"exclude {', '.join(sorted(tags.intersection(rule.exclude)))}")
-        return f"the {link.mode} tag filter of {_connection(link)} refuses it ({wanted})"
-    if org_refused:
-        return f"the {link.mode} org filter of {_connection(link)} refuses events created by {orgc}"
-    return ""
+    def _held_copy(self, inst: str) -> Held:
+        engine = self.engine
+        level = int(self.flow.reaches[inst])
+        if inst == self.origin:
+            return level, self.orgc if level == ORG else None, self.published, None
+        chain = self.flow.paths[inst]
+        numbers = engine.via_to[engine.index[chain[-2]]].get(engine.index[inst], ())
+        came = [engine.links[n] for n in numbers]
+        before, before_owner, before_published, _ = self.held(chain[-2])
+        copies = [(copy, engine.links[n]) for n in numbers if before_published and n not in self.blocked
+                  and (copy := transfer(engine.links[n], before, before_owner, self.group)) is not None
+                  and copy[0] == level]
+        if copies:
+            (_, owner, is_published), by = max(copies, key=lambda c: c[0][2])  # published first
+            return level, owner, is_published, by
+        link = next((lk for lk in came if not lk.unpublish), came[0] if came else None)
+        owner = link.owner if link is not None and level == ORG else None
+        return level, owner, link is None or not link.unpublish, link
+
+    def refusal(self, n: int) -> str:
+        """Why link ``n`` does not give its target a copy, or "" if it would (then a later link is
+        asked). What the level allows comes before the filters: a filter does not matter where the
+        level stops."""
+        link = self.engine.links[n]
+        level, owner, is_published, came_by = self.held(link.source)
+        word = Distribution(level).word
+        if not is_published:
+            if came_by is None:
+                return (f"{link.source} holds it unpublished (the feeder does not publish), and only published "
+                        "events travel")
+            return (f"{link.source} holds it unpublished (connection #{came_by.connection} unpublishes on push), "
+                    "and only published events travel")
+        if level == GROUP:
+            assert self.group is not None
+            refusal = _group_refusal(link, self.group, self.flow.event.sharing_group or "")
+            if refusal:
+                return refusal
+        elif transfer(link, level, owner, None) is None:
+            if link.mode == "push" and level in (ORG, COMMUNITY):
+                return f"a push does not send {word} events over a link that is not internal ({_connection(link)})"
+            return (f"{link.target}'s sync user (org {link.owner}) does not see {link.source}'s organisation-only "
+                    f"copy owned by {owner} ({_connection(link)})")
+        if n in self.tag_blocked:
+            rule = link.filter.tags
+            wanted = (f"include {', '.join(rule.include)}" if rule.include and not self.tags.intersection(rule.include)
+                      else f"exclude {', '.join(sorted(self.tags.intersection(rule.exclude)))}")
+            return f"the {link.mode} tag filter of {_connection(link)} refuses it ({wanted})"
+        if n in self.org_blocked:
+            return f"the {link.mode} org filter of {_connection(link)} refuses events created by {self.orgc}"
+        return ""
 
 
 def _group_refusal(link: Link, group: Group, name: str) -> str:
