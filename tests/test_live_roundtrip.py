@@ -26,10 +26,11 @@ from planner.pipeline import load_estate
 PLACEHOLDER_FIELDS = {
     "organisations": {"uuid_derived", "nationality", "sector", "type"},
     "instances": {"community", "zone", "purpose", "users", "attributes", "growth_per_day", "volume_class",
-                  "misp_version", "description", "platform"},
+                  "misp_version", "description", "platform", "log_retention", "largest_event",
+                  "correlations_per_attribute"},
     "feeders": {"kind", "rate", "value", "feed.fetch_every", "tags", "correlate", "largest_event"},
     "consumers": {"kind", "product", "format", "every", "needs"},
-    "sync": {"pull.every", "push.every"},
+    "sync": {"pull.every", "push.every", "bootstrap"},
 }
 WHOLLY_PLACEHOLDERS = {"communities", "policies", "defaults"}  # added, removed or changed: all placeholders
 

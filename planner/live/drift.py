@@ -19,7 +19,7 @@ from typing import Any
 from planner.ansible.project import planned_host_vars
 from planner.estate import Estate
 from planner.live.client import LiveError, MispClient
-from planner.live.entries import Filter, entry_filter, remote_org_uuid, server_record, truthy, url_key
+from planner.live.entries import Filter, entries_by_link, entry_filter, planned_link, server_record, truthy, url_key
 from planner.live.snapshot import Snapshot
 
 SERVER_FLAGS = ("push", "pull", "push_sightings", "push_galaxy_clusters", "pull_galaxy_clusters",
@@ -130,10 +130,10 @@ class _Comparer:
                 self.add("settings", name, "different", ("value", value, live))
 
     def servers(self) -> None:
-        entries = {(url_key(server_record(e)["url"]), remote_org_uuid(e)): e for e in self.shot.servers}
+        entries = entries_by_link(self.shot)
         matched: set[tuple[str, str]] = set()
         for link in self.plan["misp_links_as_initiator"]:
-            key = (url_key(link["remote_url"]), str(link["remote_org"]["uuid"]).lower())
+            key = planned_link(link)
             pair = (self.iid, link["remote"])
             entry = entries.get(key)
             if entry is None:
@@ -272,15 +272,13 @@ def connection_tests(estate: Estate, shots: dict[str, Snapshot | LiveError], cli
         shot, client = shots.get(iid), clients.get(iid)
         if not isinstance(shot, Snapshot) or client is None:
             continue
-        entries = {(url_key(server_record(e)["url"]), remote_org_uuid(e)): server_record(e) for e in shot.servers}
+        entries = entries_by_link(shot)
         for link in plan["misp_links_as_initiator"]:
-            if link["listing_only"]:
-                continue
-            server = entries.get((url_key(link["remote_url"]), str(link["remote_org"]["uuid"]).lower()))
-            if server is None:
+            entry = entries.get(planned_link(link))
+            if link["listing_only"] or entry is None:
                 continue
             try:
-                answer = client.get(f"/servers/testConnection/{server['id']}")
+                answer = client.get(f"/servers/testConnection/{server_record(entry)['id']}")
                 status = answer.get("status") if isinstance(answer, dict) else None
             except LiveError as error:
                 status = str(error)

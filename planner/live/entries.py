@@ -93,6 +93,18 @@ def remote_org_uuid(entry: dict[str, Any]) -> str:
     return str((entry.get("RemoteOrg") or {}).get("uuid", "")).lower()
 
 
+def entries_by_link(shot: Snapshot) -> dict[tuple[str, str], dict[str, Any]]:
+    """An instance's server entries by (remote URL, remote org UUID), the key :func:`planned_link`
+    gives a link the generated project makes: how drift pairs what runs with what is planned."""
+    return {(url_key(server_record(e)["url"]), remote_org_uuid(e)): e for e in shot.servers}
+
+
+def planned_link(link: dict[str, Any]) -> tuple[str, str]:
+    """The key of a planned link (an item of a host's ``misp_links_as_initiator``) among
+    :func:`entries_by_link`."""
+    return url_key(link["remote_url"]), str(link["remote_org"]["uuid"]).lower()
+
+
 def sync_user_ids(shot: Snapshot, org_uuid: str) -> set[str]:
     """The users of an organisation whose role may sync (perm_sync) and is not a site admin's: the sync
     users peers hold keys of (a site admin's role syncs too, but no generated link holds its key)."""

@@ -368,8 +368,9 @@ def import_estate(name: str, shots: dict[str, Snapshot], known: KnownIds | None 
         f"communities: every instance read is in `{IMPORTED_COMMUNITY}`"
         + (f", every remote in `{REMOTE_COMMUNITY}`" if importer.remotes else "")
         + "; group them into your communities and set each one's trust",
-        "instances: `purpose`, `zone`, `users` and `volume.growth` are not in MISP; add them for sizing and zone "
-        "checks",
+        # log_retention is a cron job on the host (cake Log accessLogRetention), not a MISP setting
+        "instances: `purpose`, `zone`, `users`, `volume.growth` and `log_retention` are not in MISP; add them for "
+        "sizing and zone checks",
         *importer.decisions]
     return Imported(_annotated(dump_yaml(document), decisions), decisions)
 
