@@ -118,7 +118,7 @@ def verify(e: Estate) -> None:
         assert server["pull_analyst_data"] is (conn.analyst_data in ("pull", "both"))
         push_rules, pull_rules = json.loads(server["push_rules"]), json.loads(server["pull_rules"])
         if conn.push is not None:
-            # REFERENCE §1.3: push rules hold the pusher's local tag and org ids.
+            # docs/misp-behaviour.md#push-and-pull-rules: push rules hold the pusher's local tag and org ids.
             assert tag_names(state, push_rules["tags"]["OR"]) == set(conn.push.tags.include)
             assert tag_names(state, push_rules["tags"]["NOT"]) == set(conn.push.tags.exclude)
             assert {state.orgs[int(i)]["uuid"] for i in push_rules["orgs"]["NOT"]} == \

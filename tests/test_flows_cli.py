@@ -74,7 +74,7 @@ def test_json_for_a_feeder_uses_its_own_distribution(tmp_path: Path) -> None:
     result = run([write(tmp_path, estate), "--origin", "bench", "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    # Community-level events do not leave by push (REFERENCE §2.2 rule 2).
+    # Community-level events do not leave by push (docs/misp-behaviour.md#what-a-push-sends rule 2).
     assert data["distribution"] == "community"
     assert data["reaches"] == {"a": "community"}
 

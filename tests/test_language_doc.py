@@ -56,10 +56,11 @@ def test_every_misp_behaviour_citation_resolves() -> None:
     """Citations `docs/misp-behaviour.md#a, #b` in shipped text name anchors that exist."""
     anchors = _anchors()
     cited: dict[str, set[str]] = {}
-    roots = [ROOT / "README.md", ROOT / "docs", ROOT / "planner", ROOT / "playbooks", ROOT / "examples"]
+    roots = [ROOT / "README.md", ROOT / "docs", ROOT / "planner", ROOT / "playbooks", ROOT / "examples", ROOT / "tests"]
     files = [r for r in roots if r.is_file()] + [f for r in roots if r.is_dir() for f in r.rglob("*") if f.is_file()]
     for path in files:
-        if path.suffix not in (".md", ".py", ".yaml", ".yml", ".j2", ".json", ".html") or "_collection" in path.parts:
+        if path.suffix not in (".md", ".py", ".yaml", ".yml", ".j2", ".json", ".html") or "_collection" in path.parts \
+                or path == Path(__file__).resolve():  # its docstring shows the form with made-up anchors
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         for match in re.finditer(r"misp-behaviour\.md#([a-z0-9-]+)((?:(?:,| and| to)\s+#[a-z0-9-]+)*)", text):
@@ -74,3 +75,14 @@ def test_misp_behaviour_names_public_sources_only() -> None:
     text = (ROOT / "docs" / "misp-behaviour.md").read_text(encoding="utf-8")
     assert "REFERENCE" not in text and "shared/" not in text
     assert len(_anchors()) >= 30
+
+
+def test_no_file_cites_what_a_clone_does_not_have() -> None:
+    """Comments and docs cite MISP's public sources or docs/misp-behaviour.md, never the team's
+    private reference notes, which a clone or the wheel does not carry."""
+    marker = "REFERENCE" + " §"  # written apart so that this file does not match itself
+    found = [str(path.relative_to(ROOT)) for root in ("README.md", "docs", "planner", "playbooks", "tests", "scripts")
+             for path in ([ROOT / root] if (ROOT / root).is_file() else (ROOT / root).rglob("*"))
+             if path.is_file() and path.suffix in (".md", ".py", ".yaml", ".yml", ".j2", ".sh", ".txt")
+             and marker in path.read_text(encoding="utf-8", errors="replace")]
+    assert found == []

@@ -143,7 +143,7 @@ def test_untrusted_inbound_pull_is_flagged_too(tmp_path: Path) -> None:
 
 
 def test_private_data_leak_stops_at_an_unpublishing_push(tmp_path: Path) -> None:
-    # one -> two arrives unpublished, so two never passes it on to the portal (REFERENCE §2.5).
+    # one -> two arrives unpublished, so two never passes it on to the portal (docs/misp-behaviour.md#multi-hop).
     text = BASE + """sync:
   - {initiator: one, remote: two, push: true, unpublish: true}
   - {initiator: two, remote: portal, push: true, allowed_ips: [198.51.100.7/32]}
@@ -168,7 +168,7 @@ def test_private_leak_reports_the_whole_path(tmp_path: Path) -> None:
 
 
 def test_sharing_group_roaming_still_needs_member_remote(tmp_path: Path) -> None:
-    # Roaming skips the server list, not the remote-org check (REFERENCE §2.2 rule 5).
+    # Roaming skips the server list, not the remote-org check (docs/misp-behaviour.md#what-a-push-sends rule 5).
     text = """version: 1
 name: t
 organisations:

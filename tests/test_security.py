@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*/topology.yaml"))
 runner = CliRunner()
 
-# A MISP auth key: 40 characters from [A-Za-z0-9] (REFERENCE §1.2), with letters of both cases and
+# A MISP auth key: 40 characters from [A-Za-z0-9] (AppModel::validateAuthkey), with letters of both cases and
 # digits (so hex digests and UUIDs do not match).
 KEY_LIKE = re.compile(rb"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*[0-9])"
                       rb"[A-Za-z0-9]{40}(?![A-Za-z0-9])")

@@ -171,7 +171,7 @@ def test_push_chain_carries_only_what_travels() -> None:
         """)
     flow = inflow(e)
     # a -> b: connected (0.2) arrives as community, all (0.25) stays all; organisation and
-    # community never leave on a push (REFERENCE §2.2). b -> d: only all (0.25) goes on.
+    # community never leave on a push (docs/misp-behaviour.md#what-a-push-sends). b -> d: only all (0.25) goes on.
     assert flow["b"] == pytest.approx((4_500_000, 450))
     assert flow["d"] == pytest.approx((2_500_000, 250))
     assert flow["a"] == (0, 0)
@@ -185,7 +185,7 @@ def test_pull_reaches_one_level_further_than_push() -> None:
         sync:
           - {initiator: b, remote: a, pull: true}
         """)
-    # a pull fetches community (0.3), connected (0.2) and all (0.25) (REFERENCE §2.4)
+    # a pull fetches community (0.3), connected (0.2) and all (0.25) (docs/misp-behaviour.md#pull)
     assert inflow(e)["b"][0] == pytest.approx(7_500_000)
 
 
@@ -250,7 +250,8 @@ def test_feeders_published_cached_and_unpublished() -> None:
           - {initiator: a, remote: b, push: true}
         """)
     vols = volumes(e)
-    assert vols["a"].feeders_per_day == pytest.approx(101_000)  # cache_only creates no events (REFERENCE §3.2)
+    # cache_only creates no events (docs/misp-behaviour.md#feeds)
+    assert vols["a"].feeders_per_day == pytest.approx(101_000)
     assert vols["b"].sync_per_day == pytest.approx(1_000)  # only the published feeder travels
     s = size_estate(e).instances["a"]
     assert any("'raw'" in a for a in s.correlation["advice"])  # low-value bulk: disable correlation
@@ -440,7 +441,7 @@ def test_internal_link_carries_every_level() -> None:
         sync:
           - {initiator: hub, remote: ingest, internal: true, pull: true}
         """)
-    # one host org at both ends: no downgrade, organisation-level data crosses (REFERENCE §2.7);
+    # one host org at both ends: no downgrade, organisation-level data crosses (docs/misp-behaviour.md#internal-links);
     # the sharing-group share stays home (the host org is in no group)
     assert inflow(e)["hub"] == pytest.approx((0.95 * 8_000_000, 0.95 * 5_000))
 

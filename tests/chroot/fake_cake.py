@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """FakeCake: a test double of MISP's `app/Console/cake Admin setSetting` and of reading config.php, for
 the settings tasks of the misp_app role. It keeps settings in settings.json beside itself and mimics
-the MISP behaviour those tasks rely on (REFERENCE §6.1): setSetting maps "true"/"false" to 1/0, as
-AdminShell does, and stores the value under its section as config.php does; `dump` prints them
-nested by section like `json_encode($config)`. Every call is appended to calls.log."""
+the MISP behaviour those tasks rely on (docs/misp-behaviour.md#setting-settings): setSetting maps
+"true"/"false" to 1/0, as AdminShell does, and stores the value under its section as config.php
+does; `dump` prints them nested by section like `json_encode($config)`. Every call is appended to
+calls.log."""
 
 import json
 import sys
