@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 from misp_test_server.harness import (
     MANAGED,
@@ -94,6 +95,9 @@ def verify(e: Estate) -> None:
         host = org_by_uuid(state, orgs[estate.instances[iid].host_org].uuid)
         assert str(state.settings["MISP.host_org_id"]) == host["id"]
         assert state.settings["MISP.baseurl"] == estate.instances[iid].url
+        planned = yaml.safe_load((e.project / "host_vars" / iid / "misp.yml").read_text(encoding="utf-8"))
+        assert {k: state.settings[k] for k in planned["misp_settings"]} == planned["misp_settings"], iid
+    assert e.state("partner").settings["MISP.completely_disable_correlation"] is True  # correlation: off
     for conn in estate.connections:
         init, remote = estate.instances[conn.initiator], estate.instances[conn.remote]
         if not init.managed:

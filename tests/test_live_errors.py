@@ -181,3 +181,22 @@ def test_a_key_from_an_ansible_vault(doubles: dict[str, RunningDouble], tmp_path
     wrong = cli("import", f"good={good.url}", "-o", "-", "--vault", str(vault), env={"MISP_VAULT_PASSWORD": "no"})
     assert wrong.returncode == exitcodes.UNREADABLE and "password does not open it" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_an_instance_with_correlation_switched_off_is_imported_as_correlation_off(
+        doubles: dict[str, RunningDouble]) -> None:
+    """MISP.completely_disable_correlation is what `correlation: off` provisions; imported back as
+    the language's key, the sizing of the imported file counts no correlation tables."""
+    from planner.live.importer import import_estate
+    from planner.pipeline import load_estate_text
+    from planner.sizing import size_estate
+
+    good = doubles["good"]
+    state = good.state
+    dispatch(state, "POST", "/servers/serverSettingsEdit/MISP.completely_disable_correlation", state.admin_key,
+             "127.0.0.1", {"value": True})
+    text = import_estate("t", {"good": read_instance(MispClient(good.url, state.admin_key), "good")}).text
+    estate = load_estate_text(text, "imported.yaml").estate
+    assert estate.instances["good"].correlation == "off"
+    assert "completely_disable_correlation" not in text
+    assert size_estate(estate).instances["good"].correlation["enabled"] is False

@@ -31,6 +31,7 @@ from planner.live.entries import (
 )
 from planner.live.snapshot import SETTING_DEFAULTS, Snapshot
 from planner.misp import (
+    CORRELATION_OFF_SETTING,
     DISTRIBUTION_WORDS,
     ROLE_IDS,
     STOCK_ROLES,
@@ -136,6 +137,8 @@ class _Importer:
                     if k in SETTING_DEFAULTS and v is not None and v != SETTING_DEFAULTS[k]}
         if all(truthy(shot.settings.get(k)) for k in ZMQ_SETTINGS):
             settings = {k: v for k, v in settings.items() if k not in ZMQ_SETTINGS}  # a zmq consumer says it
+        if truthy(settings.pop(CORRELATION_OFF_SETTING, False)):
+            entry["correlation"] = "off"  # the language's word for it, which sizing reads (no correlation tables)
         if settings:
             entry["settings"] = dict(sorted(settings.items()))
         return entry

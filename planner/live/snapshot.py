@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.live.client import LiveError, MispClient
-from planner.misp import CORRELATION_ENGINE_SETTING, SIGHTINGS_POLICY_SETTING, ZMQ_SETTINGS
+from planner.misp import CORRELATION_ENGINE_SETTING, CORRELATION_OFF_SETTING, SIGHTINGS_POLICY_SETTING, ZMQ_SETTINGS
 
 DEFAULT_CONCURRENCY = 8
 # The settings import writes into the topology when they differ from MISP's defaults; drift also
 # reads every setting the topology plans. Server.php's serverSettings lists them all.
 IDENTITY_SETTINGS = ("MISP.uuid", "MISP.host_org_id", "MISP.baseurl")
 # MISP's defaults of the settings import reads (Server.php serverSettings): only other values are written.
-SETTING_DEFAULTS: dict[str, Any] = {CORRELATION_ENGINE_SETTING: "Default", SIGHTINGS_POLICY_SETTING: 0,
-                                    **dict.fromkeys(ZMQ_SETTINGS, False)}
+SETTING_DEFAULTS: dict[str, Any] = {CORRELATION_ENGINE_SETTING: "Default", CORRELATION_OFF_SETTING: False,
+                                    SIGHTINGS_POLICY_SETTING: 0, **dict.fromkeys(ZMQ_SETTINGS, False)}
 IMPORTED_SETTINGS = tuple(SETTING_DEFAULTS)
 
 

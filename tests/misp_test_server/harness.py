@@ -40,7 +40,7 @@ communities:
 instances:
   hub: {{community: national, host_org: csirt, orgs: [bank], url: "{hub}", purpose: sharing}}
   ingest: {{community: national, host_org: csirt, url: "{ingest}", purpose: ingest}}
-  partner: {{community: partners, host_org: partner-org, url: "{partner}", purpose: sharing}}
+  partner: {{community: partners, host_org: partner-org, url: "{partner}", purpose: sharing, correlation: off}}
   ext: {{community: partners, host_org: ext-org, url: "{ext}", managed: false}}
 feeders:
   osint:

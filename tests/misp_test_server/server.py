@@ -99,6 +99,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
                                 "options": {"Default": "Default Correlation Engine", "NoAcl": "No ACL Engine"},
                                 "default": "Default"},
     "MISP.default_event_distribution": {"type": "numeric", "level": 0, "test": "testForEmpty", "default": 1},
+    # Server.php serverSettings: true drops every correlation (correlationAfterHook); `correlation: off`.
+    "MISP.completely_disable_correlation": {"type": "boolean", "level": 0, "test": "testBoolFalse", "null": True,
+                                            "default": False},
     "MISP.disable_emailing": {"type": "boolean", "level": 0, "test": "testBool", "default": True,
                               "blocked": "E-mailing is blocked."},
     "Plugin.Sightings_policy": {"type": "numeric", "level": 1, "test": "testForEmpty", "default": 0},
