@@ -239,10 +239,15 @@ def test_large_instance_advice_needs_volume_and_a_mixed_role(tmp_path: Path) -> 
     text = BASE.replace("https://one.example}", "https://one.example, volume: {attributes: 80M}}") + """sync:
   - {initiator: one, remote: two, push: true}
 """
-    assert "MP250" not in codes(_estate(tmp_path, text))  # big, but shares only inside its community
+    assert "MP250" not in codes(_estate(tmp_path, text))  # big, but holds no bulk data
     outward = text + "  - {initiator: one, remote: portal, push: {tags: {include: [x]}}, allowed_ips: [1.2.3.4/32]}\n"
-    found = [f for f in _estate(tmp_path, outward) if f.code == "MP250"]
-    assert len(found) == 1 and "shares with portal" in found[0].message
+    assert "MP250" not in codes(_estate(tmp_path, outward))  # a big curated hub sharing outward: as advised
+    bulk = outward + "feeders:\n  pots: {kind: honeypot, into: one, rate: 10k/day}\n"
+    found = [f for f in _estate(tmp_path, bulk) if f.code == "MP250"]
+    assert len(found) == 1 and "ingests low-value feeders pots" in found[0].message
+    assert "shares with portal" in found[0].message
+    ingest = bulk.replace("volume: {attributes: 80M}", "volume: {attributes: 80M}, purpose: ingest")
+    assert "MP250" in codes(_estate(tmp_path, ingest))  # an ingest instance that shares outward still mixes
 
 
 # --- examples --------------------------------------------------------------------------------------

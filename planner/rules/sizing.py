@@ -33,9 +33,17 @@ def crosses_threshold(estate: Estate) -> Iterator[Finding]:
             f"instance '{iid}' grows from {format_count(vol.now)} to {format_count(VOLUME_THRESHOLD_ATTRIBUTES)} "
             f"attributes in about {days} days{_when(days)} at {format_count(vol.per_day)}/day, "
             f"within the {vol.horizon_days / 365:g}-year horizon",
-            "size it as above-50M now, or keep bulk feeders and low-value data on a separate instance "
-            "(docs/misp-behaviour.md#above-50m-attributes); `misp-planner size` shows where its volume comes from",
+            f"size it as above-50M now, or {_split_advice(estate, iid)} (docs/misp-behaviour.md#above-50m-attributes); "
+            "`misp-planner size` shows where its volume comes from",
             ("instances", iid))
+
+
+def _split_advice(estate: Estate, iid: str) -> str:
+    """How to keep the instance below the threshold: an ingest instance already is the separate
+    instance the advice asks for, so its feeders are spread over more of them."""
+    if estate.instances[iid].purpose == "ingest":
+        return "spread its feeders over more ingest instances"
+    return "keep bulk feeders and low-value data on a separate instance"
 
 
 def _when(days: int) -> str:
