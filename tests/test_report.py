@@ -130,7 +130,7 @@ def test_report_of_a_file_with_a_reference_error_lists_the_errors(tmp_path: Path
     assert result.exit_code == 1, result.output
     assert "unknown instance 'ingst'" in result.output and f"report written to {out}" in result.output
     md, html = (out / "report.md").read_text(), (out / "report.html").read_text()
-    assert "| error | MP150 | 22:11 `feeders.sandbox.into` | unknown instance 'ingst' |" in md
+    assert "| <a id=\"finding-0\"></a>error | MP150 | 22:11 `feeders.sandbox.into` | unknown instance 'ingst' |" in md
     assert "unknown instance &#39;ingst&#39;" in html
 
 
