@@ -18,6 +18,7 @@ from planner.live.client import LiveError, MispClient
 from planner.live.keys import KeyError_, admin_key, missing_key_message, vault_keys
 from planner.live.snapshot import DEFAULT_CONCURRENCY, Snapshot, Target, read_estate, stderr_progress
 from planner.model import ID_PATTERN
+from planner.units import plural
 
 VaultOption = Annotated[Path | None, typer.Option(
     "--vault", help="ansible-vault file with vault_misp_admin_keys: {<instance>: <key>} (password: "
@@ -106,7 +107,7 @@ def import_command(
         sys.stdout.write(imported.text)
     else:
         output.write_text(imported.text, encoding="utf-8")
-        sys.stderr.write(f"wrote {output}: {len(shots)} instance(s) read\n")
+        sys.stderr.write(f"wrote {output}: {plural(len(shots), 'instance')} read\n")
     sys.stderr.write("to decide:\n" + "".join(f"  - {d}\n" for d in imported.decisions))
     raise typer.Exit(exitcodes.INSTANCE_UNREADABLE if failed else exitcodes.OK)
 

@@ -21,6 +21,7 @@ from planner.estate import Estate
 from planner.live.client import LiveError, MispClient
 from planner.live.entries import Filter, entries_by_link, entry_filter, planned_link, server_record, truthy, url_key
 from planner.live.snapshot import Snapshot
+from planner.units import plural
 
 SERVER_FLAGS = ("push", "pull", "push_sightings", "push_galaxy_clusters", "pull_galaxy_clusters",
                 "caching_enabled", "unpublish_event", "internal", "self_signed")
@@ -336,4 +337,4 @@ def summary(report: DriftReport) -> str:
     if not report.differences:
         return f"No drift: {read}; they hold what the topology plans."
     drifted = sorted({d.instance for d in report.differences})
-    return f"Drift: {len(report.differences)} difference(s) on {', '.join(drifted)}; {read}."
+    return f"Drift: {plural(len(report.differences), 'difference')} on {', '.join(drifted)}; {read}."

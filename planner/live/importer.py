@@ -38,6 +38,7 @@ from planner.misp import (
     ZMQ_SETTINGS,
     Distribution,
 )
+from planner.units import plural
 from planner.yamlout import dump_yaml
 
 IMPORTED_COMMUNITY = "imported"
@@ -361,7 +362,7 @@ def import_estate(name: str, shots: dict[str, Snapshot], known: KnownIds | None 
     if importer.remotes:
         communities[REMOTE_COMMUNITY] = {"trust": "trusted"}
     document: dict[str, Any] = {"version": 1, "name": name,
-                                "description": f"Imported from {len(shots)} running MISP instance(s).",
+                                "description": f"Imported from {plural(len(shots), 'running MISP instance')}.",
                                 "organisations": dict(sorted(importer.orgs.items())),
                                 "communities": communities, "instances": instances}
     for key, value in (("feeders", feeders), ("sync", sync), ("sharing_groups", groups), ("consumers", consumers)):

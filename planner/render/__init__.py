@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from planner.estate import Estate
@@ -41,12 +42,13 @@ def render_formats(diagram: Diagram, styles: Styles, formats: tuple[str, ...]) -
 
 
 def draw(estate: Estate, output: Path, options: DrawOptions | None = None,
-         styles_file: Path | None = None) -> list[str]:
-    """Write the diagram to ``output`` (format from its extension); returns notes for stderr."""
+         styles_file: Path | None = None, marked: Callable[[Diagram], Diagram] | None = None) -> list[str]:
+    """Write the diagram to ``output`` (format from its extension), through ``marked`` when given
+    (drift marks what differs); returns notes for stderr."""
     fmt = format_of(output)
     styles = load_styles(styles_file)
     diagram, notes = build_diagram(estate, options)
-    data = render(diagram, styles, fmt)
+    data = render(marked(diagram) if marked else diagram, styles, fmt)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(data)
     return notes

@@ -12,7 +12,8 @@ from typing import Any
 
 from planner.diagnostics import Finding, PlannerError, Severity
 from planner.estate import Estate
-from planner.render.graph import Change, Diagram, DrawOptions, Edge, Node, build_diagram, node_id
+from planner.render.graph import Change, Diagram, DrawOptions, Edge, Node, node_id
+from planner.units import plural
 
 
 def read_drift(path: Path) -> dict[str, Any]:
@@ -48,19 +49,14 @@ def drift_diagram(diagram: Diagram, estate: Estate, drift: dict[str, Any]) -> Di
             marks[(tail, head)] = "missing" if item["kind"] == "missing" else "changed"
     edges = [replace(e, change=marks[(e.tail, e.head)]) if e.initiator is not None and (e.tail, e.head) in marks
              else e for e in diagram.edges]
-    summary = f"Drift of {estate.name}: {len(drift['differences'])} difference(s)"
+    summary = f"Drift of {estate.name}: {plural(len(drift['differences']), 'difference')}"
     return replace(diagram, title=summary, nodes=(*diagram.nodes, *extra_nodes),
                    edges=(*edges, *extra_edges))
 
 
 def draw_drift(estate: Estate, drift_file: Path, output: Path, options: DrawOptions | None = None,
                styles_file: Path | None = None) -> list[str]:
-    from planner.render import format_of, load_styles, render
+    from planner.render import draw
 
-    fmt = format_of(output)
-    drift = read_drift(drift_file)
-    diagram, notes = build_diagram(estate, options)
-    data = render(drift_diagram(diagram, estate, drift), load_styles(styles_file), fmt)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(data)
-    return notes
+    drift = read_drift(drift_file)  # a bad drift file is reported before any layout
+    return draw(estate, output, options, styles_file, lambda diagram: drift_diagram(diagram, estate, drift))
