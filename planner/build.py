@@ -22,6 +22,7 @@ from planner.output import atomic_output, write_text
 from planner.pipeline import Loaded
 from planner.render.report import Artifacts, collect, report_parts
 from planner.sizing import size_estate
+from planner.units import plural
 
 
 @dataclass(frozen=True)
@@ -86,4 +87,4 @@ def build_all(loaded: Loaded, output: Path, *, force: bool = False) -> BuildResu
     notes = "".join(f"note: {note}\n" for note in artifacts.notes)
     written = tuple(sorted(files))
     return BuildResult(0, report + notes + f"build: {summary_line(findings)}; "
-                       f"{len(written)} outputs written to {output}\n", written)
+                       f"{plural(len(written), 'output')} written to {output}\n", written)

@@ -13,6 +13,7 @@ from typing import Any
 from planner.estate import Estate
 from planner.flows.events import EventSpec, Flow, FlowError, feeder_event, unknown
 from planner.misp import Distribution
+from planner.units import plural
 
 _WORDS = {level: level.word for level in Distribution}
 
@@ -140,7 +141,7 @@ def flow_table(estate: Estate, flow: Flow, not_reached: dict[str, str] | None = 
     text = title + "\n" + _render(table)
     missing = sorted(set(estate.instances) - set(flow.reaches))
     held = len(flow.reaches)
-    text += f"{held} of {len(estate.instances)} instances {'holds' if held == 1 else 'hold'} a copy."
+    text += f"{held} of {plural(len(estate.instances), 'instance')} {'holds' if held == 1 else 'hold'} a copy."
     if not missing:
         text += "\n"
     elif not_reached is None:

@@ -18,7 +18,7 @@ from planner.diagnostics import Finding, PlannerError, Severity
 from planner.estate import Connection, Estate, Instance
 from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES, Distribution
 from planner.model import Direction
-from planner.units import format_count, format_seconds
+from planner.units import format_count, format_seconds, plural
 
 # Above this many instances or connections the default view draws one node per community: dot's
 # layout time grows steeply with clustered, labelled edges (measured: 180 connections take ~8 s,
@@ -281,7 +281,7 @@ def build_diagram(estate: Estate, options: DrawOptions | None = None,
         keep = set(nx.single_source_shortest_path_length(estate.graph.to_undirected(as_view=True),
                                                          options.focus, cutoff=options.depth))
         notes.append(f"neighbourhood of {options.focus}, depth {options.depth}: "
-                     f"{len(keep)} of {len(estate.instances)} instances")
+                     f"{len(keep)} of {plural(len(estate.instances), 'instance')}")
         shown = sum(1 for c in estate.connections if c.initiator in keep and c.remote in keep)
         if shown > options.auto_collapse_connections:
             notes.append(f"{shown} connections in view: the layout may take minutes; a smaller --depth is faster")
@@ -479,7 +479,7 @@ def _collapsed(estate: Estate, flow: Any, notes: list[str]) -> Diagram:
                           head=node_id("k", b), kind="aggregate", lines=(text,) if labelled else (),
                           forward=agg.forward, backward=agg.backward, on_path=agg.on_path,
                           hover=None if labelled else f"{a} - {b}: {text}"))
-    title = f"MISP estate {estate.name}: {len(estate.instances)} instances, one node per community"
+    title = f"MISP estate {estate.name}: {plural(len(estate.instances), 'instance')}, one node per community"
     if flow is not None:
         title += f": {_flow_title(flow)}"
     engine = "dot" if len(nodes) <= DOT_MAX_NODES and len(edges) <= DOT_MAX_EDGES else "sfdp"
