@@ -135,7 +135,9 @@ def sizing_of(estate: Estate) -> dict[str, dict[str, Any]]:
 
 def volume_class(inst: Instance, sizing: dict[str, Any] | None) -> str:
     if sizing and sizing.get("volume_class"):
-        return str(sizing["volume_class"])
+        from planner.sizing.output import class_text
+
+        return class_text(str(sizing["volume_class"]), sizing.get("volume_class_at_horizon"))
     if inst.volume_class:
         return inst.volume_class
     # docs/misp-behaviour.md#above-50m-attributes: the coarse class changes at 50 million attributes.

@@ -32,6 +32,7 @@ from planner.render.graph import build_diagram, sizing_of
 from planner.render.styles import Styles
 from planner.rules import get_rule
 from planner.rules.catalogue import rule_anchor
+from planner.sizing.output import class_text
 from planner.units import format_count, format_seconds, plural
 
 POLICY_RULE = "MP201"  # a policy holds unless this rule names it
@@ -179,7 +180,7 @@ def _sizing_rows(estate: Estate, sizing: dict[str, dict[str, Any]]) -> list[dict
         attrs = s.get("attributes", {})
         crosses = s.get("crosses_50m_in_days")
         now = attrs.get("now", 0)
-        rows.append({"id": iid, "volume_class": s.get("volume_class", ""),
+        rows.append({"id": iid, "volume_class": class_text(s.get("volume_class", ""), s.get("volume_class_at_horizon")),
                      "now": format_count(now), "horizon": format_count(attrs.get("horizon", 0)),
                      "inflow": format_count(attrs.get("inflow_per_day", 0)) + "/day",
                      "crosses": _crosses(crosses, now),

@@ -31,6 +31,11 @@ def attributes_text(attributes: dict[str, Any]) -> str:
     return f"{format_count(attributes['now'])} → {format_count(attributes['horizon'])}"
 
 
+def class_text(now: str, at_horizon: str | None) -> str:
+    """The volume class now, and the one at the horizon when it differs (size, report, diagram)."""
+    return now if not at_horizon or at_horizon == now else f"{now} → {at_horizon}"
+
+
 def summary_rows(sizing: EstateSizing) -> list[tuple[str, ...]]:
     """One row of display strings per managed instance, in id order (table and Markdown)."""
     from planner.units import format_count
@@ -40,8 +45,7 @@ def summary_rows(sizing: EstateSizing) -> list[tuple[str, ...]]:
         w = s.workers
         rows.append((
             s.instance,
-            s.volume_class if s.volume_class == s.volume_class_at_horizon
-            else f"{s.volume_class} → {s.volume_class_at_horizon}",
+            class_text(s.volume_class, s.volume_class_at_horizon),
             attributes_text({"now": s.volume.now, "horizon": s.volume.horizon}),
             format_count(s.volume.per_day),
             per_host(s.hosts, "vcpu"),
