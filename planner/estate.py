@@ -562,7 +562,7 @@ def estate_as_data(estate: Estate) -> dict[str, Any]:
     for iid in sorted(estate.instances):
         inst = asdict(estate.instances[iid])
         inst.pop("id")
-        for sizing_input in SIZING_INPUTS:  # not in the resolved form: diff shows their effect in sizing
+        for sizing_input in SIZING_INPUTS:  # not in the resolved form (diff's _as_compared adds them back)
             inst.pop(sizing_input)
         if inst["database_host"] is None:
             inst.pop("database_host")

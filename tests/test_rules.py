@@ -247,7 +247,7 @@ def test_large_instance_advice_needs_volume_and_a_mixed_role(tmp_path: Path) -> 
     assert len(found) == 1 and "ingests low-value feeders pots" in found[0].message
     assert "shares with portal" in found[0].message
     ingest = bulk.replace("volume: {attributes: 80M}", "volume: {attributes: 80M}, purpose: ingest")
-    assert "MP250" in codes(_estate(tmp_path, ingest))  # an ingest instance that shares outward still mixes
+    assert "MP250" not in codes(_estate(tmp_path, ingest))  # the ingest instance itself: MP220 if bulk leaves
 
 
 # --- examples --------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from planner.estate import Estate
 from planner.misp import VOLUME_THRESHOLD_ATTRIBUTES
 from planner.rules import rule
 from planner.rules.common import crosses_communities, flows
-from planner.rules.feeders import creates_events
-from planner.rules.witness import feeder_events, published_on_instance, reach
+from planner.rules.feeders import low_value_feeders
+from planner.rules.witness import feeder_events, feeder_reach
 
 
 def _millions(count: int) -> str:
@@ -27,9 +27,10 @@ def _millions(count: int) -> str:
     horizon (own stock, local growth, feeders and sync inflow, as computed by `misp-planner size`)
     and holds such bulk data, written into it or arriving by sync (the propagation engine follows
     each published low-value feeder's events), while it also shares with another community or
-    serves another purpose than ingest. A dedicated ingest instance that keeps its bulk data inside
-    its community follows the advice and is not reported (its correlation advice is in `size`);
-    nor is a large instance holding no bulk data, whatever it shares.""")
+    serves another purpose than ingest. A dedicated ingest instance (`purpose: ingest`) follows the
+    advice and is not reported: when its bulk data leaves the community MP220 says so, and its
+    correlation advice is in `size`; nor is a large instance holding no bulk data, whatever it
+    shares.""")
 def large_and_mixed(estate: Estate) -> Iterator[Finding]:
     from planner.sizing import size_estate
 
@@ -43,8 +44,7 @@ def large_and_mixed(estate: Estate) -> Iterator[Finding]:
         attributes = sizing.instances[iid].volume.horizon
         purpose = estate.instances[iid].purpose
         bulk, arriving = written.get(iid, []), synced.get(iid, [])
-        if attributes <= VOLUME_THRESHOLD_ATTRIBUTES or not (bulk or arriving) \
-                or (iid not in outward and purpose == "ingest"):
+        if attributes <= VOLUME_THRESHOLD_ATTRIBUTES or not (bulk or arriving) or purpose == "ingest":
             continue
         held = [f"ingests low-value feeders {', '.join(bulk)}"] if bulk else []
         held += [f"receives by sync the events of low-value feeders {', '.join(arriving)}"] if arriving else []
@@ -62,14 +62,11 @@ def large_and_mixed(estate: Estate) -> Iterator[Finding]:
 def _bulk_holders(estate: Estate) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Per instance, the low-value feeders writing into it, and those whose published events reach
     it by sync (their own instance left out)."""
-    low = [fid for fid in sorted(estate.feeders)
-           if estate.feeder_value(fid) == "low" and creates_events(estate, fid)]
     written: dict[str, list[str]] = {}
-    for fid in low:
+    for fid in low_value_feeders(estate):
         written.setdefault(estate.feeders[fid].into, []).append(fid)
     synced: dict[str, list[str]] = {}
-    for fid, event in feeder_events(estate, [f for f in low if estate.feeders[f].publish]):
-        into = estate.feeders[fid].into
-        for iid in sorted(reach(estate, published_on_instance(estate, event, into)) - {into}):
+    for fid, event in feeder_events(estate, low_value_feeders(estate, published=True)):
+        for iid in sorted(feeder_reach(estate, fid, event) - {estate.feeders[fid].into}):
             synced.setdefault(iid, []).append(fid)
     return written, synced

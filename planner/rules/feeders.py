@@ -10,13 +10,20 @@ from planner.flows import propagate
 from planner.misp import Distribution
 from planner.rules import rule
 from planner.rules.common import community
-from planner.rules.witness import describe, feeder_events, published_on_instance, reach
+from planner.rules.witness import describe, feeder_events, feeder_reach
 
 
 def creates_events(estate: Estate, feeder_id: str) -> bool:
     """A cache-only feed is kept for lookups and creates no events (docs/misp-behaviour.md#feeds caching_enabled)."""
     feeder = estate.feeders[feeder_id]
     return not (feeder.feed is not None and feeder.feed.cache_only)
+
+
+def low_value_feeders(estate: Estate, published: bool = False) -> list[str]:
+    """The low-value feeders that create events, in id order; with ``published``, only those that
+    publish them (only published events travel, docs/misp-behaviour.md#rules-in-brief rule 2)."""
+    return [fid for fid, feeder in sorted(estate.feeders.items()) if estate.feeder_value(fid) == "low"
+            and creates_events(estate, fid) and (feeder.publish or not published)]
 
 
 @rule("MP220", Severity.WARNING, "Low-value bulk feeder's events leave the community of its instance", """
@@ -30,13 +37,10 @@ def creates_events(estate: Estate, feeder_id: str) -> bool:
     on its instance (organisation level, or never published) is not reported, whatever the
     instance shares of other data.""")
 def bulk_feeder_on_sharing_instance(estate: Estate) -> Iterator[Finding]:
-    low = [fid for fid, feeder in sorted(estate.feeders.items())
-           # only published events travel (docs/misp-behaviour.md#rules-in-brief rule 2)
-           if estate.feeder_value(fid) == "low" and creates_events(estate, fid) and feeder.publish]
-    for fid, event in feeder_events(estate, low):
+    for fid, event in feeder_events(estate, low_value_feeders(estate, published=True)):
         feeder = estate.feeders[fid]
         home = community(estate, feeder.into)
-        if all(community(estate, i) == home for i in reach(estate, published_on_instance(estate, event, feeder.into))):
+        if all(community(estate, i) == home for i in feeder_reach(estate, fid, event)):
             continue
         flow = propagate(estate, event)
         away = [i for i in flow.reaches if community(estate, i) != home]
@@ -65,7 +69,7 @@ def feeder_floods(estate: Estate) -> Iterator[Finding]:
                 and feeder.distribution in (Distribution.ALL, Distribution.CONNECTED)]
     for fid, event in feeder_events(estate, flooding):
         feeder = estate.feeders[fid]
-        others = sorted(reach(estate, published_on_instance(estate, event, feeder.into)) - {feeder.into})
+        others = sorted(feeder_reach(estate, fid, event) - {feeder.into})
         if not others:
             continue  # no link carries its events: nothing floods
         shown = ", ".join(repr(i) for i in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")

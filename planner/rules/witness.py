@@ -63,6 +63,12 @@ def published_on_instance(estate: Estate, event: EventSpec, instance: str) -> Ev
     return replace(event, origin=instance) if event.org in estate.instances[instance].orgs else event
 
 
+def feeder_reach(estate: Estate, feeder_id: str, event: EventSpec) -> frozenset[str]:
+    """The instances holding a published feeder's ``event`` once every sync job has run, its own
+    instance included."""
+    return reach(estate, published_on_instance(estate, event, estate.feeders[feeder_id].into))
+
+
 def tag_choices(filters: Iterable[Direction]) -> list[tuple[str, ...]]:
     """The tag sets worth asking about, fewest tags first: none; each tag an include list names; and
     one tag of every include list together (the only event some pairs of filters both let through).
@@ -109,11 +115,15 @@ def carries(link: Link, copy: Copy | None, event: EventSpec, group: Group | None
 
 def events_on(estate: Estate, origin: str, tag_sets: list[tuple[str, ...]]) -> Iterator[EventSpec]:
     """Events created on instance ``origin``, fewest tags first, then by creator (host organisation
-    first), then widest level first; sharing-group events once per group the creator belongs to. A
-    creator never puts on a tag reserved to another organisation (``tags.{name}.org``: MISP offers a
-    tag whose org_id is set to that organisation's users only, Taxonomy::getAllTaxonomyTags)."""
+    first), then widest level first; sharing-group events once per group the creator belongs to.
+    On a managed instance a creator's users never put on a tag reserved to another organisation
+    (``tags.{name}.org``, which the generated project creates there as the tag's org_id:
+    TagsController::attachTagToObject refuses it to other organisations' users, site admins
+    excepted; the planner takes events as tagged by their creator's users). An instance run by
+    someone else has its own tags."""
     groups = estate.sharing_groups
-    reserved = {name: tag.org for name, tag in estate.tags.items() if tag.org is not None}
+    reserved = {name: tag.org for name, tag in estate.tags.items()
+                if tag.org is not None and estate.instances[origin].managed}
     for tags in tag_sets:
         for org in estate.instances[origin].orgs:
             if any(reserved.get(tag, org) != org for tag in tags):

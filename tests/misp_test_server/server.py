@@ -223,7 +223,9 @@ class MispTestDouble:
     @contextlib.contextmanager
     def lock_released(self) -> Iterator[None]:
         """Lets other requests in while this one waits on a remote, as a real MISP does: two doubles
-        testing each other's links at once would otherwise each hold its lock waiting for the other."""
+        testing each other's links at once would otherwise each hold its lock waiting for the other.
+        Inside, the double's state (``path``, ``query`` of the request being answered included) is
+        other requests' to change: read what the handler needs before."""
         self.lock.release()
         try:
             yield
