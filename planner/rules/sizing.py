@@ -20,7 +20,9 @@ from planner.units import format_count
     on separate instances, correlation needs NoAcl/exclusions/an explicit limit, and the database
     may need its own host (docs/misp-behaviour.md#above-50m-attributes). An instance that starts below and grows past
     it within
-    the sizing horizon should be designed for the larger class now, or split before it gets there.""")
+    the sizing horizon should be designed for the larger class now, or split before it gets there.
+    The planner's sizing is that of the horizon volume already (a dedicated database host, raised PHP
+    limits): the decision left to the reader is whether the instance should cross at all.""")
 def crosses_threshold(estate: Estate) -> Iterator[Finding]:
     sizing = size_estate(estate)
     for iid, sized in sorted(sizing.instances.items()):
@@ -33,8 +35,9 @@ def crosses_threshold(estate: Estate) -> Iterator[Finding]:
             f"instance '{iid}' grows from {format_count(vol.now)} to {format_count(VOLUME_THRESHOLD_ATTRIBUTES)} "
             f"attributes in about {days} days{_when(days)} at {format_count(vol.per_day)}/day, "
             f"within the {vol.horizon_days / 365:g}-year horizon",
-            f"size it as above-50M now, or {_split_advice(estate, iid)} (docs/misp-behaviour.md#above-50m-attributes); "
-            "`misp-planner size` shows where its volume comes from",
+            "the sizing already provisions it for its volume at the horizon (above-50M); to keep it below, "
+            f"{_split_advice(estate, iid)} (docs/misp-behaviour.md#above-50m-attributes); `misp-planner size` shows "
+            "where its volume comes from",
             ("instances", iid))
 
 
