@@ -11,6 +11,7 @@ import pytest
 
 from planner.pipeline import load_estate
 from planner.sizing import size_estate, sizing_markdown
+from planner.sizing.output import class_text
 from planner.units import format_count
 
 EXAMPLES = sorted(p for p in (Path(__file__).resolve().parent.parent / "examples").iterdir()
@@ -29,5 +30,6 @@ def test_outputs_agree_on_now_and_horizon(example: Path) -> None:
     for iid, item in committed.items():
         now, horizon = format_count(item["attributes"]["now"]), format_count(item["attributes"]["horizon"])
         assert f"{now} → {horizon} attributes" in diagram, iid
-        assert f"| {iid} | {item['volume_class']} | {now} | {horizon} |" in report, iid
+        volume_class = class_text(item["volume_class"], item.get("volume_class_at_horizon"))
+        assert f"| {iid} | {volume_class} | {now} | {horizon} |" in report, iid
         assert f"| {iid} |" in size_md and f"| {now} → {horizon} |" in size_md, iid
