@@ -15,14 +15,13 @@ from planner.units import format_count
 
 @rule("MP301", Severity.WARNING, "Instance crosses 50 million attributes within the horizon", """
     Provisioning a MISP instance depends heavily on whether its dataset is below or above ~50
-    million attributes (docs/misp-behaviour.md#hardware-guidance, the CIRCL deployment deck). Above it, bulk feeders
-    belong
-    on separate instances, correlation needs NoAcl/exclusions/an explicit limit, and the database
-    may need its own host (docs/misp-behaviour.md#above-50m-attributes). An instance that starts below and grows past
-    it within
-    the sizing horizon should be designed for the larger class now, or split before it gets there.
-    The planner's sizing is that of the horizon volume already (a dedicated database host, raised PHP
-    limits): the decision left to the reader is whether the instance should cross at all.""")
+    million attributes (docs/misp-behaviour.md#hardware-guidance, the CIRCL deployment deck).
+    Above it, bulk feeders belong on separate instances, correlation needs NoAcl/exclusions/an
+    explicit limit, and the database may need its own host
+    (docs/misp-behaviour.md#above-50m-attributes). An instance that starts below and grows past it
+    within the sizing horizon should be designed for the larger class now, or split before it gets
+    there. The planner's sizing is that of the horizon volume already (a dedicated database host,
+    raised PHP limits): the decision left to the reader is whether the instance should cross at all.""")
 def crosses_threshold(estate: Estate) -> Iterator[Finding]:
     sizing = size_estate(estate)
     for iid, sized in sorted(sizing.instances.items()):

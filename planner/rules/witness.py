@@ -123,7 +123,7 @@ def events_on(estate: Estate, origin: str, tag_sets: list[tuple[str, ...]]) -> I
     someone else has its own tags."""
     groups = estate.sharing_groups
     reserved = {name: tag.org for name, tag in estate.tags.items()
-                if tag.org is not None and estate.instances[origin].managed}
+                if tag.org is not None} if estate.instances[origin].managed else {}
     for tags in tag_sets:
         for org in estate.instances[origin].orgs:
             if any(reserved.get(tag, org) != org for tag in tags):
